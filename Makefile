@@ -1,0 +1,50 @@
+# Hexabot — the two commands of the README's quick start, and their helpers.
+#   make demo   create .venv, install, run `hexabot demo` on embedded defaults
+#   make test   install dev deps, make sure the test services exist, run every check
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install services lint typecheck layers pytest bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hexabot needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/hexabot demo
+
+# Test services: ClickHouse comes from Debian's package (18.16); the pytest fixtures start it
+# (and an embedded PostgreSQL) on free loopback ports and stop them afterwards.
+services:
+	@command -v clickhouse-server >/dev/null || { \
+	  echo "installing clickhouse-server (Debian package) for the tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clickhouse-server >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check app agents tools confirmations sandbox tests bench migrations
+
+typecheck: install
+	$(BIN)/mypy
+
+layers: install
+	$(BIN)/lint-imports
+
+pytest: install services
+	$(BIN)/pytest
+
+test: install services lint typecheck layers pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

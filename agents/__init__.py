@@ -1,0 +1,1 @@
+"""The chat agent, command mode, the LLM gateway and the orchestrator (issues #7, #9)."""

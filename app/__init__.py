@@ -1,0 +1,1 @@
+"""Hexabot's composition root: settings, CLI, Slack listeners, identity, audit shipping."""

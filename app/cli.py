@@ -1,0 +1,108 @@
+"""The ``hexabot`` command line: the composition root for every entrypoint.
+
+Settings are built once per invocation (lazily, so ``--help`` and ``version`` work with a broken
+environment) and passed down.  :func:`main` is the one error boundary of the CLI: configuration
+problems print one line per fault and exit 2; anything unexpected keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app import doctor as doctor_mod
+from app import migrate as migrate_mod
+from app.database import DatabaseUnavailable, open_database
+from app.settings import ConfigError, Settings, load_settings
+
+cli = typer.Typer(
+    name="hexabot",
+    help="Hexabot: a Slack-first ChatOps agent for Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The invocation's settings, built on first use."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = load_settings()
+    return root.obj
+
+
+@cli.command("version")
+def version_cmd() -> None:
+    """Print Hexabot's version."""
+    try:
+        out.print(f"hexabot {version('hexabot')}")
+    except PackageNotFoundError:
+        out.print("hexabot (not installed as a package)")
+
+
+@cli.command("migrate")
+def migrate_cmd(ctx: typer.Context) -> None:
+    """Apply the PostgreSQL migrations (idempotent; safe to run from several processes)."""
+    settings = settings_of(ctx)
+
+    async def run() -> migrate_mod.MigrationState:
+        async with open_database(settings) as db:
+            out.print(f"database: {db.describe()}")
+            return await migrate_mod.migrate(db.engine)
+
+    state = asyncio.run(run())
+    if state.changed:
+        out.print(f"migrated {state.before or 'empty schema'} -> {state.after}")
+    else:
+        out.print(f"already at head {state.head}; nothing to do")
+
+
+@cli.command("doctor")
+def doctor_cmd(ctx: typer.Context) -> None:
+    """Check every configured dependency; exit 1 if a configured one fails."""
+    settings = settings_of(ctx)
+    checks = asyncio.run(doctor_mod.run_checks(settings))
+    table = Table(title="hexabot doctor")
+    table.add_column("dependency")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    colours = {doctor_mod.Status.OK: "green", doctor_mod.Status.FAIL: "red",
+               doctor_mod.Status.NOT_CONFIGURED: "yellow"}
+    for check in checks:
+        status = f"[{colours[check.status]}]{check.status.value}[/]"
+        table.add_row(check.name, status, check.detail)
+    out.print(table)
+    if any(check.status is doctor_mod.Status.FAIL for check in checks):
+        raise typer.Exit(1)
+
+
+@cli.command("demo")
+def demo_cmd(ctx: typer.Context) -> None:
+    """Run the local demo on embedded defaults (no Slack, cluster or LLM needed)."""
+    from app import demo
+
+    demo.run(settings_of(ctx), out)
+
+
+def main() -> None:
+    try:
+        cli(prog_name="hexabot")
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"configuration error: {problem}", markup=False, highlight=False)
+        sys.exit(2)
+    except DatabaseUnavailable as exc:
+        err.print(f"database unavailable: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

