@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -82,6 +83,38 @@ def doctor_cmd(ctx: typer.Context) -> None:
     out.print(table)
     if any(check.status is doctor_mod.Status.FAIL for check in checks):
         raise typer.Exit(1)
+
+
+sandbox_cli = typer.Typer(help="Local stand-ins for trying Hexabot with no cluster or Slack.",
+                          no_args_is_help=True)
+cli.add_typer(sandbox_cli, name="sandbox")
+
+
+@sandbox_cli.command("serve")
+def sandbox_serve_cmd(
+    fixture: Path = typer.Option(None, "--fixture", help="Fixture YAML (default: the demo one)",
+                                 exists=True, dir_okay=False, readable=True),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on"),
+    port: int = typer.Option(0, "--port", help="Port (0 = a free one)"),
+    kubeconfig_out: Path = typer.Option(None, "--kubeconfig-out",
+                                        help="Write a kubeconfig with one context per user"),
+) -> None:
+    """Serve a kubectl-compatible, RBAC-enforcing Kubernetes API from a fixture."""
+    from sandbox.kube import serve
+
+    def announce(sc: serve.SandboxCluster) -> None:
+        users = ", ".join(u.name for u in sc.fixture.users)
+        out.print(f"sandbox cluster serving {sc.url}", highlight=False)
+        out.print(f"kubeconfig: {sc.kubeconfig} (contexts: {users})", highlight=False)
+        out.print("Ctrl-C to stop", highlight=False)
+
+    path = fixture or serve.demo_fixture_path()
+    try:
+        asyncio.run(serve.serve_forever(path, host, port, kubeconfig_out, announce))
+    except serve.FixtureError as exc:
+        err.print(f"fixture error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
+    out.print("sandbox cluster stopped")
 
 
 @cli.command("demo")

@@ -1,0 +1,362 @@
+"""Light controllers so the sandbox feels alive: workloads, pods, jobs, garbage collection.
+
+- A Deployment whose spec changes gets a ReplicaSet for its current template (a rollout restart
+  makes a new one and scales the old ones to 0) and the wanted replica count.
+- A ReplicaSet or StatefulSet creates or removes Pods to match its replicas; new Pods are
+  Pending, then Running and ready after ``pod_start_delay`` seconds.  A deleted Pod that its
+  ReplicaSet still wants is replaced.
+- A created Job gets a Pod that runs, then succeeds after ``job_run_seconds``.
+- Deleting an owner deletes its dependents; deleting a Namespace deletes what is in it.
+- Each change records a core/v1 Event.  Seeded objects keep their status until something
+  changes them, so a fixture can freeze a broken pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import json
+import logging
+import secrets
+from typing import Any
+
+from sandbox.kube.cluster import Cluster
+from sandbox.kube.errors import ApiError
+from sandbox.kube.resources import Kind
+from sandbox.kube.store import Change, Obj, now_iso
+
+HASH_LABEL = "pod-template-hash"
+log = logging.getLogger("hexabot.sandbox.kube")
+
+
+def template_hash(template: Obj) -> str:
+    clean = copy.deepcopy(template)
+    (clean.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+    return hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _owner_ref(owner: Obj) -> dict[str, Any]:
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
+            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+            "controller": True, "blockOwnerDeletion": True}
+
+
+class Controllers:
+    def __init__(self, cluster: Cluster, pod_start_delay: float = 1.0,
+                 job_run_seconds: float = 2.0) -> None:
+        self.cluster = cluster
+        self.pod_start_delay = pod_start_delay
+        self.job_run_seconds = job_run_seconds
+        kind = cluster.registry.require
+        self.deployments = kind("apps", "v1", "deployments")
+        self.replicasets = kind("apps", "v1", "replicasets")
+        self.statefulsets = kind("apps", "v1", "statefulsets")
+        self.jobs = kind("batch", "v1", "jobs")
+        self.events = kind("", "v1", "events")
+        self.nodes = kind("", "v1", "nodes")
+        self.pods = cluster.pods
+        self._queue: asyncio.Queue[Change] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    def start(self) -> None:
+        self.cluster.store.listeners.append(self._queue.put_nowait)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._queue.put_nowait in self.cluster.store.listeners:
+            self.cluster.store.listeners.remove(self._queue.put_nowait)
+        for timer in self._timers:
+            timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until every queued change has been handled (tests, benchmarks)."""
+        await self._queue.join()
+
+    async def _run(self) -> None:
+        while True:
+            change = await self._queue.get()
+            try:
+                self._handle(change)
+            except ApiError as exc:  # an object vanished mid-way: the next change heals it
+                log.debug("controller skipped a %s change: %s", change.kind.kind, exc.message)
+            finally:
+                self._queue.task_done()
+
+    # -- dispatch ------------------------------------------------------------------------
+    def _handle(self, change: Change) -> None:
+        kind, obj = change.kind.kind, change.obj
+        if change.type == "DELETED":
+            self._collect_garbage(change)
+            if kind == "Pod":
+                self._pod_gone(obj)
+            return
+        spec_changed = change.old is None or change.old.get("spec") != obj.get("spec")
+        if kind == "Deployment" and spec_changed:
+            self._reconcile_deployment(obj)
+        elif kind in ("ReplicaSet", "StatefulSet") and spec_changed:
+            self._reconcile_pods(change.kind, obj)
+        elif kind == "Job" and change.type == "ADDED":
+            self._start_job(obj)
+        elif kind == "Pod" and change.old is not None and change.old.get("status") != obj.get(
+                "status"):
+            self._pod_status_changed(obj)
+
+    # -- deployments ---------------------------------------------------------------------
+    def _reconcile_deployment(self, deployment: Obj) -> None:
+        wanted = (deployment.get("spec") or {}).get("replicas", 1)
+        template = deployment["spec"]["template"]
+        current_hash = template_hash(template)
+        owned = self.cluster.owned_by(self.replicasets, deployment)
+        current = next((rs for rs in owned
+                        if template_hash(rs["spec"]["template"]) == current_hash), None)
+        name = deployment["metadata"]["name"]
+        if current is None:
+            new_template = copy.deepcopy(template)
+            new_template.setdefault("metadata", {}).setdefault("labels", {})[
+                HASH_LABEL] = current_hash
+            selector = copy.deepcopy(deployment["spec"]["selector"])
+            selector.setdefault("matchLabels", {})[HASH_LABEL] = current_hash
+            rs_name = f"{name}-{current_hash}"
+            current = self.cluster.store.create(self.replicasets, {
+                "metadata": {"name": rs_name, "namespace": deployment["metadata"]["namespace"],
+                             "labels": new_template["metadata"]["labels"],
+                             "ownerReferences": [_owner_ref(deployment)]},
+                "spec": {"replicas": wanted, "selector": selector, "template": new_template},
+            })
+            self._event(deployment, "ScalingReplicaSet",
+                        f"Scaled up replica set {rs_name} from 0 to {wanted}")
+        elif current["spec"].get("replicas", 1) != wanted:
+            before = current["spec"].get("replicas", 1)
+            current["spec"]["replicas"] = wanted
+            self.cluster.store.update(self.replicasets, current, check_version=False)
+            verb = "up" if wanted > before else "down"
+            self._event(deployment, "ScalingReplicaSet",
+                        f"Scaled {verb} replica set {current['metadata']['name']} from {before} "
+                        f"to {wanted}")
+        for old in owned:
+            if old["metadata"]["uid"] != current["metadata"]["uid"] and old["spec"].get(
+                    "replicas", 0):
+                before = old["spec"]["replicas"]
+                old = copy.deepcopy(old)
+                old["spec"]["replicas"] = 0
+                self.cluster.store.update(self.replicasets, old, check_version=False)
+                self._event(deployment, "ScalingReplicaSet",
+                            f"Scaled down replica set {old['metadata']['name']} from {before} "
+                            "to 0")
+        self._deployment_status(deployment["metadata"]["namespace"], name)
+
+    def _deployment_status(self, namespace: str, name: str) -> None:
+        deployment = self.cluster.store.peek(self.deployments, namespace, name)
+        if deployment is None:
+            return
+        deployment = copy.deepcopy(deployment)
+        owned = self.cluster.owned_by(self.replicasets, deployment)
+        current_hash = template_hash(deployment["spec"]["template"])
+        total = {"replicas": 0, "readyReplicas": 0, "availableReplicas": 0, "updatedReplicas": 0}
+        for rs in owned:
+            status = rs.get("status") or {}
+            total["replicas"] += status.get("replicas", 0)
+            total["readyReplicas"] += status.get("readyReplicas", 0)
+            total["availableReplicas"] += status.get("availableReplicas", 0)
+            if template_hash(rs["spec"]["template"]) == current_hash:
+                total["updatedReplicas"] = status.get("replicas", 0)
+        wanted = deployment["spec"].get("replicas", 1)
+        available = total["availableReplicas"] >= wanted
+        status = deployment.setdefault("status", {})
+        status.update(total, observedGeneration=deployment["metadata"].get("generation", 1))
+        status["unavailableReplicas"] = max(0, wanted - total["availableReplicas"])
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Available"]
+        conditions.append({"type": "Available", "status": "True" if available else "False",
+                           "reason": "MinimumReplicasAvailable" if available
+                           else "MinimumReplicasUnavailable", "lastUpdateTime": now_iso(),
+                           "lastTransitionTime": now_iso()})
+        status["conditions"] = conditions
+        self.cluster.store.update(self.deployments, deployment, check_version=False)
+
+    # -- pods of replica sets and stateful sets --------------------------------------------
+    def _reconcile_pods(self, kind: Kind, owner: Obj) -> None:
+        wanted = (owner.get("spec") or {}).get("replicas", 1)
+        pods = self.cluster.owned_by(self.pods, owner)
+        if kind.kind == "StatefulSet":
+            base = owner["metadata"]["name"]
+            have = {p["metadata"]["name"] for p in pods}
+            for ordinal in range(wanted):
+                if f"{base}-{ordinal}" not in have:
+                    self._new_pod(owner, f"{base}-{ordinal}")
+            for pod in pods:
+                suffix = pod["metadata"]["name"].rsplit("-", 1)[-1]
+                if suffix.isdigit() and int(suffix) >= wanted:
+                    self._delete_pod(owner, pod)
+        else:
+            for _ in range(wanted - len(pods)):
+                self._new_pod(owner, f"{owner['metadata']['name']}-{secrets.token_hex(3)[:5]}")
+            if len(pods) > wanted:
+                ranked: list[Obj] = sorted(pods, key=lambda p: (
+                    (p.get("status") or {}).get("phase") == "Running",
+                    p["metadata"]["creationTimestamp"]), reverse=False)
+                for pod in ranked[: len(pods) - wanted]:
+                    self._delete_pod(owner, pod)
+        self._owner_status(kind, owner["metadata"]["namespace"], owner["metadata"]["name"])
+
+    def _new_pod(self, owner: Obj, name: str) -> None:
+        template = (owner.get("spec") or {}).get("template") or {}
+        nodes = [n["metadata"]["name"] for n in self.cluster.store.iter(self.nodes)]
+        pod = {
+            "metadata": {"name": name, "namespace": owner["metadata"]["namespace"],
+                         "labels": copy.deepcopy((template.get("metadata") or {}).get(
+                             "labels") or {}),
+                         "annotations": copy.deepcopy((template.get("metadata") or {}).get(
+                             "annotations") or {}),
+                         "ownerReferences": [_owner_ref(owner)]},
+            "spec": copy.deepcopy(template.get("spec") or {}),
+        }
+        if nodes:
+            pod["spec"]["nodeName"] = nodes[secrets.randbelow(len(nodes))]
+        pod["status"] = {"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now_iso()}]}
+        created = self.cluster.store.create(self.pods, pod)
+        self._event(owner, "SuccessfulCreate", f"Created pod: {name}")
+        self._later(self.pod_start_delay, self._start_pod, created["metadata"]["namespace"], name)
+
+    def _delete_pod(self, owner: Obj, pod: Obj) -> None:
+        self.cluster.store.delete(self.pods, pod["metadata"]["namespace"],
+                                  pod["metadata"]["name"])
+        self._event(owner, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+
+    def _start_pod(self, namespace: str, name: str, phase: str = "Running") -> None:
+        pod = self.cluster.store.peek(self.pods, namespace, name)
+        if pod is None:
+            return
+        pod = copy.deepcopy(pod)
+        running = phase == "Running"
+        pod["status"] = {
+            "phase": phase, "podIP": f"10.244.{secrets.randbelow(250)}.{secrets.randbelow(250)}",
+            "startTime": pod["status"].get("startTime") or now_iso(),
+            "conditions": [{"type": t, "status": "True" if running or t == "PodScheduled"
+                            else "False", "lastTransitionTime": now_iso()}
+                           for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
+            "containerStatuses": [{
+                "name": c["name"], "image": c.get("image", ""), "ready": running,
+                "restartCount": 0, "started": running,
+                "state": {"running": {"startedAt": now_iso()}} if running else {
+                    "terminated": {"exitCode": 0, "reason": "Completed",
+                                   "finishedAt": now_iso()}},
+            } for c in pod["spec"].get("containers") or []],
+        }
+        self.cluster.store.update(self.pods, pod, check_version=False)
+        if running:
+            self._event(pod, "Started", "Started container(s) "
+                        + ", ".join(c["name"] for c in pod["spec"].get("containers") or []))
+
+    def _pod_owner(self, pod: Obj) -> tuple[Kind, Obj] | None:
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            for kind in (self.replicasets, self.statefulsets, self.jobs):
+                if ref.get("kind") == kind.kind:
+                    owner = self.cluster.store.peek(kind, pod["metadata"]["namespace"],
+                                                    ref.get("name", ""))
+                    if owner is not None and owner["metadata"]["uid"] == ref.get("uid"):
+                        return kind, owner
+        return None
+
+    def _pod_gone(self, pod: Obj) -> None:
+        found = self._pod_owner(pod)
+        if found is not None and found[0].kind in ("ReplicaSet", "StatefulSet"):
+            self._reconcile_pods(*found)
+
+    def _pod_status_changed(self, pod: Obj) -> None:
+        found = self._pod_owner(pod)
+        if found is None:
+            return
+        kind, owner = found
+        if kind.kind == "Job":
+            self._job_status(owner, pod)
+        else:
+            self._owner_status(kind, owner["metadata"]["namespace"], owner["metadata"]["name"])
+
+    def _owner_status(self, kind: Kind, namespace: str, name: str) -> None:
+        owner = self.cluster.store.peek(kind, namespace, name)
+        if owner is None:
+            return
+        owner = copy.deepcopy(owner)
+        pods = self.cluster.owned_by(self.pods, owner)
+        ready = sum(1 for p in pods if all(
+            s.get("ready") for s in (p.get("status") or {}).get("containerStatuses") or [{}]))
+        status = owner.setdefault("status", {})
+        status.update(replicas=len(pods), readyReplicas=ready, availableReplicas=ready,
+                      observedGeneration=owner["metadata"].get("generation", 1))
+        if kind.kind == "ReplicaSet":
+            status["fullyLabeledReplicas"] = len(pods)
+        else:
+            status.update(currentReplicas=len(pods), updatedReplicas=len(pods))
+        self.cluster.store.update(kind, owner, check_version=False)
+        for ref in owner["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") == "Deployment":
+                self._deployment_status(namespace, ref["name"])
+
+    # -- jobs ----------------------------------------------------------------------------
+    def _start_job(self, job: Obj) -> None:
+        name = f"{job['metadata']['name']}-{secrets.token_hex(3)[:5]}"
+        self._new_pod(job, name)
+        self._later(self.pod_start_delay + self.job_run_seconds, self._start_pod,
+                    job["metadata"]["namespace"], name, "Succeeded")
+        job = copy.deepcopy(job)
+        job["status"] = {"active": 1, "startTime": now_iso()}
+        self.cluster.store.update(self.jobs, job, check_version=False)
+
+    def _job_status(self, job: Obj, pod: Obj) -> None:
+        if (pod.get("status") or {}).get("phase") != "Succeeded":
+            return
+        job = copy.deepcopy(job)
+        job["status"] = {**(job.get("status") or {}), "active": 0, "succeeded": 1,
+                         "completionTime": now_iso(), "conditions": [
+                             {"type": "Complete", "status": "True",
+                              "lastTransitionTime": now_iso()}]}
+        self.cluster.store.update(self.jobs, job, check_version=False)
+        self._event(job, "Completed", "Job completed")
+
+    # -- garbage collection, events, timers ----------------------------------------------
+    def _collect_garbage(self, change: Change) -> None:
+        obj, store = change.obj, self.cluster.store
+        if change.kind.kind == "Namespace":
+            namespace = obj["metadata"]["name"]
+            for kind in self.cluster.registry.kinds:
+                if kind.namespaced and not kind.create_only:
+                    for child in list(store.iter(kind, namespace)):
+                        store.delete(kind, namespace, child["metadata"]["name"])
+            return
+        if not change.kind.namespaced:
+            return
+        for kind in (self.replicasets, self.pods, self.jobs):
+            for child in self.cluster.owned_by(kind, obj):
+                store.delete(kind, child["metadata"]["namespace"], child["metadata"]["name"])
+
+    def _event(self, about: Obj, reason: str, message: str, type_: str = "Normal") -> None:
+        meta = about["metadata"]
+        if self.cluster.store.peek(self.cluster.namespaces, None, meta["namespace"]) is None:
+            return
+        self.cluster.store.create(self.events, {
+            "metadata": {"name": f"{meta['name']}.{secrets.token_hex(8)}",
+                         "namespace": meta["namespace"]},
+            "involvedObject": {"kind": about["kind"], "name": meta["name"],
+                               "namespace": meta["namespace"], "uid": meta["uid"],
+                               "apiVersion": about["apiVersion"]},
+            "reason": reason, "message": message, "type": type_, "count": 1,
+            "source": {"component": "hexabot-sandbox-controller"},
+            "reportingComponent": "hexabot-sandbox-controller",
+            "firstTimestamp": now_iso(), "lastTimestamp": now_iso(),
+        })
+
+    def _later(self, delay: float, func: Any, *args: Any) -> None:
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            func(*args)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
