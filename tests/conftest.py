@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.database import asyncpg_url, drop_database, ensure_database
+from tests.sandbox_support import ThreadedSandbox
 from tests.services import ClickHouse, ServiceError, postgres_admin_url, start_clickhouse
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,3 +66,11 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path,
         env={**env, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
         cwd=cwd, capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[ThreadedSandbox]:
+    """The demo cluster, fresh for each test, with fast controllers."""
+    sb = ThreadedSandbox(None, tmp_path, pod_start_delay=0.05, job_run_seconds=0.1).start()
+    yield sb
+    sb.stop()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.kube import errors
+from sandbox.kube import defaults, errors
 from sandbox.kube.resources import Kind
 
 Obj = dict[str, Any]
@@ -121,6 +121,7 @@ class Store:
         if self.key(kind, meta.get("namespace"), meta["name"]) in self._objects:
             raise errors.already_exists(kind, meta["name"])
         obj["apiVersion"], obj["kind"] = kind.api_version, kind.kind
+        defaults.apply(kind.kind, obj)
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("creationTimestamp", now_iso())
         if kind.kind not in KINDS_WITHOUT_GENERATION:
@@ -145,16 +146,18 @@ class Store:
         given = meta.get("resourceVersion")
         if check_version and given and given != old["metadata"]["resourceVersion"]:
             raise errors.conflict(kind, str(name))
-        if obj == old:
-            return copy.deepcopy(old)
         for immutable in ("uid", "creationTimestamp", "namespace", "name"):
             if immutable in old["metadata"]:
                 meta[immutable] = old["metadata"][immutable]
         obj["apiVersion"], obj["kind"] = kind.api_version, kind.kind
-        if kind.kind not in KINDS_WITHOUT_GENERATION:
-            generation = old["metadata"].get("generation", 1)
-            meta["generation"] = generation + 1 if obj.get("spec") != old.get("spec") \
-                else generation
+        defaults.apply(kind.kind, obj)
+        meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if "generation" in old["metadata"]:
+            meta["generation"] = old["metadata"]["generation"]
+        if obj == old:  # a no-op write keeps its resourceVersion, as on a real server
+            return copy.deepcopy(old)
+        if kind.kind not in KINDS_WITHOUT_GENERATION and obj.get("spec") != old.get("spec"):
+            meta["generation"] = old["metadata"].get("generation", 1) + 1
         meta["resourceVersion"] = self._next()
         self._objects[key] = obj
         self._emit(Change(self.revision, "MODIFIED", kind, copy.deepcopy(obj), old))
