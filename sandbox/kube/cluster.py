@@ -261,6 +261,8 @@ class Cluster:
             raise errors.bad_request(
                 "the namespace of the provided object does not match the namespace sent on "
                 "the request")
+        if kind.namespaced and namespace is not None:
+            meta["namespace"] = namespace
         return obj
 
     @staticmethod

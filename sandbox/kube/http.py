@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.kube import errors
+from sandbox.kube import errors, openapi
 from sandbox.kube.access import authenticate, impersonate, review
 from sandbox.kube.cluster import Cluster, decode_body
 from sandbox.kube.errors import ApiError
@@ -99,9 +99,19 @@ class KubeHttp:
                                           "serverAddress": request.host}]})
         if parts == ["apis"]:
             return web.json_response(registry.group_list())
+        if parts == ["openapi", "v3"]:
+            return web.json_response(openapi.root(registry))
+        if parts[:2] == ["openapi", "v3"]:
+            rest = parts[2:]
+            gv = ("", rest[1]) if rest[:1] == ["api"] and len(rest) == 2 else (
+                (rest[1], rest[2]) if rest[:1] == ["apis"] and len(rest) == 3 else None)
+            document = openapi.group_version(registry, *gv) if gv else None
+            if document is None:
+                raise _not_found_path()
+            return web.json_response(document)
         if parts[:1] == ["openapi"]:
-            raise ApiError(404, "NotFound", "the Hexabot sandbox serves no OpenAPI document; "
-                           "use kubectl with --validate=false")
+            raise ApiError(404, "NotFound", "the Hexabot sandbox serves only the OpenAPI v3 "
+                           "index (no schemas); kubectl validates on the server")
         if len(parts) == 2 and parts[0] == "apis":
             group = next((g for g in registry.group_list()["groups"]  # type: ignore[attr-defined]
                           if g["name"] == parts[1]), None)

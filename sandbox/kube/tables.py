@@ -16,7 +16,11 @@ Column = tuple[str, str, int, Callable[[Obj], Any]]  # name, type, priority, cel
 
 
 def age(obj: Obj) -> str:
-    created = obj.get("metadata", {}).get("creationTimestamp")
+    return since(obj.get("metadata", {}).get("creationTimestamp"))
+
+
+def since(created: str | None) -> str:
+    """kubectl's relative time: 45s, 12m, 5h, 3d."""
     if not created:
         return "<unknown>"
     then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -154,12 +158,15 @@ COLUMNS: dict[str, list[Column]] = {
         ("Capacity", "string", 0, lambda o: _get(o, "status.capacity.storage")),
         ("Access Modes", "string", 0, lambda o: ",".join(_get(o, "spec.accessModes", []))),
         ("StorageClass", "string", 0, lambda o: _get(o, "spec.storageClassName")), AGE],
-    "Event": [("Last Seen", "string", 0, lambda o: o.get("lastTimestamp") or ""),
+    "Event": [("Last Seen", "string", 0, lambda o: since(o.get("lastTimestamp")
+                                                           or o.get("eventTime"))),
               ("Type", "string", 0, lambda o: o.get("type", "")),
               ("Reason", "string", 0, lambda o: o.get("reason", "")),
               ("Object", "string", 0, lambda o: f"{_get(o, 'involvedObject.kind').lower()}/"
                                                 f"{_get(o, 'involvedObject.name')}"),
-              ("Message", "string", 0, lambda o: o.get("message", "")), NAME],
+              ("Message", "string", 0, lambda o: o.get("message", "")),
+              ("Count", "integer", 1, lambda o: o.get("count", 1)),
+              ("Name", "string", 1, lambda o: o["metadata"]["name"])],
     "Job": [NAME, ("Status", "string", 0, _job_status),
             ("Completions", "string", 0, lambda o: f"{_get(o, 'status.succeeded', 0)}/"
                                                    f"{_get(o, 'spec.completions', 1)}"), AGE],
