@@ -69,7 +69,7 @@ def test_kubectl_get_outputs(sandbox: ThreadedSandbox) -> None:
     assert all(r.split()[1:3] == ["1/1", "Running"] for r in rows)
     wide = sandbox.kubectl("alice", "get", "pods", "-n", "shop", "-o", "wide")
     assert "NODE" in wide.stdout.splitlines()[0] and "node-2" in wide.stdout
-    crash = [r for r in wide.stdout.splitlines() if r.startswith("checkout-worker")][0]
+    crash = next(r for r in wide.stdout.splitlines() if r.startswith("checkout-worker"))
     assert crash.split()[1:4] == ["0/1", "CrashLoopBackOff", "12"]
     as_json = json.loads(sandbox.kubectl("alice", "get", "deploy", "web-app", "-n", "shop",
                                          "-o", "json").stdout)

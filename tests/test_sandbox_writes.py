@@ -91,7 +91,8 @@ def test_strategic_merge_patch_merges_lists_by_key(sandbox: ThreadedSandbox) -> 
 
 def test_json_patch_and_merge_patch_with_kubectl(sandbox: ThreadedSandbox) -> None:
     merge = sandbox.kubectl("alice", "patch", "configmap", "web-app-config", "-n", "shop",
-                            "--type", "merge", "-p", '{"data":{"CACHE_TTL_SECONDS":null,"NEW":"1"}}')
+                            "--type", "merge",
+                            "-p", '{"data":{"CACHE_TTL_SECONDS":null,"NEW":"1"}}')
     assert merge.returncode == 0, merge.stderr
     assert sandbox.obj("", "v1", "configmaps", "shop", "web-app-config")["data"] == {
         "FEATURE_NEW_CHECKOUT": "false", "NEW": "1"}

@@ -18,7 +18,7 @@ import yaml
 from sandbox.kube import errors, patch, validation
 from sandbox.kube.fixture import Fixture, FixtureError
 from sandbox.kube.resources import Kind, Registry
-from sandbox.kube.selectors import field_matcher, label_matcher, selector_from_match
+from sandbox.kube.selectors import field_matcher, label_matcher
 from sandbox.kube.store import Obj, Store, now_iso
 
 PATCH_TYPES = {
@@ -284,15 +284,11 @@ class Cluster:
         return merged
 
     def owned_by(self, kind: Kind, owner: Obj) -> list[Obj]:
+        """Copies of the objects of ``kind`` whose ownerReferences name ``owner``."""
         uid = owner["metadata"]["uid"]
         namespace = owner["metadata"].get("namespace")
-        return [o for o in self.store.iter(kind, namespace)
+        return [copy.deepcopy(o) for o in self.store.iter(kind, namespace)
                 if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])]
-
-    def selected_pods(self, owner: Obj) -> list[Obj]:
-        match = selector_from_match((owner.get("spec") or {}).get("selector"))
-        return [p for p in self.store.iter(self.pods, owner["metadata"].get("namespace"))
-                if match(p)]
 
 
 def _ident(obj: Obj) -> str:
