@@ -22,7 +22,7 @@ def main(names: list[str]) -> int:
     modules = sorted(p.stem for p in here.glob("bench_*.py"))
     if names:
         modules = [m for m in modules if any(n in m for n in names)]
-    console = Console()
+    console = Console(width=120)
     console.print(f"machine: {platform.node()} · {platform.processor() or platform.machine()} · "
                   f"python {platform.python_version()}")
     results: list[Result] = []

@@ -72,5 +72,6 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path,
 def sandbox(tmp_path: Path) -> Iterator[ThreadedSandbox]:
     """The demo cluster, fresh for each test, with fast controllers."""
     sb = ThreadedSandbox(None, tmp_path, pod_start_delay=0.05, job_run_seconds=0.1).start()
+    sb.settle(0.1)  # seeded workloads without a status are reconciled first
     yield sb
     sb.stop()

@@ -1,27 +1,22 @@
-"""Run the sandbox cluster in a background thread so tests can use blocking clients.
+"""Test helpers around the threaded sandbox: read live objects, call as a fixture user.
 
-The official ``kubernetes`` client and ``kubectl`` block; the sandbox runs on its own event loop
-in a thread, and :meth:`ThreadedSandbox.call` runs a function on that loop to read the live
-store safely (assertions on recorded state).
+The official ``kubernetes`` client and ``kubectl`` block, so the sandbox runs on its own loop
+in a thread (:class:`sandbox.kube.threaded.ThreadedCluster`); assertions read the live store
+through :meth:`ThreadedCluster.call`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes import client, config
 
-from sandbox.kube.serve import SandboxCluster, sandbox_cluster
+from sandbox.kube.threaded import ThreadedCluster
 
-T = TypeVar("T")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -34,51 +29,16 @@ def kubectl_binary() -> str:
     return found
 
 
-class ThreadedSandbox:
+class ThreadedSandbox(ThreadedCluster):
+    """The threaded sandbox plus helpers to read its state and call it as a fixture user."""
+
     def __init__(self, fixture: Path | None, workdir: Path, **options: Any) -> None:
-        self._fixture, self._options, self.workdir = fixture, options, workdir
-        self._loop = asyncio.new_event_loop()
-        self._ready: Future[SandboxCluster] = Future()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(fixture, **options)
+        self.workdir = workdir
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        try:
-            async with sandbox_cluster(self._fixture, **self._options) as sc:
-                self._ready.set_result(sc)
-                await self._stop.wait()
-        except BaseException as exc:  # hand any start-up failure to the waiting test
-            if not self._ready.done():
-                self._ready.set_exception(exc)
-            raise
-
-    def start(self) -> ThreadedSandbox:
-        self._thread.start()
-        self.sc = self._ready.result(timeout=30)
+    def start(self) -> ThreadedSandbox:  # type: ignore[override]
+        super().start()
         return self
-
-    def stop(self) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
-
-    # -- helpers for tests ---------------------------------------------------------------
-    def call(self, func: Callable[[], T]) -> T:
-        async def run() -> T:
-            return func()
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
-
-    def settle(self, seconds: float = 0.0) -> None:
-        """Let the controllers finish what is queued (and timers up to ``seconds``)."""
-        async def wait() -> None:
-            await asyncio.sleep(seconds)
-            await self.sc.controllers.idle()
-        asyncio.run_coroutine_threadsafe(wait(), self._loop).result(timeout=30)
 
     def obj(self, group: str, version: str, plural: str, namespace: str | None,
             name: str) -> dict[str, Any] | None:

@@ -114,3 +114,9 @@ def test_seeded_broken_pod_keeps_its_status(sandbox: ThreadedSandbox) -> None:
     assert status["restartCount"] == 12
     assert status["lastState"]["terminated"]["reason"] == "OOMKilled"
     assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+
+
+def test_seeded_workload_without_status_is_reconciled(sandbox: ThreadedSandbox) -> None:
+    wait_for(sandbox, lambda: _running(_pods(sandbox, "shop-staging", "web-app-")) == 1)
+    deployment = sandbox.obj("apps", "v1", "deployments", "shop-staging", "web-app")
+    assert deployment["status"]["readyReplicas"] == 1

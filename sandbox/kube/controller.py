@@ -61,7 +61,15 @@ class Controllers:
         self._timers: set[asyncio.TimerHandle] = set()
 
     def start(self) -> None:
+        """Listen for changes; workloads seeded without a status get reconciled once now
+        (those with a status keep it: a fixture may freeze a broken state on purpose)."""
         self.cluster.store.listeners.append(self._queue.put_nowait)
+        store = self.cluster.store
+        for kind in (self.deployments, self.replicasets, self.statefulsets):
+            for obj in store.iter(kind):
+                if not obj.get("status"):
+                    self._queue.put_nowait(Change(store.revision, "ADDED", kind,
+                                                  copy.deepcopy(obj)))
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
