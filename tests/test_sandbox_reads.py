@@ -82,7 +82,8 @@ def test_kubectl_get_outputs(sandbox: ThreadedSandbox) -> None:
                               "--field-selector=status.phase=Running", "-o", "name")
     assert len(running.stdout.split()) == 6
     every = sandbox.kubectl("carol", "get", "pods", "-A", "--no-headers")
-    assert {line.split()[0] for line in every.stdout.splitlines()} == {"shop", "shop-staging", "data"}
+    namespaces = {line.split()[0] for line in every.stdout.splitlines()}
+    assert namespaces == {"shop", "shop-staging", "data"}
     missing = sandbox.kubectl("alice", "get", "pod", "nope", "-n", "shop")
     assert missing.returncode == 1
     assert 'Error from server (NotFound): pods "nope" not found' in missing.stderr
