@@ -7,11 +7,15 @@ through :meth:`ThreadedCluster.call`.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
+import ssl
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kubernetes import client, config
 
@@ -63,3 +67,25 @@ class ThreadedSandbox(ThreadedCluster):
             [kubectl_binary(), "--context", user, "--cache-dir", str(self.workdir / "cache"),
              *args],
             input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def raw(sandbox: ThreadedSandbox, method: str, path: str, token: str | None,
+        headers: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
+        body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """One HTTPS request with repeated headers allowed (http.client sends each one)."""
+    parts = urlsplit(sandbox.sc.url)
+    context = ssl.create_default_context(cadata=sandbox.sc.ca_pem.decode())
+    conn = http.client.HTTPSConnection(parts.hostname, parts.port, context=context, timeout=10)
+    conn.putrequest(method, path)
+    if token:
+        conn.putheader("Authorization", f"Bearer {token}")
+    for name, value in headers:
+        conn.putheader(name, value)
+    payload = json.dumps(body).encode() if body is not None else b""
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(len(payload)))
+    conn.endheaders(payload)
+    response = conn.getresponse()
+    data = json.loads(response.read() or b"{}")
+    conn.close()
+    return response.status, data

@@ -13,8 +13,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.sandbox_support import ThreadedSandbox, kubectl_binary
-from tests.test_sandbox_rbac import raw
+from tests.sandbox_support import ThreadedSandbox, kubectl_binary, raw
 
 
 def test_namespace_lifecycle_with_both_clients(sandbox: ThreadedSandbox) -> None:

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import ssl
-from urllib.parse import urlsplit
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.sandbox_support import ThreadedSandbox
+from tests.sandbox_support import ThreadedSandbox, raw
 
 POD = "web-app-7c9d8f6b5d-x2k9p"
-
-
-def raw(sandbox: ThreadedSandbox, method: str, path: str, token: str | None,
-        headers: list[tuple[str, str]] = (), body: dict | None = None) -> tuple[int, dict]:
-    """One HTTPS request with repeated headers allowed (http.client sends each one)."""
-    parts = urlsplit(sandbox.sc.url)
-    context = ssl.create_default_context(cadata=sandbox.sc.ca_pem.decode())
-    conn = http.client.HTTPSConnection(parts.hostname, parts.port, context=context, timeout=10)
-    conn.putrequest(method, path)
-    if token:
-        conn.putheader("Authorization", f"Bearer {token}")
-    for name, value in headers:
-        conn.putheader(name, value)
-    payload = json.dumps(body).encode() if body is not None else b""
-    conn.putheader("Content-Type", "application/json")
-    conn.putheader("Content-Length", str(len(payload)))
-    conn.endheaders(payload)
-    response = conn.getresponse()
-    data = json.loads(response.read() or b"{}")
-    conn.close()
-    return response.status, data
 
 
 def _forbidden(exc: ApiException) -> str:

@@ -9,7 +9,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.sandbox_support import ThreadedSandbox
+from tests.sandbox_support import ThreadedSandbox, raw
 
 WEB_PODS = ["web-app-7c9d8f6b5d-m4n7q", "web-app-7c9d8f6b5d-t8w3z", "web-app-7c9d8f6b5d-x2k9p"]
 
@@ -87,3 +87,19 @@ def test_kubectl_get_outputs(sandbox: ThreadedSandbox) -> None:
     missing = sandbox.kubectl("alice", "get", "pod", "nope", "-n", "shop")
     assert missing.returncode == 1
     assert 'Error from server (NotFound): pods "nope" not found' in missing.stderr
+
+
+
+@pytest.mark.parametrize("query", ["log?tailLines=many", "log?limitBytes=x"])
+def test_bad_query_parameters_are_400(sandbox: ThreadedSandbox, query: str) -> None:
+    status, body = raw(sandbox, "GET", f"/api/v1/namespaces/shop/pods/{WEB_PODS[0]}/{query}",
+                       sandbox.sc.token("alice"))
+    assert status == 400 and body["reason"] == "BadRequest"
+    assert "is not an integer" in body["message"]
+
+
+def test_bad_list_parameters_are_400(sandbox: ThreadedSandbox) -> None:
+    for query in ("limit=ten", "watch=1&resourceVersion=abc", "labelSelector=a%20in%20b"):
+        status, body = raw(sandbox, "GET", f"/api/v1/namespaces/shop/pods?{query}",
+                           sandbox.sc.token("alice"))
+        assert status == 400 and body["reason"] == "BadRequest", (query, body)

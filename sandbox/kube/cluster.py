@@ -81,7 +81,7 @@ class Cluster:
             except (ValueError, KeyError) as exc:
                 raise errors.bad_request("invalid continue token") from exc
             start = next((i + 1 for i, o in enumerate(items) if _ident(o) == after), len(items))
-        limit = int(query.get("limit") or 0)
+        limit = errors.int_param(query, "limit", 0) or 0
         page = items[start:start + limit] if limit > 0 else items[start:]
         rest = len(items) - start - len(page)
         if limit > 0 and rest > 0:
@@ -113,8 +113,13 @@ class Cluster:
             raise errors.bad_request(
                 f'the name of the object ({obj["metadata"].get("name")}) does not match the '
                 f"name on the URL ({name})")
-        current = self.store.get(kind, namespace, name)
-        merged = self._split_status(kind, current, obj, subresource)
+        return self._replace(kind, self.store.get(kind, namespace, name), obj, subresource,
+                             dry_run)
+
+    def _replace(self, kind: Kind, current: Obj, new: Obj, subresource: str,
+                 dry_run: bool) -> Obj:
+        """Validate ``new`` (status handled per subresource) and store it unless dry-run."""
+        merged = self._split_status(kind, current, new, subresource)
         validation.validate(kind, merged)
         if dry_run:
             return merged
@@ -126,6 +131,8 @@ class Cluster:
         if mode is None or mode == "unsupported":
             raise errors.unsupported_media(content_type)
         body = _decode(raw, yaml_ok=mode == "apply")
+        if mode != "json" and not isinstance(body, dict):
+            raise errors.bad_request(f"a {mode} patch must be a JSON/YAML object")
         current = self.store.peek(kind, namespace, name)
         if current is None:
             if mode != "apply":
@@ -145,11 +152,7 @@ class Cluster:
             if isinstance(body, dict) else None
         result.setdefault("metadata", {})["resourceVersion"] = (
             wanted_version or current["metadata"]["resourceVersion"])
-        merged = self._split_status(kind, current, result, subresource)
-        validation.validate(kind, merged)
-        if dry_run:
-            return merged
-        return self.store.update(kind, merged)
+        return self._replace(kind, current, result, subresource, dry_run)
 
     def delete(self, kind: Kind, namespace: str | None, name: str, dry_run: bool,
                body: Any = None) -> Obj:
@@ -234,12 +237,13 @@ class Cluster:
                 f'previous terminated container "{container}" in pod "{name}" not found')
         text = texts.get("previous" if previous else "current", "")
         lines = text.splitlines(keepends=True)
-        if query.get("tailLines"):
-            tail = int(query["tailLines"])
+        tail = errors.int_param(query, "tailLines")
+        if tail is not None:
             lines = lines[-tail:] if tail > 0 else []
         output = "".join(lines)
-        if query.get("limitBytes"):
-            output = output.encode()[: int(query["limitBytes"])].decode(errors="ignore")
+        limit_bytes = errors.int_param(query, "limitBytes")
+        if limit_bytes is not None:
+            output = output.encode()[:limit_bytes].decode(errors="ignore")
         return output
 
     # -- helpers -------------------------------------------------------------------------

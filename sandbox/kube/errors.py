@@ -110,3 +110,15 @@ def method_not_allowed(verb: str, what: str) -> ApiError:
 def invalid_review(cause: str = "spec.resourceAttributes or spec.nonResourceAttributes: "
                                 "Required value") -> ApiError:
     return ApiError(422, "Invalid", f"the access review is invalid: {cause}")
+
+
+def int_param(query: dict[str, str], name: str, default: int | None = None) -> int | None:
+    """An integer query parameter, or 400 naming the parameter."""
+    value = query.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(str(value))
+    except ValueError as exc:
+        raise bad_request(f"invalid value for query parameter {name}: {value!r} is not an "
+                          "integer") from exc

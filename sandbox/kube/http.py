@@ -270,7 +270,10 @@ class KubeHttp:
         kind, ns = target.kind, target.namespace
         labels = label_matcher(query.get("labelSelector"))
         fields = field_matcher(query.get("fieldSelector"), kind.kind)
-        timeout = min(int(query.get("timeoutSeconds") or MAX_WATCH_SECONDS), MAX_WATCH_SECONDS)
+        timeout = min(errors.int_param(query, "timeoutSeconds") or MAX_WATCH_SECONDS,
+                      MAX_WATCH_SECONDS)
+        since = query.get("resourceVersion")
+        since_version = errors.int_param(query, "resourceVersion") if since != "0" else 0
         as_table = self._wants_table(request)
         store = self.cluster.store
         watcher = store.watch(kind, ns)
@@ -289,13 +292,12 @@ class KubeHttp:
             return labels(change.obj) and fields(change.obj)
 
         try:
-            since = query.get("resourceVersion")
-            if not since or since == "0":
+            if not since_version:
                 for obj in list(store.iter(kind, ns)):
                     if labels(obj) and fields(obj):
                         await send("ADDED", obj)
             else:
-                backlog = store.history_since(int(since))
+                backlog = store.history_since(since_version)
                 if backlog is None:
                     gone = ApiError(410, "Expired", f"too old resource version: {since} "
                                     f"({store.revision})").status()
