@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app import cli_identity
 from app import doctor as doctor_mod
 from app import migrate as migrate_mod
 from app.database import DatabaseUnavailable, open_database
@@ -85,6 +86,7 @@ def doctor_cmd(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+cli_identity.register(cli)
 sandbox_cli = typer.Typer(help="Local stand-ins for trying Hexabot with no cluster or Slack.",
                           no_args_is_help=True)
 cli.add_typer(sandbox_cli, name="sandbox")

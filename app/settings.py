@@ -9,12 +9,14 @@ traceback.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "HEXABOT_"
@@ -77,6 +79,24 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
     llm: str = "auto"
+
+    # Identity (issue #4): "static" reads DIRECTORY_FILE; "hexabase" links accounts by OAuth.
+    identity_provider: str = "static"
+    encryption_key: SecretStr | None = Field(
+        default=None, description="Fernet key for tokens and kubeconfigs at rest")
+    hexabase_authorize_url: str | None = None
+    hexabase_token_url: str | None = None
+    hexabase_jwks_url: str | None = None
+    hexabase_issuer: str | None = None
+    hexabase_audience: str = "hexabot"
+    hexabase_client_id: str = "hexabot"
+    hexabase_client_secret: SecretStr | None = None
+    hexabase_api_url: str | None = None
+    hexabase_workspaces_path: str = "/v1/workspaces"
+    hexabase_namespaces_path: str = "/v1/workspaces/{workspace}/projects"
+    hexabase_kubeconfig_path: str = "/v1/workspaces/{workspace}/kubeconfig"
+    oauth_redirect_url: str = "http://127.0.0.1:8080/oauth/callback"
+    credentials_ttl_minutes: int = Field(default=720, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -149,6 +169,46 @@ class Settings(BaseSettings):
             )
         return ",".join(order)
 
+    @field_validator("identity_provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        if value not in ("static", "hexabase"):
+            raise ValueError(f"expected 'static' or 'hexabase', got {value!r}")
+        return value
+
+    @field_validator("hexabase_authorize_url", "hexabase_token_url", "hexabase_jwks_url",
+                     "hexabase_api_url", "oauth_redirect_url")
+    @classmethod
+    def _hexabase_urls(cls, value: str | None) -> str | None:
+        return _http_url(value, what="the Hexabase platform")
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        try:
+            if len(base64.urlsafe_b64decode(value.get_secret_value())) == 32:
+                return value
+        except (binascii.Error, ValueError):
+            pass
+        raise ValueError("expected a Fernet key (32 url-safe base64-encoded bytes; make one "
+                         "with `python -c 'from cryptography.fernet import Fernet; "
+                         "print(Fernet.generate_key().decode())'`)")
+
+    @model_validator(mode="after")
+    def _hexabase_complete(self) -> Settings:
+        if self.identity_provider != "hexabase":
+            return self
+        missing = [name for name in ("encryption_key", "hexabase_authorize_url",
+                                     "hexabase_token_url", "hexabase_jwks_url",
+                                     "hexabase_issuer", "hexabase_api_url")
+                   if getattr(self, name) is None]
+        if missing:
+            names = ", ".join(f"{ENV_PREFIX}{m.upper()}" for m in missing)
+            raise ValueError(f"the hexabase identity provider needs {names}")
+        return self
+
     @field_validator("directory_file")
     @classmethod
     def _directory_file(cls, value: Path | None) -> Path | None:
@@ -185,7 +245,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {message}")
+            if not error["loc"]:  # a check across several settings names them itself
+                problems.append(f"{ENV_PREFIX}IDENTITY_PROVIDER: {message}")
+                continue
+            problems.append(f"{ENV_PREFIX}{str(error['loc'][0]).upper()}: {message}")
         raise ConfigError(problems) from exc

@@ -1,0 +1,147 @@
+"""CLI commands about who you are: whoami, workspace, namespace, login, logout.
+
+Each takes ``--as`` (a Slack user id, or a name in the static directory) and ``--directory``
+(overrides ``HEXABOT_DIRECTORY_FILE``).  They call the same IdentityService as Slack does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import typer
+from aiohttp import web
+from rich.console import Console
+
+from app.identity import callback
+from app.identity.hexabase import Linked
+from app.identity.service import IdentityError
+from app.services import Services, open_services
+from app.settings import Settings, load_settings
+
+AS = typer.Option(..., "--as", help="Slack user id (or directory name) to act as")
+DIRECTORY = typer.Option(None, "--directory", help="Static directory YAML (overrides "
+                         "HEXABOT_DIRECTORY_FILE)", exists=True, dir_okay=False)
+out = Console()
+
+
+def _settings(ctx: typer.Context, directory: Path | None) -> Settings:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = load_settings(**({"directory_file": directory} if directory else {}))
+    return root.obj
+
+
+@contextlib.asynccontextmanager
+async def _services(ctx: typer.Context, directory: Path | None) -> AsyncIterator[Services]:
+    async with open_services(_settings(ctx, directory)) as services:
+        yield services
+
+
+def _fail(exc: IdentityError) -> typer.Exit:
+    Console(stderr=True).print(str(exc), markup=False, highlight=False)
+    return typer.Exit(1)
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("whoami")
+    def whoami(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY) -> None:
+        """Show your identity, workspace, namespace and how Hexabot reaches your cluster."""
+        async def run() -> None:
+            async with _services(ctx, directory) as services:
+                me = await services.identity.whoami(who)
+                c = me.context
+                out.print(f"{c.name} (Slack {c.slack_id}, Hexabase {c.hexabase_user})",
+                          highlight=False)
+                out.print(f"groups: {', '.join(c.groups) or 'none'}", highlight=False)
+                out.print(f"workspace: {c.workspace} (yours: "
+                          f"{', '.join(w.name for w in me.entry.workspaces)})", highlight=False)
+                out.print(f"namespace: {c.namespace} (allowed: {', '.join(c.namespaces)})",
+                          highlight=False)
+                out.print(f"cluster access: {c.credentials.describe()}", highlight=False)
+        try:
+            asyncio.run(run())
+        except IdentityError as exc:
+            raise _fail(exc) from exc
+
+    @cli.command("workspace")
+    def workspace(ctx: typer.Context, name: str = typer.Argument(None), who: str = AS,
+                  directory: Path = DIRECTORY) -> None:
+        """Show your current workspace, or switch to NAME."""
+        async def run() -> None:
+            async with _services(ctx, directory) as services:
+                if name:
+                    context = await services.identity.switch_workspace(who, name)
+                else:
+                    context = await services.identity.context(who)
+                out.print(f"workspace: {context.workspace} (namespace {context.namespace})",
+                          highlight=False)
+        try:
+            asyncio.run(run())
+        except IdentityError as exc:
+            raise _fail(exc) from exc
+
+    @cli.command("namespace")
+    def namespace(ctx: typer.Context, name: str = typer.Argument(None), who: str = AS,
+                  directory: Path = DIRECTORY) -> None:
+        """Show your current namespace, or switch to NAME."""
+        async def run() -> None:
+            async with _services(ctx, directory) as services:
+                if name:
+                    context = await services.identity.switch_namespace(who, name)
+                else:
+                    context = await services.identity.context(who)
+                out.print(f"namespace: {context.namespace} (workspace {context.workspace}; "
+                          f"allowed: {', '.join(context.namespaces)})", highlight=False)
+        try:
+            asyncio.run(run())
+        except IdentityError as exc:
+            raise _fail(exc) from exc
+
+    @cli.command("login")
+    def login(ctx: typer.Context, who: str = AS,
+              wait: bool = typer.Option(False, "--wait", help="Serve the OAuth callback here "
+                                        "until the sign-in completes")) -> None:
+        """Link your Slack user to your Hexabase account (prints a sign-in link)."""
+        settings = _settings(ctx, None)
+        if settings.identity_provider != "hexabase":
+            out.print("Account linking needs HEXABOT_IDENTITY_PROVIDER=hexabase; the static "
+                      "directory lists its users in its YAML file.")
+            raise typer.Exit(1)
+        asyncio.run(_login(settings, who, wait))
+
+    @cli.command("logout")
+    def logout(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY) -> None:
+        """Forget your link, cached credentials, context and conversation memory."""
+        async def run() -> None:
+            async with _services(ctx, directory) as services:
+                deleted = await services.identity.logout(who)
+                out.print("forgotten: " + ", ".join(f"{n} {t}" for t, n in deleted.items()),
+                          highlight=False)
+        asyncio.run(run())
+
+
+async def _login(settings: Settings, who: str, wait: bool) -> None:
+    async with open_services(settings) as services:
+        assert services.link_flow is not None
+        out.print(await services.link_flow.start(who), highlight=False, soft_wrap=True)
+        if not wait:
+            out.print("Open the link to sign in; the bot's callback "
+                      f"({settings.oauth_redirect_url}) completes the link.", highlight=False)
+            return
+        done: asyncio.Future[Linked] = asyncio.get_running_loop().create_future()
+        app = web.Application()
+        callback.add_route(app, services.link_flow, done.set_result)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        parts = urlsplit(settings.oauth_redirect_url)
+        await web.TCPSite(runner, parts.hostname or "127.0.0.1", parts.port or 80).start()
+        try:
+            linked = await asyncio.wait_for(done, timeout=600)
+        finally:
+            await runner.cleanup()
+        out.print(f"linked {who} to {linked.hexabase_user}; workspaces: "
+                  f"{', '.join(linked.workspaces) or 'none'}", highlight=False)

@@ -1,0 +1,50 @@
+"""The composition root: build every service once from settings, tear them down together."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from app import migrate
+from app.database import Database, open_database
+from app.identity import static
+from app.identity.crypto import Sealer
+from app.identity.hexabase import HexabaseDirectory, LinkFlow
+from app.identity.model import Directory
+from app.identity.service import IdentityService
+from app.identity.store import IdentityStore
+from app.settings import ConfigError, Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    identity: IdentityService
+    link_flow: LinkFlow | None
+
+
+def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory, LinkFlow | None]:
+    if settings.identity_provider == "hexabase":
+        assert settings.encryption_key is not None  # settings refuse hexabase without one
+        sealer = Sealer(settings.encryption_key.get_secret_value())
+        flow = LinkFlow(settings, store, sealer)
+        return HexabaseDirectory(store, sealer), flow
+    if settings.directory_file is None:
+        raise ConfigError(["HEXABOT_DIRECTORY_FILE: the static identity provider needs a "
+                           "directory YAML file (or pass --directory FILE)"])
+    try:
+        return static.load(settings.directory_file), None
+    except static.DirectoryError as exc:
+        raise ConfigError([f"HEXABOT_DIRECTORY_FILE: {exc}"]) from exc
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    async with open_database(settings) as database:
+        await migrate.migrate(database.engine)
+        store = IdentityStore(database.engine)
+        directory, flow = build_directory(settings, store)
+        yield Services(settings=settings, database=database,
+                       identity=IdentityService(directory, store), link_flow=flow)
