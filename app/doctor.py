@@ -20,7 +20,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from app import migrate
 from app.audit.clickhouse import ClickHouseUnavailable, server_version
 from app.database import DatabaseUnavailable, open_database
+from app.identity import static
 from app.settings import Settings
+from tools.kube.client import ClusterUnreachable
+from tools.kube.client import server_version as kube_version
+from tools.security import Credentials
 
 CHECK_TIMEOUT = 20.0
 
@@ -63,11 +67,31 @@ async def check_clickhouse(settings: Settings) -> Check:
 
 
 async def check_kubernetes(settings: Settings) -> Check:
+    """Load the static directory and ask every distinct cluster in it for its version."""
+    name = "Kubernetes API"
+    if settings.identity_provider == "hexabase":
+        return Check(name, Status.NOT_CONFIGURED, "clusters come from each linked Hexabase "
+                     "account (checked when users link, not here)")
     if settings.directory_file is None:
-        return Check("Kubernetes API", Status.NOT_CONFIGURED,
+        return Check(name, Status.NOT_CONFIGURED,
                      "set HEXABOT_DIRECTORY_FILE (users, workspaces and their clusters)")
-    return Check("Kubernetes API", Status.FAIL,
-                 f"{settings.directory_file}: reading the directory is not built yet (issue #4)")
+    try:
+        directory = static.load(settings.directory_file)
+    except static.DirectoryError as exc:
+        return Check(name, Status.FAIL, str(exc))
+    seen: dict[tuple[str, str], Credentials] = {}
+    for user in directory.users:
+        for workspace in user.workspaces:
+            seen.setdefault(workspace.credentials.cluster_key, workspace.credentials)
+    results = []
+    for credentials in seen.values():
+        try:
+            host, version = await kube_version(credentials)
+        except ClusterUnreachable as exc:
+            return Check(name, Status.FAIL, str(exc))
+        results.append(f"{host} {version}")
+    return Check(name, Status.OK, f"{len(directory.users)} users; " + ", ".join(
+        sorted(set(results))))
 
 
 async def check_slack(settings: Settings) -> Check:

@@ -11,6 +11,8 @@ from aiohttp import web
 from app import doctor
 from app.settings import load_settings
 from tests.conftest import run_cli
+from tests.identity_support import directory, write
+from tests.sandbox_support import ThreadedSandbox
 from tests.services import ClickHouse, free_port
 
 
@@ -124,3 +126,18 @@ async def test_half_configured_slack_is_a_failure(database_url: str) -> None:
     checks = _by_name(await doctor.run_checks(settings))
     assert checks["Slack"].status is doctor.Status.FAIL
     assert "HEXABOT_SLACK_APP_TOKEN" in checks["Slack"].detail
+
+
+async def test_kubernetes_from_the_directory(database_url: str, sandbox: ThreadedSandbox,
+                                             tmp_path: Path) -> None:
+    path = write(tmp_path, directory(tmp_path, kubeconfig=sandbox.sc.kubeconfig))
+    checks = _by_name(await doctor.run_checks(load_settings(database_url=database_url,
+                                                            directory_file=path)))
+    assert checks["Kubernetes API"].status is doctor.Status.OK, checks["Kubernetes API"].detail
+    assert checks["Kubernetes API"].detail == f"2 users; {sandbox.sc.url} v1.33.0-hexabot-sandbox"
+    broken = directory(tmp_path, kubeconfig=sandbox.sc.kubeconfig)
+    broken["users"][0]["workspaces"][0]["context"] = "nobody"
+    checks = _by_name(await doctor.run_checks(load_settings(
+        database_url=database_url, directory_file=write(tmp_path, broken, "broken.yaml"))))
+    assert checks["Kubernetes API"].status is doctor.Status.FAIL
+    assert "users[0].workspaces[0].context" in checks["Kubernetes API"].detail

@@ -22,6 +22,11 @@ class KubeconfigCredentials:
     def describe(self) -> str:
         return f"context {self.context!r} of {self.source}"
 
+    @property
+    def cluster_key(self) -> tuple[str, str]:
+        """(kubeconfig source, context): equal keys reach the same API server the same way."""
+        return self.source, self.context
+
 
 @dataclass(frozen=True)
 class ImpersonationCredentials:
@@ -34,6 +39,10 @@ class ImpersonationCredentials:
 
     def describe(self) -> str:
         return f"impersonating {self.user} (groups {', '.join(self.groups) or 'none'})"
+
+    @property
+    def cluster_key(self) -> tuple[str, str]:
+        return self.source, self.bot_context
 
 
 Credentials = KubeconfigCredentials | ImpersonationCredentials

@@ -1,0 +1,1 @@
+"""Cluster access acting as the user: the only package that imports ``kubernetes``."""
