@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -20,6 +22,7 @@ from app.identity.service import IdentityService, NotAllowed, UnknownUser
 from app.identity.store import IdentityStore
 from app.settings import ConfigError, Settings, load_settings
 from sandbox.hexabase import FakeHexabase, FakeUser, serve
+from tests.conftest import run_cli
 from tests.identity_support import KUBECONFIG
 from tests.services import free_port
 from tools.security import KubeconfigCredentials
@@ -203,3 +206,31 @@ def test_hexabase_mode_needs_an_encryption_key() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(encryption_key="not-a-key")
     assert info.value.problems[0].startswith("HEXABOT_ENCRYPTION_KEY: expected a Fernet key")
+
+
+async def test_cli_login_prints_a_pkce_link(tmp_path: Path, clean_env: dict[str, str],
+                                            database_url: str) -> None:
+    env = {**clean_env, "HEXABOT_DATABASE_URL": database_url,
+           "HEXABOT_IDENTITY_PROVIDER": "hexabase",
+           "HEXABOT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+           "HEXABOT_HEXABASE_AUTHORIZE_URL": "https://id.example/oauth/authorize",
+           "HEXABOT_HEXABASE_TOKEN_URL": "https://id.example/oauth/token",
+           "HEXABOT_HEXABASE_JWKS_URL": "https://id.example/oauth/jwks",
+           "HEXABOT_HEXABASE_ISSUER": "https://id.example/",
+           "HEXABOT_HEXABASE_API_URL": "https://api.example/"}
+    result = run_cli(["login", "--as", "U0ALICE"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.splitlines()[0]
+    query = parse_qs(urlsplit(link).query)
+    assert link.startswith("https://id.example/oauth/authorize?")
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        row = await conn.fetchrow("SELECT slack_id, expires_at - created_at AS ttl "
+                                  "FROM oauth_states WHERE state = $1", query["state"][0])
+    finally:
+        await conn.close()
+    assert row["slack_id"] == "U0ALICE" and 590 <= row["ttl"].total_seconds() <= 610
+    static_mode = run_cli(["login", "--as", "U0ALICE"], clean_env, tmp_path)
+    assert static_mode.returncode == 1
+    assert "HEXABOT_IDENTITY_PROVIDER=hexabase" in static_mode.stdout
