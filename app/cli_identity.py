@@ -28,7 +28,8 @@ DIRECTORY = typer.Option(None, "--directory", help="Static directory YAML (overr
 out = Console()
 
 
-def _settings(ctx: typer.Context, directory: Path | None) -> Settings:
+def settings_with_directory(ctx: typer.Context, directory: Path | None) -> Settings:
+    """The invocation's settings, with ``--directory`` taking over HEXABOT_DIRECTORY_FILE."""
     root = ctx.find_root()
     if not isinstance(root.obj, Settings):
         root.obj = load_settings(**({"directory_file": directory} if directory else {}))
@@ -37,7 +38,7 @@ def _settings(ctx: typer.Context, directory: Path | None) -> Settings:
 
 @contextlib.asynccontextmanager
 async def _services(ctx: typer.Context, directory: Path | None) -> AsyncIterator[Services]:
-    async with open_services(_settings(ctx, directory)) as services:
+    async with open_services(settings_with_directory(ctx, directory)) as services:
         yield services
 
 
@@ -106,7 +107,7 @@ def register(cli: typer.Typer) -> None:
               wait: bool = typer.Option(False, "--wait", help="Serve the OAuth callback here "
                                         "until the sign-in completes")) -> None:
         """Link your Slack user to your Hexabase account (prints a sign-in link)."""
-        settings = _settings(ctx, None)
+        settings = settings_with_directory(ctx, None)
         if settings.identity_provider != "hexabase":
             out.print("Account linking needs HEXABOT_IDENTITY_PROVIDER=hexabase; the static "
                       "directory lists its users in its YAML file.")

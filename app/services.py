@@ -15,6 +15,8 @@ from app.identity.model import Directory
 from app.identity.service import IdentityService
 from app.identity.store import IdentityStore
 from app.settings import ConfigError, Settings
+from tools.kube.client import ClusterClients
+from tools.spec import Pricing
 
 
 @dataclass
@@ -22,7 +24,10 @@ class Services:
     settings: Settings
     database: Database
     identity: IdentityService
+    store: IdentityStore
     link_flow: LinkFlow | None
+    clusters: ClusterClients
+    pricing: Pricing
 
 
 def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory, LinkFlow | None]:
@@ -46,5 +51,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await migrate.migrate(database.engine)
         store = IdentityStore(database.engine)
         directory, flow = build_directory(settings, store)
-        yield Services(settings=settings, database=database,
-                       identity=IdentityService(directory, store), link_flow=flow)
+        clusters = ClusterClients()
+        try:
+            yield Services(settings=settings, database=database,
+                           identity=IdentityService(directory, store), store=store,
+                           link_flow=flow, clusters=clusters,
+                           pricing=Pricing(settings.price_vcpu_hour, settings.price_gib_hour))
+        finally:
+            clusters.close()

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     oauth_redirect_url: str = "http://127.0.0.1:8080/oauth/callback"
     credentials_ttl_minutes: int = Field(default=720, ge=1)
 
+    # Cost estimates of plans (USD), e.g. on-demand prices of your cloud.
+    price_vcpu_hour: float = Field(default=0.0316, ge=0)
+    price_gib_hour: float = Field(default=0.0042, ge=0)
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:

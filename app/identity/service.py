@@ -47,14 +47,26 @@ class IdentityService:
             raise UnknownUser(self.directory.how_to_join())
         return entry
 
-    async def context(self, who: str, session_id: str = "",
-                      request_id: str = "") -> SecurityContext:
-        """The SecurityContext of ``who`` (Slack id, or name for the CLI's ``--as``)."""
+    async def context(self, who: str, session_id: str = "", request_id: str = "",
+                      workspace: str | None = None,
+                      namespace: str | None = None) -> SecurityContext:
+        """The SecurityContext of ``who`` (Slack id, or name for the CLI's ``--as``).
+
+        ``workspace``/``namespace`` pick another of the user's own for this request only
+        (the CLI's ``--workspace``/``--namespace``); anything else is refused.
+        """
         entry = await self._entry(who, request_id)
         saved_ws, saved_ns = await self.store.get_context(entry.slack_id)
-        workspace = entry.workspace(saved_ws or "") or entry.workspaces[0]
-        namespace = saved_ns if saved_ns in workspace.namespaces else workspace.default_namespace
-        return self._build(entry, workspace, namespace, session_id, request_id)
+        chosen = entry.workspace(workspace or saved_ws or "") or entry.workspaces[0]
+        if workspace and chosen.name != workspace:
+            raise NotAllowed(f"You have no workspace {workspace!r}. Yours: "
+                             f"{', '.join(w.name for w in entry.workspaces)}.")
+        if namespace and namespace not in chosen.namespaces:
+            raise NotAllowed(f"Namespace {namespace!r} is not yours in workspace "
+                             f"{chosen.name!r}. Yours: {', '.join(chosen.namespaces)}.")
+        current = namespace or (saved_ns if saved_ns in chosen.namespaces
+                                else chosen.default_namespace)
+        return self._build(entry, chosen, current, session_id, request_id)
 
     @staticmethod
     def _build(entry: UserEntry, workspace: Workspace, namespace: str, session_id: str,

@@ -1,25 +1,41 @@
-"""Official-client ApiClients built from a user's credentials (never a process-wide default).
+"""Cluster access acting as one user: a cached client per identity and workspace.
 
-Kubeconfig credentials load the user's own context; impersonation credentials load the bot's
-context, and the per-request impersonation headers are added by the request layer (the official
-client keeps one value per header name, so repeated ``Impersonate-Group`` headers cannot live in
-its default headers).  Blocking calls run off the event loop.
+:class:`ClusterClients` hands out a :class:`UserCluster` for a SecurityContext — built from the
+user's own kubeconfig context, or from the bot's with impersonation — cached for a while and
+never shared between identities (there is no process-wide default client).  Requests go through
+the official client's configuration and connection pool but are sent by us, because the official
+client keeps one value per header name: each ``Impersonate-Group`` must be its own header.
+Responses are parsed as plain JSON (no model round-trip), errors mapped once
+(``tools.errors``), and every blocking call runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
+from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import HTTPError
 
-from tools.security import Credentials, ImpersonationCredentials
+from tools import errors
+from tools.security import Credentials, ImpersonationCredentials, SecurityContext
+
+CACHE_SECONDS = 300.0
+TIMEOUT_SECONDS = 30.0
+READ_RETRIES = 3
+MAX_RETRY_WAIT = 10.0
+
+Query = list[tuple[str, Any]]
 
 
 class ClusterUnreachable(Exception):
-    """The API server could not be reached or refused the credentials."""
+    """The API server could not be reached or the kubeconfig is unusable."""
 
 
 def api_client(credentials: Credentials) -> client.ApiClient:
@@ -34,17 +50,122 @@ def api_client(credentials: Credentials) -> client.ApiClient:
         raise ClusterUnreachable(f"unusable kubeconfig ({credentials.source}): {exc}") from exc
 
 
+@dataclass
+class UserCluster:
+    """One identity's view of one cluster.  ``calls`` counts API requests (benchmarks)."""
+    api: client.ApiClient
+    credentials: Credentials
+    calls: int = 0
+    sleep: Callable[[float], Any] = field(default=time.sleep, repr=False)
+
+    @property
+    def host(self) -> str:
+        return str(self.api.configuration.host)
+
+    def _headers(self, content_type: str | None, impersonate: bool) -> HTTPHeaderDict:
+        headers = HTTPHeaderDict({"Accept": "application/json"})
+        if content_type:
+            headers["Content-Type"] = content_type
+        if impersonate and isinstance(self.credentials, ImpersonationCredentials):
+            headers["Impersonate-User"] = self.credentials.user
+            for group in self.credentials.groups:
+                headers.add("Impersonate-Group", group)
+        return headers
+
+    def _send(self, method: str, path: str, query: Query | None, body: Any,
+              content_type: str | None, what: str, impersonate: bool) -> tuple[bytes, str]:
+        attempts = READ_RETRIES if method == "GET" else 1
+        for attempt in range(attempts):
+            m, url, auth_headers, payload, _ = self.api.param_serialize(
+                method, path, query_params=query or [], header_params={}, body=body,
+                auth_settings=["BearerToken"])
+            headers = self._headers(content_type, impersonate)
+            for key, value in auth_headers.items():
+                headers[key] = value
+            self.calls += 1
+            try:
+                response = self.api.rest_client.request(m, url, headers=headers, body=payload,
+                                                         _request_timeout=TIMEOUT_SECONDS)
+                data = response.read()
+            except (HTTPError, OSError) as exc:
+                raise errors.Unavailable(f"{what}: the API server at {self.host} is "
+                                         f"unreachable ({exc})") from exc
+            if response.status < 400:
+                return data, str(response.getheader("Content-Type") or "")
+            mapped = errors.from_status(response.status, data, dict(response.getheaders()),
+                                        what)
+            if isinstance(mapped, errors.RateLimited) and attempt + 1 < attempts:
+                self.sleep(min(mapped.retry_after, MAX_RETRY_WAIT))
+                continue
+            raise mapped
+        raise AssertionError("unreachable")
+
+    def request(self, method: str, path: str, *, query: Query | None = None,
+                body: Any = None, content_type: str | None = None,
+                what: str = "", impersonate: bool = True) -> Any:
+        """Blocking request; JSON answers are parsed, text answers returned as str.
+
+        ``impersonate=False`` sends as the bot itself: only for SubjectAccessReviews.
+        """
+        data, kind = self._send(method, path, query, body, content_type, what or path,
+                                impersonate)
+        if kind.startswith("application/json"):
+            return json.loads(data) if data else None
+        return data.decode(errors="replace")
+
+    async def call(self, method: str, path: str, **kw: Any) -> Any:
+        """:meth:`request`, off the event loop."""
+        return await asyncio.to_thread(self.request, method, path, **kw)
+
+    def close(self) -> None:
+        self.api.close()
+
+
+@dataclass
+class _Entry:
+    cluster: UserCluster
+    expires: float
+
+
+class ClusterClients:
+    """The factory: one cached :class:`UserCluster` per (identity, workspace)."""
+
+    def __init__(self, ttl: float = CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._cache: dict[tuple[str, str, str], _Entry] = {}
+
+    def for_context(self, ctx: SecurityContext) -> UserCluster:
+        key = (ctx.slack_id, ctx.hexabase_user, ctx.workspace)
+        entry = self._cache.get(key)
+        now = time.monotonic()
+        if entry is not None and entry.expires > now \
+                and entry.cluster.credentials == ctx.credentials:
+            return entry.cluster
+        if entry is not None:
+            entry.cluster.close()
+        cluster = UserCluster(api_client(ctx.credentials), ctx.credentials)
+        self._cache[key] = _Entry(cluster, now + self.ttl)
+        return cluster
+
+    def forget(self, slack_id: str) -> None:
+        for key in [k for k in self._cache if k[0] == slack_id]:
+            self._cache.pop(key).cluster.close()
+
+    def close(self) -> None:
+        for entry in self._cache.values():
+            entry.cluster.close()
+        self._cache.clear()
+
+
 def _server_version(credentials: Credentials) -> tuple[str, str]:
-    api = api_client(credentials)
+    cluster = UserCluster(api_client(credentials), credentials)
     try:
-        info = client.VersionApi(api).get_code(_request_timeout=10)
-        return api.configuration.host, str(info.git_version)
-    except ApiException as exc:
-        raise ClusterUnreachable(f"{api.configuration.host}: {exc.status} {exc.reason}") from exc
-    except (HTTPError, OSError) as exc:
-        raise ClusterUnreachable(f"{api.configuration.host}: {exc}") from exc
+        info = cluster.request("GET", "/version", what="server version")
+    except errors.ToolError as exc:
+        raise ClusterUnreachable(f"{cluster.host}: {exc.message}") from exc
     finally:
-        api.close()
+        cluster.close()
+    return cluster.host, str(info.get("gitVersion"))
 
 
 async def server_version(credentials: Credentials) -> tuple[str, str]:

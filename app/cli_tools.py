@@ -1,0 +1,143 @@
+"""`hexabot tools list` and `hexabot tools run TOOL --as U key=value ...`.
+
+READ tools run and print their compact text (or ``--json`` data).  WRITE tools print the plan
+— summary, diff, risk, cost, dry-run — and apply it only with ``--execute``; every step is
+permission-checked by the cluster and written to the audit outbox.
+
+Arguments: ``key=value`` (values read as YAML scalars: ``replicas=3``, ``previous=true``),
+``key.sub=value`` for maps (``set.LOG_LEVEL=debug``; values stay strings), ``key=@FILE`` to
+read a file (``manifest=@deploy.yaml``), JSON for lists (``remove='["A","B"]'``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from app.cli_identity import AS, DIRECTORY, settings_with_directory
+from app.identity.service import IdentityError
+from app.services import open_services
+from tools import errors, registry
+from tools.audit import AuditEvent
+from tools.spec import ActionPlan, Effect, ToolEnv
+
+tools_cli = typer.Typer(help="List and run the Kubernetes tools as a user.",
+                        no_args_is_help=True)
+out = Console(soft_wrap=True)
+
+
+def parse_pairs(pairs: list[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise errors.InvalidArguments(f"{pair!r}: arguments are key=value")
+        if value.startswith("@"):
+            try:
+                parsed: Any = Path(value[1:]).read_text()
+            except OSError as exc:
+                raise errors.InvalidArguments(f"{key}: cannot read {value[1:]}: "
+                                              f"{exc.strerror}") from exc
+        elif "." in key:
+            outer, inner = key.split(".", 1)
+            result.setdefault(outer, {})[inner] = value
+            continue
+        else:
+            try:
+                parsed = yaml.safe_load(value) if value else ""
+            except yaml.YAMLError:
+                parsed = value
+        result[key] = parsed
+    return result
+
+
+def _print_plan(plan: ActionPlan) -> None:
+    out.print(f"[bold]Plan {plan.id}[/] ({plan.tool}, risk {plan.risk.value})", highlight=False)
+    out.print(plan.summary, highlight=False, markup=False)
+    if plan.cost_delta is not None:
+        out.print(f"cost: {plan.cost_delta:+.2f} USD/month", highlight=False)
+    out.print(f"dry run: {plan.dry_run}", highlight=False)
+    out.print(plan.diff, highlight=False, markup=False)
+
+
+async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: str,
+               workspace: str | None, namespace: str | None, pairs: list[str], as_json: bool,
+               execute: bool) -> None:
+    spec = registry.get(tool)
+    raw = parse_pairs(pairs)
+    async with open_services(settings_with_directory(ctx, settings_dir)) as services:
+        security = await services.identity.context(who, workspace=workspace,
+                                                   namespace=namespace)
+        env = ToolEnv(security, services.clusters.for_context(security), services.pricing)
+        event = {"actor": security.slack_id, "hexabase_user": security.hexabase_user,
+                 "workspace": security.workspace, "namespace": security.namespace,
+                 "request_id": security.request_id}
+        try:
+            if spec.effect is Effect.READ:
+                result = await registry.run(spec, env, raw)
+                out.print(json.dumps(result.data, indent=2, default=str) if as_json
+                          else result.text, highlight=False, markup=False)
+                await services.store.record(AuditEvent(kind="tool.read", outcome="ok",
+                                                       detail={"tool": tool}, **event))
+                return
+            plan = await registry.plan(spec, env, raw)
+            await services.store.record(AuditEvent(
+                kind="tool.plan", outcome="ok", detail={"tool": tool, "plan": plan.id,
+                                                        "hash": plan.params_hash()}, **event))
+            if as_json:
+                out.print(json.dumps(plan.to_dict(), indent=2), highlight=False)
+            else:
+                _print_plan(plan)
+            if not execute:
+                out.print("Not applied: add --execute to apply this plan.", highlight=False)
+                return
+            result = await registry.execute(env, plan)
+            await services.store.record(AuditEvent(
+                kind="tool.execute", outcome="ok", detail={"tool": tool, "plan": plan.id,
+                                                           "changed": result.data.get(
+                                                               "changed")}, **event))
+            out.print(result.text, highlight=False, markup=False)
+        except errors.ToolError as exc:
+            await services.store.record(AuditEvent(
+                kind=f"tool.{spec.effect.value}", outcome="denied" if isinstance(
+                    exc, errors.Forbidden | errors.PlanRefused) else "failed",
+                detail={"tool": tool, "error": exc.message, "api_audit_id": exc.audit_id},
+                **event))
+            raise
+
+
+@tools_cli.command("list")
+def list_cmd() -> None:
+    """List every tool with its effect, the access it needs and its arguments."""
+    table = Table(title="hexabot tools")
+    for column in ("tool", "effect", "needs", "arguments", "what it does"):
+        table.add_column(column, overflow="fold")
+    for spec in registry.TOOLS:
+        table.add_row(spec.name, spec.effect.value, "; ".join(a.describe() for a in spec.needs),
+                      ", ".join(spec.args.model_fields), spec.description)
+    out.print(table)
+
+
+@tools_cli.command("run", context_settings={"allow_extra_args": False})
+def run_cmd(ctx: typer.Context, tool: str = typer.Argument(..., help="tool name"),
+            pairs: list[str] = typer.Argument(None, help="key=value arguments"),
+            who: str = AS, directory: Path = DIRECTORY,
+            workspace: str = typer.Option(None, "--workspace", help="one of your workspaces"),
+            namespace: str = typer.Option(None, "--namespace", help="one of your namespaces"),
+            as_json: bool = typer.Option(False, "--json", help="structured output"),
+            execute: bool = typer.Option(False, "--execute",
+                                         help="apply a WRITE tool's plan")) -> None:
+    """Run a READ tool, or plan (and with --execute apply) a WRITE tool, as a user."""
+    try:
+        asyncio.run(_run(directory, ctx, tool, who, workspace, namespace, pairs or [],
+                         as_json, execute))
+    except (errors.ToolError, IdentityError) as exc:
+        Console(stderr=True).print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from exc

@@ -1,0 +1,103 @@
+"""The one explicit registry of tools.  What an agent may call is derived from it.
+
+Descriptions are prompt copy: one line, unique, saying what the tool does and when to use it.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from tools import errors
+from tools.args import ToolArgs
+from tools.kube.access import Access
+from tools.reads import network, pods, workloads
+from tools.spec import ActionPlan, Effect, ToolEnv, ToolResult, ToolSpec
+from tools.writes import apply, batch
+from tools.writes import workloads as changes
+
+READ_PODS = Access("", "pods", "list")
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec("list_pods", "List pods in a namespace with status, restarts, node and last "
+             "termination reason.", Effect.READ, pods.ListPodsArgs, (READ_PODS,),
+             run=pods.list_pods),
+    ToolSpec("get_deployment_status", "Show one Deployment's replicas, rollout progress, "
+             "conditions, images and resources.", Effect.READ, workloads.DeploymentArgs,
+             (Access("apps", "deployments", "get"),), run=workloads.get_deployment_status),
+    ToolSpec("view_logs", "Read the last lines of a pod's logs (or its previous crashed "
+             "container's).", Effect.READ, pods.ViewLogsArgs,
+             (Access("", "pods", "get", "log"),), run=pods.view_logs),
+    ToolSpec("get_resource_usage", "Compare pods' live CPU and memory use with their requests "
+             "and limits.", Effect.READ, workloads.UsageArgs,
+             (Access("metrics.k8s.io", "pods", "list"), READ_PODS),
+             run=workloads.get_resource_usage),
+    ToolSpec("list_services", "List Services with type, ports, selector and how many ready "
+             "endpoints back them.", Effect.READ, network.ServicesArgs,
+             (Access("", "services", "list"), Access("", "endpoints", "list")),
+             run=network.list_services),
+    ToolSpec("get_events", "Show recent events, warnings first, duplicates merged with "
+             "counts.", Effect.READ, network.EventsArgs, (Access("", "events", "list"),),
+             run=network.get_events),
+    ToolSpec("scale_deployment", "Propose setting a Deployment's replica count (needs "
+             "approval).", Effect.WRITE, changes.ScaleArgs, (changes.SCALE,),
+             plan=changes.plan_scale, execute=changes.execute_scale),
+    ToolSpec("restart", "Propose a rollout restart of a Deployment, or deleting one pod so it "
+             "is recreated (needs approval).", Effect.WRITE, changes.RestartArgs,
+             (changes.RESTART_DEPLOYMENT, changes.DELETE_POD), plan=changes.plan_restart,
+             execute=changes.execute_restart, access_for=changes.restart_access),
+    ToolSpec("update_configmap", "Propose setting or removing keys of a ConfigMap (needs "
+             "approval).", Effect.WRITE, changes.ConfigMapArgs, (changes.PATCH_CONFIGMAP,),
+             plan=changes.plan_configmap, execute=changes.execute_configmap),
+    ToolSpec("create_cronjob", "Propose a new CronJob running an image on a cron schedule "
+             "(needs approval).", Effect.WRITE, batch.CronJobArgs, (batch.CREATE_CRONJOB,),
+             plan=batch.plan_cronjob, execute=batch.execute_create),
+    ToolSpec("create_backup_job", "Propose a one-off Job dumping a database StatefulSet into "
+             "a PVC (needs approval).", Effect.WRITE, batch.BackupArgs, (batch.CREATE_JOB,),
+             plan=batch.plan_backup, execute=batch.execute_create),
+    ToolSpec("apply_yaml", "Propose applying allowlisted manifests (no Secrets, RBAC or "
+             "privileged pods) (needs approval).", Effect.WRITE, apply.ApplyArgs,
+             tuple(Access(group, plural, "patch") for group, plural in apply.ALLOWED.values()),
+             plan=apply.plan_apply,
+             execute=apply.execute_apply),
+)
+BY_NAME = {spec.name: spec for spec in TOOLS}
+
+
+def get(name: str) -> ToolSpec:
+    spec = BY_NAME.get(name)
+    if spec is None:
+        raise errors.InvalidArguments(f"no tool named {name!r}; tools: {', '.join(BY_NAME)}")
+    return spec
+
+
+def parse_args(spec: ToolSpec, raw: dict[str, object]) -> ToolArgs:
+    """Validate raw arguments; the error names each bad field."""
+    try:
+        return spec.args.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "arguments"
+            message = "unknown argument" if error["type"] == "extra_forbidden" else error["msg"]
+            problems.append(f"{field}: {message}")
+        raise errors.InvalidArguments(f"{spec.name}: " + "; ".join(problems)) from exc
+
+
+async def run(spec: ToolSpec, env: ToolEnv, raw: dict[str, object]) -> ToolResult:
+    """Run a READ tool.  WRITE tools cannot run: they only plan."""
+    if spec.effect is not Effect.READ or spec.run is None:
+        raise errors.PlanRefused(f"{spec.name} changes the cluster: it can only be planned "
+                                 "and then approved")
+    return await spec.run(env, parse_args(spec, raw))
+
+
+async def plan(spec: ToolSpec, env: ToolEnv, raw: dict[str, object]) -> ActionPlan:
+    if spec.effect is not Effect.WRITE or spec.plan is None:
+        raise errors.InvalidArguments(f"{spec.name} only reads; run it instead of planning it")
+    return await spec.plan(env, parse_args(spec, raw))
+
+
+async def execute(env: ToolEnv, stored: ActionPlan) -> ToolResult:
+    """Execute a stored plan (the confirmations layer calls this after approval)."""
+    spec = get(stored.tool)
+    assert spec.execute is not None
+    return await spec.execute(env, stored)

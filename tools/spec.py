@@ -1,0 +1,150 @@
+"""What a tool is: one declaration each (name, prompt copy, args, effect, needed access, functions).
+
+READ tools have ``run``.  WRITE tools have only ``plan`` (returns an :class:`ActionPlan`: the
+exact change, its diff, target version, risk and cost) and ``execute``, which takes nothing but
+a stored plan — so a write can only ever happen as a planned, reviewed change.  ``ToolSpec``
+refuses any other combination at import time.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tools.args import ToolArgs
+from tools.errors import InvalidArguments
+from tools.kube.access import Access
+from tools.kube.client import UserCluster
+from tools.security import SecurityContext
+
+PLAN_ANNOTATION = "hexabot.io/plan-id"
+HOURS_PER_MONTH = 730
+
+
+class Effect(enum.Enum):
+    READ = "read"
+    WRITE = "write"
+
+
+class Risk(enum.Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Prices for cost estimates (USD); configurable in settings."""
+    vcpu_hour: float = 0.0316
+    gib_hour: float = 0.0042
+
+    def monthly(self, cores: float, num_bytes: float) -> float:
+        return (cores * self.vcpu_hour + num_bytes / 2**30 * self.gib_hour) * HOURS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    text: str                    # compact, bounded text for a model or a terminal
+    data: dict[str, Any]         # structured data for Slack rendering
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    namespace: str
+    name: str
+    uid: str = ""
+    resource_version: str = ""
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    tool: str
+    args: dict[str, Any]
+    workspace: str
+    namespace: str
+    requester: str
+    summary: str
+    diff: str
+    risk: Risk
+    payload: dict[str, Any]          # the exact change execute() applies
+    targets: tuple[Target, ...] = ()
+    cost_delta: float | None = None  # USD per month; None when not a resource change
+    dry_run: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def params_hash(self) -> str:
+        """SHA-256 over the canonical JSON of what the plan would do and for whom."""
+        canonical = json.dumps({
+            "tool": self.tool, "args": self.args, "workspace": self.workspace,
+            "namespace": self.namespace, "requester": self.requester,
+            "targets": [asdict(t) for t in self.targets], "payload": self.payload,
+        }, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["risk"] = self.risk.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ActionPlan:
+        fields = dict(data)
+        fields["risk"] = Risk(fields["risk"])
+        fields["targets"] = tuple(Target(**t) for t in fields.get("targets") or ())
+        return cls(**fields)
+
+
+@dataclass
+class ToolEnv:
+    """What a tool function gets: who (ctx), how to reach the cluster as them, and prices."""
+    ctx: SecurityContext
+    cluster: UserCluster
+    pricing: Pricing = field(default_factory=Pricing)
+    limit: int = 4096
+
+    def namespace(self, args: ToolArgs) -> str:
+        wanted = args.namespace or self.ctx.namespace
+        if not self.ctx.allows_namespace(wanted):
+            raise InvalidArguments(
+                f"namespace {wanted!r} is not one of yours in workspace {self.ctx.workspace!r} "
+                f"(yours: {', '.join(self.ctx.namespaces)})")
+        return wanted
+
+
+Run = Callable[[ToolEnv, Any], Awaitable[ToolResult]]
+Plan = Callable[[ToolEnv, Any], Awaitable[ActionPlan]]
+Execute = Callable[[ToolEnv, ActionPlan], Awaitable[ToolResult]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    effect: Effect
+    args: type[ToolArgs]
+    needs: tuple[Access, ...]
+    run: Run | None = None
+    plan: Plan | None = None
+    execute: Execute | None = None
+    access_for: Callable[[Any], Access] | None = None  # when the access depends on the args
+
+    def __post_init__(self) -> None:
+        if self.effect is Effect.READ and (self.run is None or self.plan or self.execute):
+            raise TypeError(f"READ tool {self.name} must have run() and no plan/execute")
+        if self.effect is Effect.WRITE and (self.run is not None or not self.plan
+                                            or not self.execute):
+            raise TypeError(f"WRITE tool {self.name} must have plan() and execute(), no run()")
+        if not self.needs:
+            raise TypeError(f"tool {self.name} must declare the access it needs")
+
+    def access(self, args: Any) -> Access:
+        return self.access_for(args) if self.access_for is not None else self.needs[0]

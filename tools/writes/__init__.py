@@ -1,0 +1,1 @@
+"""WRITE tools: each plans an exact change (never applies it) and executes only a stored plan."""

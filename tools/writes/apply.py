@@ -1,0 +1,183 @@
+"""apply_yaml: server-side apply of a short list of manifests, deny by default.
+
+Only the kinds in :data:`ALLOWED` may be applied.  Refused outright: Secrets, RBAC objects,
+anything cluster-scoped or of an unknown kind, namespaces outside the user's, and pod templates
+that ask for privileged containers, added capabilities, hostPath volumes or the host's network,
+PID or IPC namespaces.  All objects are checked before any is applied, so a refusal or a
+conflict leaves nothing half-done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import Field
+
+from tools import errors
+from tools.args import ToolArgs
+from tools.kube.access import Access
+from tools.spec import PLAN_ANNOTATION, ActionPlan, Risk, Target, ToolEnv, ToolResult
+from tools.writes.common import (
+    APPLY_PATCH,
+    FIELD_MANAGER,
+    diff,
+    dry_run,
+    executed_already,
+    require,
+    stale,
+    target_of,
+)
+
+# (apiVersion, kind) -> (API group, plural)
+ALLOWED: dict[tuple[str, str], tuple[str, str]] = {
+    ("apps/v1", "Deployment"): ("apps", "deployments"),
+    ("apps/v1", "StatefulSet"): ("apps", "statefulsets"),
+    ("v1", "Service"): ("", "services"),
+    ("v1", "ConfigMap"): ("", "configmaps"),
+    ("batch/v1", "CronJob"): ("batch", "cronjobs"),
+    ("batch/v1", "Job"): ("batch", "jobs"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("autoscaling", "horizontalpodautoscalers"),
+    ("networking.k8s.io/v1", "Ingress"): ("networking.k8s.io", "ingresses"),
+}
+REFUSED_WHY = {
+    "Secret": "Secrets are never applied through chat; use your secret manager",
+    "Role": "RBAC objects are refused", "RoleBinding": "RBAC objects are refused",
+    "ClusterRole": "RBAC objects are refused", "ClusterRoleBinding": "RBAC objects are refused",
+    "Namespace": "cluster-scoped objects are refused", "Node": "cluster-scoped objects are refused",
+    "PersistentVolume": "cluster-scoped objects are refused",
+}
+MAX_DOCUMENTS = 20
+SAFE_CAPABILITIES = {"NET_BIND_SERVICE"}
+
+
+class ApplyArgs(ToolArgs):
+    manifest: str = Field(min_length=1, max_length=64 * 1024,
+                          description="YAML of the objects to apply (multi-document)")
+
+
+def _pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj.get("spec") or {}
+    found = [(spec.get("template") or {}).get("spec"),
+             (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get(
+                 "spec")]
+    return [s for s in found if isinstance(s, dict)]
+
+
+def _pod_problems(pod: dict[str, Any]) -> list[str]:
+    problems = [f"{key}: true" for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key)]
+    problems += [f"hostPath volume {v.get('name')!r}" for v in pod.get("volumes") or []
+                 if "hostPath" in v]
+    for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+        security = c.get("securityContext") or {}
+        if security.get("privileged"):
+            problems.append(f"privileged container {c.get('name')!r}")
+        added = set((security.get("capabilities") or {}).get("add") or []) - SAFE_CAPABILITIES
+        if added:
+            problems.append(f"container {c.get('name')!r} adds capabilities {sorted(added)}")
+    return problems
+
+
+def _check(env: ToolEnv, doc: Any, index: int, default_ns: str) -> tuple[str, str, str, str]:
+    """(group, plural, namespace, name) of an allowed document, else PlanRefused."""
+    where = f"document {index + 1}"
+    if not isinstance(doc, dict):
+        raise errors.PlanRefused(f"{where} is not a Kubernetes object")
+    kind, api_version = str(doc.get("kind", "")), str(doc.get("apiVersion", ""))
+    name = str((doc.get("metadata") or {}).get("name") or "")
+    if kind in REFUSED_WHY:
+        raise errors.PlanRefused(f"{where} ({kind} {name}): {REFUSED_WHY[kind]}")
+    if (api_version, kind) not in ALLOWED:
+        allowed = ", ".join(sorted(k for _, k in ALLOWED))
+        raise errors.PlanRefused(f"{where}: {api_version} {kind} is not in apply_yaml's "
+                                 f"allowlist ({allowed})")
+    if not name:
+        raise errors.PlanRefused(f"{where} ({kind}) has no metadata.name")
+    namespace = str((doc.get("metadata") or {}).get("namespace") or default_ns)
+    if not env.ctx.allows_namespace(namespace):
+        raise errors.PlanRefused(f"{where} ({kind} {name}) targets namespace {namespace!r}, "
+                                 f"which is not yours (yours: {', '.join(env.ctx.namespaces)})")
+    problems = [p for spec in _pod_specs(doc) for p in _pod_problems(spec)]
+    if problems:
+        raise errors.PlanRefused(f"{where} ({kind} {name}) is refused: {'; '.join(problems)}")
+    group, plural = ALLOWED[(api_version, kind)]
+    return group, plural, namespace, name
+
+
+def _path(group: str, api_version: str, plural: str, namespace: str) -> str:
+    prefix = "/api/v1" if not group else f"/apis/{api_version}"
+    return f"{prefix}/namespaces/{namespace}/{plural}"
+
+
+async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
+    default_ns = env.namespace(args)
+    try:
+        docs = [d for d in yaml.safe_load_all(args.manifest) if d is not None]
+    except yaml.YAMLError as exc:
+        raise errors.InvalidArguments(f"the manifest is not valid YAML: {exc}") from exc
+    if not docs or len(docs) > MAX_DOCUMENTS:
+        raise errors.InvalidArguments(f"give 1 to {MAX_DOCUMENTS} objects, not {len(docs)}")
+    objects, targets, diffs, seen = [], [], [], set()
+    for index, doc in enumerate(docs):
+        group, plural, namespace, name = _check(env, doc, index, default_ns)
+        if (plural, namespace, name) in seen:
+            raise errors.PlanRefused(f"{doc['kind']} {namespace}/{name} appears twice")
+        seen.add((plural, namespace, name))
+        doc = {**doc, "metadata": {**doc["metadata"], "namespace": namespace}}
+        path = _path(group, doc["apiVersion"], plural, namespace)
+        try:
+            current = await env.cluster.call("GET", f"{path}/{name}", what=f"read {name}")
+        except errors.NotFound:
+            current = None
+        await require(env, Access(group, plural, "patch" if current else "create"), namespace,
+                      name if current else None)
+        await dry_run(env, "PATCH", f"{path}/{name}", doc, APPLY_PATCH)
+        if current is not None:
+            targets.append(target_of(doc["kind"], current))
+        before = {k: current.get(k) for k in doc if k not in ("metadata", "status")} \
+            if current else None
+        after = {k: v for k, v in doc.items() if k not in ("metadata", "status")}
+        diffs.append(diff(before, after, f"{doc['kind']} {namespace}/{name}"))
+        objects.append({"path": path, "name": name, "manifest": doc,
+                        "existed_version": (current or {}).get("metadata", {}).get(
+                            "resourceVersion")})
+    creates = sum(1 for o in objects if not o["existed_version"])
+    return ActionPlan(
+        tool="apply_yaml", args=args.model_dump(), workspace=env.ctx.workspace,
+        namespace=default_ns, requester=env.ctx.slack_id,
+        summary=f"Apply {len(objects)} object(s) ({creates} new, {len(objects) - creates} "
+                "changed): " + ", ".join(f"{o['manifest']['kind']} {o['name']}"
+                                         for o in objects),
+        diff="\n".join(diffs), risk=Risk.MEDIUM if creates == len(objects) else Risk.HIGH,
+        payload={"objects": objects}, targets=tuple(targets),
+        dry_run="passed (server-side apply, dry run)")
+
+
+async def execute_apply(env: ToolEnv, plan: ActionPlan) -> ToolResult:
+    pending = []
+    for obj in plan.payload["objects"]:  # check everything before changing anything
+        try:
+            current = await env.cluster.call("GET", f"{obj['path']}/{obj['name']}",
+                                             what=f"read {obj['name']}")
+        except errors.NotFound:
+            current = None
+        if executed_already(current, plan):
+            continue
+        if (current or {}).get("metadata", {}).get("resourceVersion") != obj["existed_version"]:
+            manifest = obj["manifest"]
+            target = Target(manifest["kind"], manifest["metadata"]["namespace"], obj["name"],
+                            resource_version=obj["existed_version"] or "(absent)")
+            raise stale(target, current or {"metadata": {"resourceVersion": "(created)"}})
+        pending.append(obj)
+    for obj in pending:
+        manifest = obj["manifest"]
+        stamped = {**manifest, "metadata": {**manifest["metadata"], "annotations": {
+            **(manifest["metadata"].get("annotations") or {}), PLAN_ANNOTATION: plan.id}}}
+        await env.cluster.call("PATCH", f"{obj['path']}/{obj['name']}", body=stamped,
+                               query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+                               content_type=APPLY_PATCH, what=f"apply {obj['name']}")
+    if not pending:
+        return ToolResult("Every object of this plan was already applied; nothing changed.",
+                          {"changed": False})
+    return ToolResult(f"Applied {len(pending)} object(s): " + ", ".join(
+        f"{o['manifest']['kind']} {o['name']}" for o in pending), {"changed": True})
