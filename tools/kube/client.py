@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
-from urllib3 import HTTPHeaderDict
+from urllib3 import HTTPHeaderDict, Retry
 from urllib3.exceptions import HTTPError
 
 from tools import errors
@@ -43,9 +43,15 @@ def api_client(credentials: Credentials) -> client.ApiClient:
         document, context = credentials.bot_kubeconfig, credentials.bot_context
     else:
         document, context = credentials.kubeconfig, credentials.context
+    configuration = type.__call__(client.Configuration)
+    # Connection errors retry in urllib3; HTTP statuses (429's Retry-After) are ours to handle,
+    # with a cap on the wait, so urllib3 must not retry or sleep on them itself.
+    configuration.retries = Retry(total=2, connect=2, read=0, redirect=0, status=0,
+                                  other=0, respect_retry_after_header=False)
     try:
         return config.new_client_from_config_dict(document, context=context,
-                                                  persist_config=False)
+                                                  persist_config=False,
+                                                  client_configuration=configuration)
     except ConfigException as exc:
         raise ClusterUnreachable(f"unusable kubeconfig ({credentials.source}): {exc}") from exc
 
