@@ -34,7 +34,7 @@ async def test_scale_plan_execute_replay(sandbox: ThreadedSandbox) -> None:
     assert deployment(sandbox) == before  # planning (with its dry run) changed nothing
     assert plan.targets[0].resource_version == before["metadata"]["resourceVersion"]
     assert plan.targets[0].uid == before["metadata"]["uid"]
-    # 2 more pods × (200m × 0.0316 + 0.25 GiB × 0.0042) × 730 h
+    # 2 more pods x (200m x 0.0316 + 0.25 GiB x 0.0042) x 730 h
     assert plan.cost_delta == pytest.approx(2 * (0.2 * 0.0316 + 0.25 * 0.0042) * 730, abs=0.01)
     assert plan.risk is Risk.MEDIUM  # shop needs two people: never "low"
     assert plan.dry_run.startswith("passed")
