@@ -21,6 +21,7 @@ from app.identity.hexabase import Linked
 from app.identity.service import IdentityError
 from app.services import Services, open_services
 from app.settings import Settings, load_settings
+from tools.security import SecurityContext
 
 AS = typer.Option(..., "--as", help="Slack user id (or directory name) to act as")
 DIRECTORY = typer.Option(None, "--directory", help="Static directory YAML (overrides "
@@ -45,6 +46,29 @@ async def _services(ctx: typer.Context, directory: Path | None) -> AsyncIterator
 def _fail(exc: IdentityError) -> typer.Exit:
     Console(stderr=True).print(str(exc), markup=False, highlight=False)
     return typer.Exit(1)
+
+
+def _show_or_switch(ctx: typer.Context, directory: Path | None, who: str, name: str | None,
+                    what: str) -> None:
+    async def run() -> SecurityContext:
+        async with _services(ctx, directory) as services:
+            identity = services.identity
+            if not name:
+                return await identity.context(who)
+            if what == "workspace":
+                return await identity.switch_workspace(who, name)
+            return await identity.switch_namespace(who, name)
+
+    try:
+        context = asyncio.run(run())
+    except IdentityError as exc:
+        raise _fail(exc) from exc
+    if what == "workspace":
+        out.print(f"workspace: {context.workspace} (namespace {context.namespace})",
+                  highlight=False)
+    else:
+        out.print(f"namespace: {context.namespace} (workspace {context.workspace}; "
+                  f"allowed: {', '.join(context.namespaces)})", highlight=False)
 
 
 def register(cli: typer.Typer) -> None:
@@ -72,35 +96,13 @@ def register(cli: typer.Typer) -> None:
     def workspace(ctx: typer.Context, name: str = typer.Argument(None), who: str = AS,
                   directory: Path = DIRECTORY) -> None:
         """Show your current workspace, or switch to NAME."""
-        async def run() -> None:
-            async with _services(ctx, directory) as services:
-                if name:
-                    context = await services.identity.switch_workspace(who, name)
-                else:
-                    context = await services.identity.context(who)
-                out.print(f"workspace: {context.workspace} (namespace {context.namespace})",
-                          highlight=False)
-        try:
-            asyncio.run(run())
-        except IdentityError as exc:
-            raise _fail(exc) from exc
+        _show_or_switch(ctx, directory, who, name, "workspace")
 
     @cli.command("namespace")
     def namespace(ctx: typer.Context, name: str = typer.Argument(None), who: str = AS,
                   directory: Path = DIRECTORY) -> None:
         """Show your current namespace, or switch to NAME."""
-        async def run() -> None:
-            async with _services(ctx, directory) as services:
-                if name:
-                    context = await services.identity.switch_namespace(who, name)
-                else:
-                    context = await services.identity.context(who)
-                out.print(f"namespace: {context.namespace} (workspace {context.workspace}; "
-                          f"allowed: {', '.join(context.namespaces)})", highlight=False)
-        try:
-            asyncio.run(run())
-        except IdentityError as exc:
-            raise _fail(exc) from exc
+        _show_or_switch(ctx, directory, who, name, "namespace")
 
     @cli.command("login")
     def login(ctx: typer.Context, who: str = AS,
