@@ -205,3 +205,23 @@ async def test_apply_yaml_refusals_leave_nothing_done(sandbox: ThreadedSandbox, 
         await _plan(env_for(sandbox, "carol"), "apply_yaml",
                     manifest=DEPLOY.split("---")[1] + "---\n" + manifest)
     assert sandbox.call(lambda: sandbox.sc.cluster.store.revision) == before
+
+
+WRITE_ARGS = {
+    "scale_deployment": {"name": "web-app", "replicas": 4},
+    "restart": {"name": "web-app"},
+    "update_configmap": {"name": "web-app-config", "set": {"A": "1"}},
+    "create_cronjob": {"name": "nightly", "schedule": "@daily", "image": "busybox"},
+    "create_backup_job": {"database": "user-db", "destination_pvc": "data-user-db-0",
+                          "namespace": "data"},
+    "apply_yaml": {"manifest": DEPLOY.split("---")[1]},
+}
+
+
+@pytest.mark.parametrize("tool", sorted(WRITE_ARGS))
+async def test_every_write_tool_refuses_a_viewer_at_the_plan(sandbox: ThreadedSandbox,
+                                                              tool: str) -> None:
+    before = sandbox.call(lambda: sandbox.sc.cluster.store.revision)
+    with pytest.raises(errors.Forbidden, match="bob may not"):
+        await _plan(env_for(sandbox, "bob"), tool, **WRITE_ARGS[tool])
+    assert sandbox.call(lambda: sandbox.sc.cluster.store.revision) == before
