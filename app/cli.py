@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app import cli_identity, cli_tools
+from app import cli_confirm, cli_identity, cli_tools
 from app import doctor as doctor_mod
 from app import migrate as migrate_mod
 from app.database import DatabaseUnavailable, open_database
@@ -87,6 +87,7 @@ def doctor_cmd(ctx: typer.Context) -> None:
 
 
 cli_identity.register(cli)
+cli_confirm.register(cli)
 cli.add_typer(cli_tools.tools_cli, name="tools")
 sandbox_cli = typer.Typer(help="Local stand-ins for trying Hexabot with no cluster or Slack.",
                           no_args_is_help=True)

@@ -76,9 +76,10 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
         security = await services.identity.context(who, workspace=workspace,
                                                    namespace=namespace)
         env = ToolEnv(security, services.clusters.for_context(security), services.pricing)
-        event = {"actor": security.slack_id, "hexabase_user": security.hexabase_user,
-                 "workspace": security.workspace, "namespace": security.namespace,
-                 "request_id": security.request_id}
+        event: dict[str, Any] = {
+            "actor": security.slack_id, "hexabase_user": security.hexabase_user,
+            "workspace": security.workspace, "namespace": security.namespace,
+            "request_id": security.request_id}
         try:
             if spec.effect is Effect.READ:
                 result = await registry.run(spec, env, raw)
@@ -87,23 +88,20 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
                 await services.store.record(AuditEvent(kind="tool.read", outcome="ok",
                                                        detail={"tool": tool}, **event))
                 return
-            plan = await registry.plan(spec, env, raw)
-            await services.store.record(AuditEvent(
-                kind="tool.plan", outcome="ok", detail={"tool": tool, "plan": plan.id,
-                                                        "hash": plan.params_hash()}, **event))
+            action = await services.confirmations.propose(security, tool, raw)
             if as_json:
-                out.print(json.dumps(plan.to_dict(), indent=2), highlight=False)
+                out.print(json.dumps(action.plan.to_dict(), indent=2), highlight=False)
             else:
-                _print_plan(plan)
+                _print_plan(action.plan)
             if not execute:
-                out.print("Not applied: add --execute to apply this plan.", highlight=False)
+                out.print(f"Waiting for approval: hexabot approve {action.id} --as <approver> "
+                          f"(or reject); expires {action.expires_at:%H:%M UTC}.",
+                          highlight=False)
                 return
-            result = await registry.execute(env, plan)
-            await services.store.record(AuditEvent(
-                kind="tool.execute", outcome="ok", detail={"tool": tool, "plan": plan.id,
-                                                           "changed": result.data.get(
-                                                               "changed")}, **event))
-            out.print(result.text, highlight=False, markup=False)
+            decision = await services.confirmations.approve(action.id, security.slack_id)
+            out.print(decision.message, highlight=False, markup=False)
+            if not decision.ok:
+                raise typer.Exit(1)
         except errors.ToolError as exc:
             await services.store.record(AuditEvent(
                 kind=f"tool.{spec.effect.value}", outcome="denied" if isinstance(
@@ -132,9 +130,10 @@ def run_cmd(ctx: typer.Context, tool: str = typer.Argument(..., help="tool name"
             workspace: str = typer.Option(None, "--workspace", help="one of your workspaces"),
             namespace: str = typer.Option(None, "--namespace", help="one of your namespaces"),
             as_json: bool = typer.Option(False, "--json", help="structured output"),
-            execute: bool = typer.Option(False, "--execute",
-                                         help="apply a WRITE tool's plan")) -> None:
-    """Run a READ tool, or plan (and with --execute apply) a WRITE tool, as a user."""
+            execute: bool = typer.Option(False, "--execute", help="approve your own WRITE plan "
+                                         "at once (refused where two people are needed)")
+            ) -> None:
+    """Run a READ tool, or propose a WRITE tool's plan for approval, as a user."""
     try:
         asyncio.run(_run(directory, ctx, tool, who, workspace, namespace, pairs or [],
                          as_json, execute))

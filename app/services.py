@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from app import migrate
 from app.database import Database, open_database
@@ -15,6 +16,8 @@ from app.identity.model import Directory
 from app.identity.service import IdentityService
 from app.identity.store import IdentityStore
 from app.settings import ConfigError, Settings
+from confirmations.flow import DecisionFlow
+from confirmations.store import ConfirmationStore
 from tools.kube.client import ClusterClients
 from tools.spec import Pricing
 
@@ -28,6 +31,7 @@ class Services:
     link_flow: LinkFlow | None
     clusters: ClusterClients
     pricing: Pricing
+    confirmations: DecisionFlow
 
 
 def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory, LinkFlow | None]:
@@ -52,10 +56,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         store = IdentityStore(database.engine)
         directory, flow = build_directory(settings, store)
         clusters = ClusterClients()
+        identity = IdentityService(directory, store)
+        pricing = Pricing(settings.price_vcpu_hour, settings.price_gib_hour)
+        decisions = DecisionFlow(ConfirmationStore(database.engine), identity, clusters, pricing,
+                                 ttl=timedelta(minutes=settings.approval_ttl_minutes))
         try:
-            yield Services(settings=settings, database=database,
-                           identity=IdentityService(directory, store), store=store,
-                           link_flow=flow, clusters=clusters,
-                           pricing=Pricing(settings.price_vcpu_hour, settings.price_gib_hour))
+            yield Services(settings=settings, database=database, identity=identity,
+                           store=store, link_flow=flow, clusters=clusters, pricing=pricing,
+                           confirmations=decisions)
         finally:
             clusters.close()

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     oauth_redirect_url: str = "http://127.0.0.1:8080/oauth/callback"
     credentials_ttl_minutes: int = Field(default=720, ge=1)
 
+    approval_ttl_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+
     # Cost estimates of plans (USD), e.g. on-demand prices of your cloud.
     price_vcpu_hour: float = Field(default=0.0316, ge=0)
     price_gib_hour: float = Field(default=0.0042, ge=0)

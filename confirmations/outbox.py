@@ -1,8 +1,10 @@
-"""The audit outbox: audit events written to Postgres in the caller's transaction.
+"""The audit outbox: audit events written to Postgres in the caller's transaction, hash-chained.
 
 Writing the event in the same transaction as the change it records means a change is never
 committed without its audit row (and an audit row never describes a change that rolled back).
-The shipper (issue #6) drains unshipped rows to ClickHouse in batches.
+Each event takes the next ``seq`` and ``hash = SHA-256(previous hash + canonical JSON)`` under a
+transaction-scoped advisory lock, so the chain has one order even across processes.  The
+shipper (``app.audit.shipper``) drains unshipped rows to ClickHouse in batches.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tools.audit import AuditEvent
+from tools.audit import GENESIS, AuditEvent, chain_hash
 
+CHAIN_LOCK = 0x48584155  # "HXAU"
 metadata = sa.MetaData()
 audit_outbox = sa.Table(
     "audit_outbox", metadata,
@@ -20,10 +23,27 @@ audit_outbox = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True)),
     sa.Column("event", sa.JSON, nullable=False),
     sa.Column("shipped_at", sa.DateTime(timezone=True)),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("prev_hash", sa.Text),
+    sa.Column("hash", sa.Text),
 )
 
 
-async def record(conn: AsyncConnection, event: AuditEvent) -> None:
-    """Add ``event`` to the outbox within ``conn``'s transaction."""
-    await conn.execute(audit_outbox.insert().values(event_id=event.event_id,
-                                                    event=event.as_dict()))
+async def record(conn: AsyncConnection, *events: AuditEvent) -> None:
+    """Add ``events`` to the outbox within ``conn``'s transaction, extending the chain."""
+    if not events:
+        return
+    await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    last = (await conn.execute(sa.select(audit_outbox.c.seq, audit_outbox.c.hash)
+                               .where(audit_outbox.c.seq.is_not(None))
+                               .order_by(audit_outbox.c.seq.desc()).limit(1))).first()
+    seq, prev = (int(last.seq), str(last.hash)) if last else (0, GENESIS)
+    rows = []
+    for event in events:
+        data = event.as_dict()
+        seq += 1
+        digest = chain_hash(prev, data)
+        rows.append({"event_id": event.event_id, "event": data, "seq": seq, "prev_hash": prev,
+                     "hash": digest})
+        prev = digest
+    await conn.execute(audit_outbox.insert(), rows)

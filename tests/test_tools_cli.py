@@ -59,7 +59,7 @@ async def test_tools_run_read_plan_execute(clean_env: dict[str, str], database_u
                     "replicas=4"], env, tmp_path)
     assert plan.returncode == 0, plan.stderr
     assert "Scale deployment shop/web-app from 3 to 4 replicas" in plan.stdout
-    assert "Not applied: add --execute" in plan.stdout
+    assert "Waiting for approval: hexabot approve" in plan.stdout
     assert sandbox.obj("apps", "v1", "deployments", "shop", "web-app")["spec"]["replicas"] == 3
 
     done = run_cli(["tools", "run", "scale_deployment", "--as", "alice", "name=web-app",
@@ -90,11 +90,14 @@ async def test_tools_run_read_plan_execute(clean_env: dict[str, str], database_u
                   await conn.fetch("SELECT event FROM audit_outbox ORDER BY id")]
     finally:
         await conn.close()
+    executed = [("confirmation.propose", "ok", "U0ALICE"),
+                 ("confirmation.approve", "ok", "U0ALICE"),
+                 ("confirmation.execute", "ok", "U0ALICE"),
+                 ("confirmation.result", "ok", "U0ALICE")]
     assert [(e["kind"], e["outcome"], e["actor"]) for e in events] == [
         ("tool.read", "ok", "U0ALICE"),
-        ("tool.plan", "ok", "U0ALICE"),
-        ("tool.plan", "ok", "U0ALICE"), ("tool.execute", "ok", "U0ALICE"),
-        ("tool.plan", "ok", "U0ALICE"), ("tool.execute", "ok", "U0ALICE"),
+        ("confirmation.propose", "ok", "U0ALICE"),  # planned, left pending
+        *executed, *executed,                        # scale --execute, configmap --execute
         ("tool.write", "denied", "U0BOB"),
         ("tool.read", "failed", "U0BOB"),  # bad arguments are audited too
     ]

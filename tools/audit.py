@@ -1,30 +1,71 @@
-"""The audit event: one record per request, proposal, decision, execution or denial.
+"""The audit event: one record per request, tool call, LLM call, plan, decision, execution,
+login/logout or denial.
 
 Every layer creates these; stores write them to the Postgres outbox in the same transaction as
-the change they describe, and the shipper (issue #6) moves them to ClickHouse.  Secrets never go
-in ``detail``.
+the change they describe (``confirmations.outbox``), where they are hash-chained, and the shipper
+moves them to ClickHouse.  Secrets never go in any field.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+GENESIS = "0" * 64
+
 
 @dataclass(frozen=True)
 class AuditEvent:
-    kind: str                  # e.g. request.unknown_user, identity.linked, context.switched
+    kind: str                  # the action: request.unknown_user, tool.plan, confirmation.approve…
     actor: str                 # Slack id of who acted
-    outcome: str               # ok | denied | failed | ...
+    outcome: str               # ok | denied | error | failed
     hexabase_user: str = ""
     workspace: str = ""
     namespace: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
+    session_id: str = ""
+    resource_kind: str = ""
+    resource_name: str = ""
+    confirmation_id: str = ""
+    confirmation_state: str = ""
+    approver: str = ""
+    error: str = ""
+    duration_ms: int = 0
+    api_audit_id: str = ""
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def canonical(event: dict[str, Any]) -> str:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:
+    """hash_n = SHA-256(hash_{n-1} + canonical JSON of event n)."""
+    return hashlib.sha256((prev_hash + canonical(event)).encode()).hexdigest()
+
+
+def verify_chain(rows: list[tuple[int, str, str, dict[str, Any]]]) -> list[str]:
+    """Problems in a chain of (seq, prev_hash, hash, event) rows ordered by seq; [] if intact."""
+    problems: list[str] = []
+    expected_prev, expected_seq = GENESIS, 1
+    for seq, prev, digest, event in rows:
+        if seq != expected_seq:
+            problems.append(f"seq {expected_seq}..{seq - 1} missing (deleted events)"
+                            if seq > expected_seq else f"seq {seq} repeated (inserted event)")
+        if prev != expected_prev:
+            problems.append(f"seq {seq}: does not follow the previous event (inserted or "
+                            "removed before it)")
+        if chain_hash(prev, event) != digest:
+            problems.append(f"seq {seq}: content does not match its hash (edited event "
+                            f"{event.get('event_id')})")
+        expected_prev, expected_seq = digest, seq + 1
+    return problems

@@ -16,7 +16,7 @@ from tools.audit import AuditEvent
 from tools.security import SecurityContext
 
 
-class IdentityError(Exception):
+class IdentityError(LookupError):
     """Base of identity refusals; the message is meant for the user."""
 
 

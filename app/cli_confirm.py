@@ -1,0 +1,71 @@
+"""`hexabot pending | approve ID | reject ID --as U`: the approval card, from a terminal.
+
+The same DecisionFlow as Slack's buttons: an action id is all the command carries; policy,
+exactly-once claim and execution as the requester are the flow's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.cli_identity import AS, DIRECTORY, settings_with_directory
+from app.identity.service import IdentityError
+from app.services import open_services
+from confirmations.flow import Decision
+
+out = Console(soft_wrap=True)
+
+
+def _decide(ctx: typer.Context, directory: Path | None, action_id: str, who: str,
+            approve: bool) -> None:
+    async def run() -> Decision:
+        async with open_services(settings_with_directory(ctx, directory)) as services:
+            flow = services.confirmations
+            return await (flow.approve(action_id, who) if approve
+                          else flow.reject(action_id, who))
+
+    decision = asyncio.run(run())
+    (out if decision.ok else Console(stderr=True)).print(decision.message, markup=False,
+                                                         highlight=False)
+    if not decision.ok:
+        raise typer.Exit(1)
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("pending")
+    def pending(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY) -> None:
+        """List pending actions you asked for or may approve."""
+        async def run() -> None:
+            async with open_services(settings_with_directory(ctx, directory)) as services:
+                me = await services.identity.whoami(who)
+                actions = await services.confirmations.store.for_user(
+                    me.entry.slack_id, [w.name for w in me.entry.workspaces])
+                table = Table(title=f"pending actions for {me.entry.name}")
+                for column in ("id", "requester", "namespace", "risk", "expires", "summary"):
+                    table.add_column(column, overflow="fold")
+                for a in actions:
+                    table.add_row(a.id, a.requester, a.namespace, a.risk,
+                                  f"{a.expires_at:%H:%M:%S UTC}", a.plan.summary)
+                out.print(table)
+        try:
+            asyncio.run(run())
+        except IdentityError as exc:
+            Console(stderr=True).print(str(exc), markup=False)
+            raise typer.Exit(1) from exc
+
+    @cli.command("approve")
+    def approve(ctx: typer.Context, action_id: str, who: str = AS,
+                directory: Path = DIRECTORY) -> None:
+        """Approve a pending action; it then runs as its requester."""
+        _decide(ctx, directory, action_id, who, approve=True)
+
+    @cli.command("reject")
+    def reject(ctx: typer.Context, action_id: str, who: str = AS,
+               directory: Path = DIRECTORY) -> None:
+        """Reject a pending action (the requester's own rejection cancels it)."""
+        _decide(ctx, directory, action_id, who, approve=False)

@@ -1,0 +1,234 @@
+"""The decision flow: propose → approve (or reject/expire) → execute, exactly once.
+
+- ``propose`` plans as the requester and stores the plan (a row, with its hash).
+- ``approve`` gathers the facts (who clicks, whether they hold the permission — an access review
+  as the approver), asks the pure policy, then claims the row atomically; only the winner of the
+  claim executes.
+- Execution re-resolves the *requester's* identity, refuses if they lost the permission, holds a
+  per-object advisory lock (two actions on one object run one after the other), and runs the
+  stored plan, which re-checks the target's resourceVersion and is idempotent.
+- ``recover`` resolves rows a crash left in ``approved``/``executing`` from the cluster's state;
+  it never executes anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from confirmations import policy
+from confirmations.model import PendingAction, State
+from confirmations.store import ConfirmationStore
+from tools import errors, registry
+from tools.audit import AuditEvent
+from tools.kube.access import allowed
+from tools.kube.client import ClusterClients
+from tools.security import SecurityContext
+from tools.spec import Pricing, ToolEnv
+from tools.writes.verify import applied
+
+DEFAULT_TTL = timedelta(minutes=15)
+
+
+class ContextSource(Protocol):
+    """Resolves a Slack user to their SecurityContext (``app.identity`` implements it)."""
+
+    async def context(self, who: str, session_id: str = "", request_id: str = "",
+                      workspace: str | None = None,
+                      namespace: str | None = None) -> SecurityContext: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to a click: ``private`` messages go only to the clicker."""
+    ok: bool
+    message: str
+    action: PendingAction | None = None
+    private: bool = False
+
+
+def _time(at: datetime | None) -> str:
+    return at.strftime("%H:%M:%S UTC") if at else "?"
+
+
+class DecisionFlow:
+    def __init__(self, store: ConfirmationStore, identity: ContextSource,
+                 clusters: ClusterClients, pricing: Pricing | None = None,
+                 ttl: timedelta = DEFAULT_TTL,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store, self.identity, self.clusters = store, identity, clusters
+        self.pricing, self.ttl, self.clock = pricing or Pricing(), ttl, clock
+        self.on_execution_start: Callable[[str], None] | None = None  # benchmarks
+
+    def _env(self, ctx: SecurityContext) -> ToolEnv:
+        return ToolEnv(ctx, self.clusters.for_context(ctx), self.pricing)
+
+    def _event(self, kind: str, action: PendingAction, actor: str, outcome: str,
+               **extra: Any) -> AuditEvent:
+        target = action.plan.targets[0] if action.plan.targets else None
+        return AuditEvent(kind=kind, actor=actor, outcome=outcome,
+                          hexabase_user=action.requester_hexabase, workspace=action.workspace,
+                          namespace=action.namespace, confirmation_id=action.id,
+                          resource_kind=target.kind if target else "",
+                          resource_name=target.name if target else "",
+                          detail={"tool": action.tool, "hash": action.params_hash}, **extra)
+
+    async def propose(self, ctx: SecurityContext, tool: str,
+                      raw: dict[str, Any]) -> PendingAction:
+        plan = await registry.plan(registry.get(tool), self._env(ctx), raw)
+        now = self.clock()
+        two_person = ctx.needs_two_people(plan.namespace)
+        event = AuditEvent(kind="confirmation.propose", actor=ctx.slack_id, outcome="ok",
+                           hexabase_user=ctx.hexabase_user, workspace=plan.workspace,
+                           namespace=plan.namespace, confirmation_id=plan.id,
+                           confirmation_state=State.PENDING.value, request_id=ctx.request_id,
+                           session_id=ctx.session_id,
+                           detail={"tool": tool, "hash": plan.params_hash(),
+                                   "summary": plan.summary, "risk": plan.risk.value})
+        return await self.store.create(plan, ctx.hexabase_user, two_person, now,
+                                       now + self.ttl, event)
+
+    async def _explain(self, action_id: str) -> Decision:
+        current = await self.store.get(action_id)
+        if current is None:
+            return Decision(False, f"No pending action {action_id}.", private=True)
+        if current.state in (State.APPROVED, State.EXECUTING, State.SUCCEEDED, State.FAILED,
+                             State.UNKNOWN):
+            return Decision(False, f"Already approved by {current.approver} at "
+                                   f"{_time(current.decided_at)} ({current.state.value}).",
+                            current, private=True)
+        if current.state is State.PENDING and self.clock() >= current.expires_at:
+            await self.store.expire_due(self.clock())
+            current = await self.store.get(action_id) or current
+        return Decision(False, f"This action is {current.state.value}"
+                               + (f" (by {current.approver})" if current.approver else "") + ".",
+                        current, private=True)
+
+    async def approve(self, action_id: str, who: str) -> Decision:
+        action = await self.store.get(action_id)
+        if action is None or action.state is not State.PENDING \
+                or self.clock() >= action.expires_at:
+            return await self._explain(action_id)
+        try:
+            approver = await self.identity.context(who, workspace=action.workspace)
+        except LookupError as exc:
+            return Decision(False, str(exc), action, private=True)
+        spec = registry.get(action.tool)
+        access = spec.access(registry.parse_args(spec, action.plan.args))
+        target = action.plan.targets[0].name if action.plan.targets else None
+        holds, _ = await allowed(self.clusters.for_context(approver), access, action.namespace,
+                                 target)
+        verdict = policy.may_approve(policy.Approver(approver.slack_id, approver.name, holds,
+                                                     access.describe()), action, self.clock())
+        if not verdict.allowed:
+            await self.store.record(self._event("confirmation.approve", action,
+                                                approver.slack_id, "denied",
+                                                error=verdict.reason))
+            return Decision(False, verdict.reason, action, private=True)
+        claimed = await self.store.claim(action_id, approver.slack_id, approver.hexabase_user,
+                                         self.clock(), self._event(
+                                             "confirmation.approve", action, approver.slack_id,
+                                             "ok", approver=approver.slack_id,
+                                             confirmation_state=State.APPROVED.value))
+        if claimed is None:
+            return await self._explain(action_id)
+        return await self._execute(claimed)
+
+    async def _execute(self, action: PendingAction) -> Decision:
+        began = time.monotonic()
+        requester = await self.identity.context(action.requester, workspace=action.workspace,
+                                                namespace=action.namespace)
+        env = self._env(requester)
+        spec = registry.get(action.tool)
+        access = spec.access(registry.parse_args(spec, action.plan.args))
+        target = action.plan.targets[0].name if action.plan.targets else None
+        still, _ = await allowed(env.cluster, access, action.namespace, target)
+        if not still:
+            reason = (f"{requester.name} no longer may {access.describe()} in "
+                      f"{action.namespace}; nothing was changed")
+            done = await self.store.finish(action.id, State.FAILED, self.clock(), self._event(
+                "confirmation.execute", action, action.requester, "denied", error=reason,
+                approver=action.approver or ""), error=reason, expected=(State.APPROVED,))
+            return Decision(False, reason, done)
+        async with self.store.engine.connect() as lock:
+            await self.store.object_lock(lock, action)
+            try:
+                return await self._run(env, action, began)
+            finally:
+                await self.store.object_unlock(lock, action)
+
+    async def _run(self, env: ToolEnv, action: PendingAction, began: float) -> Decision:
+        started = await self.store.start(action.id, self.clock(), self._event(
+            "confirmation.execute", action, action.requester, "ok",
+            approver=action.approver or "", confirmation_state=State.EXECUTING.value))
+        if started is None:
+            return await self._explain(action.id)
+        if self.on_execution_start is not None:
+            self.on_execution_start(action.id)
+        try:
+            result = await registry.execute(env, started.plan)
+        except errors.ToolError as exc:
+            done = await self.store.finish(action.id, State.FAILED, self.clock(), self._event(
+                "confirmation.result", action, action.requester, "error", error=exc.message,
+                api_audit_id=exc.audit_id, approver=action.approver or "",
+                confirmation_state=State.FAILED.value,
+                duration_ms=int((time.monotonic() - began) * 1000)), error=exc.message)
+            return Decision(False, exc.message, done)
+        done = await self.store.finish(action.id, State.SUCCEEDED, self.clock(), self._event(
+            "confirmation.result", action, action.requester, "ok",
+            approver=action.approver or "", confirmation_state=State.SUCCEEDED.value,
+            duration_ms=int((time.monotonic() - began) * 1000)), result=result.text)
+        return Decision(True, result.text, done)
+
+    async def reject(self, action_id: str, who: str) -> Decision:
+        action = await self.store.get(action_id)
+        if action is None or action.state is not State.PENDING:
+            return await self._explain(action_id)
+        holds = False
+        if who != action.requester:
+            try:
+                clicker = await self.identity.context(who, workspace=action.workspace)
+            except LookupError as exc:
+                return Decision(False, str(exc), action, private=True)
+            spec = registry.get(action.tool)
+            holds, _ = await allowed(self.clusters.for_context(clicker), spec.access(
+                registry.parse_args(spec, action.plan.args)), action.namespace)
+        verdict = policy.may_reject(who, holds, action)
+        if not verdict.allowed:
+            return Decision(False, verdict.reason, action, private=True)
+        state = State.CANCELLED if who == action.requester else State.REJECTED
+        done = await self.store.decide(action_id, state, who, self.clock(), self._event(
+            f"confirmation.{'cancel' if state is State.CANCELLED else 'reject'}", action, who,
+            "ok", approver=who, confirmation_state=state.value))
+        if done is None:
+            return await self._explain(action_id)
+        return Decision(True, f"{state.value.capitalize()} by {who}.", done)
+
+    async def recover(self) -> list[PendingAction]:
+        """At start-up: settle rows a crash left mid-way, from the cluster's state."""
+        settled = []
+        for action in await self.store.in_states([State.APPROVED, State.EXECUTING]):
+            if action.state is State.APPROVED:
+                state, note = State.FAILED, "interrupted before execution; nothing was changed"
+            else:
+                requester = await self.identity.context(action.requester,
+                                                        workspace=action.workspace)
+                found = await applied(self._env(requester), action.plan)
+                state, note = {True: (State.SUCCEEDED, "applied (found in the cluster after a "
+                                                       "restart)"),
+                               False: (State.FAILED, "not applied (checked after a restart)"),
+                               None: (State.UNKNOWN, "cannot tell from the cluster whether it "
+                                                     "was applied")}[found]
+            done = await self.store.finish(
+                action.id, state, self.clock(), self._event(
+                    "confirmation.recover", action, "hexabot", "ok" if state is State.SUCCEEDED
+                    else "error", confirmation_state=state.value, error=note),
+                result=note if state is State.SUCCEEDED else None,
+                error=None if state is State.SUCCEEDED else note,
+                expected=(action.state,))
+            if done is not None:
+                settled.append(done)
+        return settled

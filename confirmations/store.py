@@ -1,0 +1,167 @@
+"""Pending actions in Postgres, with exactly-once state transitions.
+
+Every transition is one conditional UPDATE … RETURNING (the row only moves if it is still in
+the expected state, so 100 simultaneous approvals produce one winner) and writes its audit
+event in the same transaction.  Times come from the caller (``now``), so expiry is testable and
+all replicas judge it the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from confirmations import outbox
+from confirmations.model import PendingAction, State
+from tools.audit import AuditEvent
+from tools.spec import ActionPlan
+
+metadata = sa.MetaData()
+TS = sa.DateTime(timezone=True)
+pending_actions = sa.Table(
+    "pending_actions", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    *(sa.Column(name, sa.Text) for name in (
+        "requester", "requester_hexabase", "workspace", "namespace", "tool", "params_hash",
+        "risk", "state", "approver", "approver_hexabase", "slack_channel", "slack_ts", "result",
+        "error")),
+    sa.Column("args", sa.JSON), sa.Column("plan", sa.JSON), sa.Column("two_person", sa.Boolean),
+    *(sa.Column(name, TS) for name in ("created_at", "expires_at", "decided_at",
+                                       "executing_at", "executed_at")),
+)
+T = pending_actions.c
+
+
+def _action(row: Any) -> PendingAction:
+    return PendingAction(
+        id=row.id, requester=row.requester, requester_hexabase=row.requester_hexabase,
+        workspace=row.workspace, namespace=row.namespace, tool=row.tool,
+        plan=ActionPlan.from_dict(row.plan), params_hash=row.params_hash, risk=row.risk,
+        two_person=row.two_person, state=State(row.state), created_at=row.created_at,
+        expires_at=row.expires_at, approver=row.approver,
+        approver_hexabase=row.approver_hexabase, decided_at=row.decided_at,
+        executed_at=row.executed_at, result=row.result, error=row.error,
+        slack_channel=row.slack_channel, slack_ts=row.slack_ts)
+
+
+def object_lock_key(action: PendingAction) -> int:
+    """A 63-bit advisory-lock key for the object an action changes."""
+    target = action.plan.targets[0] if action.plan.targets else None
+    name = f"{target.kind}/{target.namespace}/{target.name}" if target else action.id
+    digest = hashlib.sha256(f"{action.workspace}|{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class ConfirmationStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self, plan: ActionPlan, requester_hexabase: str, two_person: bool,
+                     now: datetime, expires_at: datetime, event: AuditEvent) -> PendingAction:
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(pending_actions.insert().values(
+                id=plan.id, requester=plan.requester, requester_hexabase=requester_hexabase,
+                workspace=plan.workspace, namespace=plan.namespace, tool=plan.tool,
+                args=plan.args, plan=plan.to_dict(), params_hash=plan.params_hash(),
+                risk=plan.risk.value, two_person=two_person, state=State.PENDING.value,
+                created_at=now, expires_at=expires_at).returning(pending_actions))).one()
+            await outbox.record(conn, event)
+        return _action(row)
+
+    async def get(self, action_id: str) -> PendingAction | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(pending_actions).where(
+                T.id == action_id))).first()
+        return _action(row) if row else None
+
+    async def _transition(self, action_id: str, expected: Sequence[State],
+                          values: dict[str, Any], events: Sequence[AuditEvent],
+                          extra: Any = None) -> PendingAction | None:
+        condition = sa.and_(T.id == action_id, T.state.in_([s.value for s in expected]))
+        if extra is not None:
+            condition = sa.and_(condition, extra)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(pending_actions.update().where(condition).values(**values)
+                                      .returning(pending_actions))).first()
+            if row is not None:
+                await outbox.record(conn, *events)
+        return _action(row) if row else None
+
+    async def claim(self, action_id: str, approver: str, approver_hexabase: str,
+                    now: datetime, event: AuditEvent) -> PendingAction | None:
+        """pending → approved, only if still pending and unexpired; None for the losers."""
+        return await self._transition(
+            action_id, [State.PENDING],
+            {"state": State.APPROVED.value, "approver": approver,
+             "approver_hexabase": approver_hexabase, "decided_at": now}, [event],
+            extra=T.expires_at > now)
+
+    async def start(self, action_id: str, now: datetime,
+                    event: AuditEvent) -> PendingAction | None:
+        return await self._transition(action_id, [State.APPROVED],
+                                      {"state": State.EXECUTING.value, "executing_at": now},
+                                      [event])
+
+    async def finish(self, action_id: str, state: State, now: datetime, event: AuditEvent,
+                     result: str | None = None, error: str | None = None,
+                     expected: Sequence[State] = (State.EXECUTING,)) -> PendingAction | None:
+        return await self._transition(action_id, expected,
+                                      {"state": state.value, "executed_at": now,
+                                       "result": result, "error": error}, [event])
+
+    async def decide(self, action_id: str, state: State, who: str, now: datetime,
+                     event: AuditEvent) -> PendingAction | None:
+        """pending → rejected | cancelled."""
+        return await self._transition(action_id, [State.PENDING],
+                                      {"state": state.value, "approver": who,
+                                       "decided_at": now}, [event])
+
+    async def expire_due(self, now: datetime) -> list[PendingAction]:
+        """The sweeper: mark every pending action past its expiry as expired (audited)."""
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(pending_actions.update().where(
+                T.state == State.PENDING.value, T.expires_at <= now).values(
+                state=State.EXPIRED.value, decided_at=now).returning(pending_actions))).all()
+            await outbox.record(conn, *(AuditEvent(
+                kind="confirmation.expire", actor="hexabot", outcome="ok",
+                workspace=r.workspace, namespace=r.namespace, confirmation_id=r.id,
+                confirmation_state=State.EXPIRED.value) for r in rows))
+        return [_action(r) for r in rows]
+
+    async def in_states(self, states: Sequence[State]) -> list[PendingAction]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(pending_actions).where(
+                T.state.in_([s.value for s in states])).order_by(T.created_at))).all()
+        return [_action(r) for r in rows]
+
+    async def for_user(self, slack_id: str, workspaces: Sequence[str]) -> list[PendingAction]:
+        """Pending actions the user asked for, or in their workspaces (they may approve)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(pending_actions).where(
+                T.state == State.PENDING.value,
+                sa.or_(T.requester == slack_id, T.workspace.in_(list(workspaces))))
+                .order_by(T.created_at))).all()
+        return [_action(r) for r in rows]
+
+    async def set_card(self, action_id: str, channel: str, ts: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(pending_actions.update().where(T.id == action_id).values(
+                slack_channel=channel, slack_ts=ts))
+
+    async def record(self, event: AuditEvent) -> None:
+        async with self.engine.begin() as conn:
+            await outbox.record(conn, event)
+
+    async def object_lock(self, conn: AsyncConnection, action: PendingAction) -> None:
+        """Hold the per-object lock on ``conn`` (session level) until :meth:`object_unlock`."""
+        await conn.execute(sa.text("SELECT pg_advisory_lock(:k)"),
+                           {"k": object_lock_key(action)})
+
+    async def object_unlock(self, conn: AsyncConnection, action: PendingAction) -> None:
+        await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"),
+                           {"k": object_lock_key(action)})
