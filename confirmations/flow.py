@@ -101,7 +101,7 @@ class DecisionFlow:
                                    f"{_time(current.decided_at)} ({current.state.value}).",
                             current, private=True)
         if current.state is State.PENDING and self.clock() >= current.expires_at:
-            await self.store.expire_due(self.clock())
+            await self.store.expire_due(self.clock(), action_id)
             current = await self.store.get(action_id) or current
         return Decision(False, f"This action is {current.state.value}"
                                + (f" (by {current.approver})" if current.approver else "") + ".",
@@ -187,25 +187,28 @@ class DecisionFlow:
         action = await self.store.get(action_id)
         if action is None or action.state is not State.PENDING:
             return await self._explain(action_id)
+        try:
+            clicker = await self.identity.context(who, workspace=action.workspace)
+        except LookupError as exc:
+            return Decision(False, str(exc), action, private=True)
         holds = False
-        if who != action.requester:
-            try:
-                clicker = await self.identity.context(who, workspace=action.workspace)
-            except LookupError as exc:
-                return Decision(False, str(exc), action, private=True)
+        if clicker.slack_id != action.requester:
             spec = registry.get(action.tool)
             holds, _ = await allowed(self.clusters.for_context(clicker), spec.access(
                 registry.parse_args(spec, action.plan.args)), action.namespace)
-        verdict = policy.may_reject(who, holds, action)
+        verdict = policy.may_reject(clicker.slack_id, holds, action)
         if not verdict.allowed:
             return Decision(False, verdict.reason, action, private=True)
-        state = State.CANCELLED if who == action.requester else State.REJECTED
-        done = await self.store.decide(action_id, state, who, self.clock(), self._event(
-            f"confirmation.{'cancel' if state is State.CANCELLED else 'reject'}", action, who,
-            "ok", approver=who, confirmation_state=state.value))
+        own = clicker.slack_id == action.requester
+        state = State.CANCELLED if own else State.REJECTED
+        done = await self.store.decide(action_id, state, clicker.slack_id, self.clock(),
+                                       self._event(f"confirmation.{'cancel' if own else 'reject'}",
+                                                   action, clicker.slack_id, "ok",
+                                                   approver=clicker.slack_id,
+                                                   confirmation_state=state.value))
         if done is None:
             return await self._explain(action_id)
-        return Decision(True, f"{state.value.capitalize()} by {who}.", done)
+        return Decision(True, f"{state.value.capitalize()} by {clicker.name}.", done)
 
     async def recover(self) -> list[PendingAction]:
         """At start-up: settle rows a crash left mid-way, from the cluster's state."""

@@ -121,11 +121,15 @@ class ConfirmationStore:
                                       {"state": state.value, "approver": who,
                                        "decided_at": now}, [event])
 
-    async def expire_due(self, now: datetime) -> list[PendingAction]:
-        """The sweeper: mark every pending action past its expiry as expired (audited)."""
+    async def expire_due(self, now: datetime, action_id: str | None = None
+                         ) -> list[PendingAction]:
+        """The sweeper (or a click on one late action): pending actions past their expiry
+        become expired, audited."""
+        condition = sa.and_(T.state == State.PENDING.value, T.expires_at <= now)
+        if action_id is not None:
+            condition = sa.and_(condition, T.id == action_id)
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(pending_actions.update().where(
-                T.state == State.PENDING.value, T.expires_at <= now).values(
+            rows = (await conn.execute(pending_actions.update().where(condition).values(
                 state=State.EXPIRED.value, decided_at=now).returning(pending_actions))).all()
             await outbox.record(conn, *(AuditEvent(
                 kind="confirmation.expire", actor="hexabot", outcome="ok",

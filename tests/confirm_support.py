@@ -1,0 +1,67 @@
+"""A DecisionFlow wired to the sandbox, a static directory and a real Postgres."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app import migrate
+from app.identity import static
+from app.identity.service import IdentityService
+from app.identity.store import IdentityStore
+from confirmations.flow import DecisionFlow
+from confirmations.store import ConfirmationStore
+from tests.sandbox_support import ThreadedSandbox
+from tools.kube.client import ClusterClients
+
+DIRECTORY = """bot: {{kubeconfig: {kc}, context: hexabot}}
+users:
+  - {{slack_id: U0ALICE, name: alice, hexabase_user: hxb-alice, groups: [developers, shop-team],
+     workspaces: [{{name: shop, impersonate: {{user: alice, groups: [developers, shop-team]}},
+                   namespaces: [shop, shop-staging], two_person_namespaces: [shop]}}]}}
+  - {{slack_id: U0BOB, name: bob, hexabase_user: hxb-bob, groups: [viewers],
+     workspaces: [{{name: shop, kubeconfig: {kc}, context: bob,
+                   namespaces: [shop, shop-staging], two_person_namespaces: [shop]}}]}}
+  - {{slack_id: U0CAROL, name: carol, hexabase_user: hxb-carol, groups: [admins],
+     workspaces: [{{name: shop, kubeconfig: {kc}, context: carol,
+                   namespaces: [shop, shop-staging], two_person_namespaces: [shop]}}]}}
+"""
+
+
+@dataclass
+class Rig:
+    flow: DecisionFlow
+    engine: AsyncEngine
+    identity: IdentityService
+    database_url: str
+
+    async def rows(self, sql: str) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.database_url.replace("postgresql+asyncpg",
+                                                               "postgresql"))
+        try:
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def rig(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
+              migrated: bool = False) -> AsyncIterator[Rig]:
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    engine = create_async_engine(database_url, pool_size=10, max_overflow=20)
+    if not migrated:
+        await migrate.migrate(engine)
+    identity = IdentityService(static.load(directory), IdentityStore(engine))
+    clusters = ClusterClients()
+    try:
+        yield Rig(DecisionFlow(ConfirmationStore(engine), identity, clusters), engine, identity,
+                  database_url)
+    finally:
+        clusters.close()
+        await engine.dispose()
