@@ -16,9 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app import cli_confirm, cli_identity, cli_tools
+from app import cli_audit, cli_confirm, cli_identity, cli_tools
 from app import doctor as doctor_mod
 from app import migrate as migrate_mod
+from app.audit import clickhouse
 from app.database import DatabaseUnavailable, open_database
 from app.settings import ConfigError, Settings, load_settings
 
@@ -58,7 +59,11 @@ def migrate_cmd(ctx: typer.Context) -> None:
     async def run() -> migrate_mod.MigrationState:
         async with open_database(settings) as db:
             out.print(f"database: {db.describe()}")
-            return await migrate_mod.migrate(db.engine)
+            state = await migrate_mod.migrate(db.engine)
+        if settings.clickhouse_url is not None:
+            applied = await clickhouse.apply_ddl(settings.clickhouse_url.get_secret_value())
+            out.print(f"clickhouse: applied {', '.join(applied)} (idempotent)")
+        return state
 
     state = asyncio.run(run())
     if state.changed:
@@ -88,6 +93,7 @@ def doctor_cmd(ctx: typer.Context) -> None:
 
 cli_identity.register(cli)
 cli_confirm.register(cli)
+cli.add_typer(cli_audit.audit_cli, name="audit")
 cli.add_typer(cli_tools.tools_cli, name="tools")
 sandbox_cli = typer.Typer(help="Local stand-ins for trying Hexabot with no cluster or Slack.",
                           no_args_is_help=True)
@@ -138,6 +144,10 @@ def main() -> None:
         sys.exit(2)
     except DatabaseUnavailable as exc:
         err.print(f"database unavailable: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except clickhouse.ClickHouseUnavailable as exc:
+        err.print(f"ClickHouse unavailable (HEXABOT_CLICKHOUSE_URL): {exc}", markup=False,
+                  highlight=False)
         sys.exit(2)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import threading
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -50,11 +51,23 @@ def asyncpg_url(raw: str) -> URL:
     return url.set(drivername="postgresql+asyncpg")
 
 
+_embedded_lock = threading.Lock()
+_embedded_uris: dict[Path, str] = {}
+
+
 def start_embedded(data_dir: Path) -> str:
     """Start (or join) the embedded server for ``data_dir`` and return its postgres URI.
 
-    Blocking (initdb on first use takes a few seconds): call it off the event loop.
+    Blocking (initdb on first use takes a few seconds): call it off the event loop.  Calls from
+    several threads of one process share one start (the package itself is not thread-safe).
     """
+    with _embedded_lock:
+        if data_dir not in _embedded_uris:
+            _embedded_uris[data_dir] = _start_embedded(data_dir)
+        return _embedded_uris[data_dir]
+
+
+def _start_embedded(data_dir: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset; the fallback is fine.
         warnings.simplefilter("ignore")
@@ -77,7 +90,9 @@ async def ensure_database(admin_url: URL, name: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            # two processes may race to create it: either error means it now exists
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError,
+                                     asyncpg.UniqueViolationError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from app import migrate
 from app.audit.clickhouse import ClickHouseUnavailable, server_version
+from app.audit.shipper import OutboxMissing, backlog
 from app.database import DatabaseUnavailable, open_database
 from app.identity import static
 from app.settings import Settings
@@ -57,13 +58,25 @@ async def check_postgres(settings: Settings) -> Check:
 
 
 async def check_clickhouse(settings: Settings) -> Check:
+    """The audit store, and how far the outbox is behind it."""
+    try:
+        async with open_database(settings) as db:
+            waiting, oldest = await backlog(db.engine)
+    except (DatabaseUnavailable, OutboxMissing) as exc:
+        waiting, oldest = -1, None
+        if settings.clickhouse_url is None:
+            return Check("ClickHouse", Status.NOT_CONFIGURED,
+                         f"set HEXABOT_CLICKHOUSE_URL (outbox: {exc})")
+    lag = (f"outbox: {waiting} unshipped" + (f", oldest {oldest:.0f}s" if oldest else "")
+           if waiting >= 0 else "outbox not readable")
     if settings.clickhouse_url is None:
-        return Check("ClickHouse", Status.NOT_CONFIGURED, "set HEXABOT_CLICKHOUSE_URL")
+        return Check("ClickHouse", Status.NOT_CONFIGURED,
+                     f"set HEXABOT_CLICKHOUSE_URL; events stay in Postgres ({lag})")
     try:
         version = await server_version(settings.clickhouse_url.get_secret_value())
     except ClickHouseUnavailable as exc:
-        return Check("ClickHouse", Status.FAIL, str(exc))
-    return Check("ClickHouse", Status.OK, f"server {version}")
+        return Check("ClickHouse", Status.FAIL, f"{exc} ({lag}; nothing is lost)")
+    return Check("ClickHouse", Status.OK, f"server {version}; {lag}")
 
 
 async def check_kubernetes(settings: Settings) -> Check:

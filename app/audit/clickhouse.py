@@ -7,10 +7,20 @@ ClickHouse 18.16 (Debian's) as well as current releases.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
+
+DDL_DIR = Path(__file__).resolve().parent.parent.parent / "migrations" / "clickhouse"
+COLUMNS = ("event_id", "seq", "time", "time_ms", "kind", "actor", "outcome", "hexabase_user",
+           "workspace", "namespace", "request_id", "session_id", "resource_kind",
+           "resource_name", "confirmation_id", "confirmation_state", "approver", "error",
+           "duration_ms", "api_audit_id", "event", "prev_hash", "hash")
 
 
 class ClickHouseUnavailable(Exception):
@@ -21,21 +31,71 @@ def _client(url: str) -> Client:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     query.setdefault("connect_timeout", "5")
-    query.setdefault("send_receive_timeout", "10")
+    query.setdefault("send_receive_timeout", "30")
     return Client.from_url(urlunsplit(parts._replace(query=urlencode(query))))
 
 
-def _server_version(url: str) -> str:
+def _execute(url: str, statement: str, params: Any = None) -> Any:
     client = _client(url)
     try:
-        rows = client.execute("SELECT version()")
+        return client.execute(statement, params)
     except (DriverError, OSError, EOFError) as exc:
         raise ClickHouseUnavailable(str(exc) or type(exc).__name__) from exc
     finally:
         client.disconnect()
-    return str(rows[0][0])
+
+
+async def execute(url: str, statement: str, params: Any = None) -> Any:
+    return await asyncio.to_thread(_execute, url, statement, params)
 
 
 async def server_version(url: str) -> str:
     """The server's version string; raises :class:`ClickHouseUnavailable`."""
-    return await asyncio.to_thread(_server_version, url)
+    rows = await execute(url, "SELECT version()")
+    return str(rows[0][0])
+
+
+async def apply_ddl(url: str) -> list[str]:
+    """Apply every ``migrations/clickhouse/*.sql`` (each is idempotent); returns their names."""
+    applied = []
+    for path in sorted(DDL_DIR.glob("*.sql")):
+        await execute(url, path.read_text())
+        applied.append(path.name)
+    return applied
+
+
+async def existing_ids(url: str, event_ids: Sequence[str]) -> set[str]:
+    if not event_ids:
+        return set()
+    rows = await execute(url, "SELECT event_id FROM audit_events WHERE event_id IN %(ids)s",
+                         {"ids": tuple(event_ids)})
+    return {str(r[0]) for r in rows}
+
+
+async def insert_events(url: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    if rows:
+        await execute(url, f"INSERT INTO audit_events ({', '.join(COLUMNS)}) VALUES", list(rows))
+
+
+async def query_events(url: str, user: str | None, workspace: str | None,
+                       since: datetime | None, limit: int) -> list[tuple[Any, ...]]:
+    conditions: list[str] = ["1 = 1"]
+    params: dict[str, Any] = {"limit": limit}
+    if user:
+        conditions.append("actor = %(user)s")
+        params["user"] = user
+    if workspace:
+        conditions.append("workspace = %(workspace)s")
+        params["workspace"] = workspace
+    if since:
+        conditions.append("time >= %(since)s")
+        params["since"] = since.replace(tzinfo=None)
+    rows = await execute(url, "SELECT seq, prev_hash, hash, event FROM audit_events FINAL "
+                              f"WHERE {' AND '.join(conditions)} ORDER BY seq DESC "
+                              "LIMIT %(limit)s", params)
+    return list(rows)
+
+
+async def chain(url: str) -> list[tuple[Any, ...]]:
+    return list(await execute(url, "SELECT seq, prev_hash, hash, event FROM audit_events FINAL "
+                                   "ORDER BY seq"))

@@ -1,0 +1,111 @@
+"""`hexabot audit tail | verify | ship`: read, check and move the audit trail.
+
+``tail`` and ``verify`` read ClickHouse when ``HEXABOT_CLICKHOUSE_URL`` is set, else the Postgres
+outbox (the embedded default keeps everything there).  ``verify`` recomputes the hash chain and
+names every edited, inserted or deleted event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from app.audit import clickhouse, shipper
+from app.database import open_database
+from app.settings import Settings, load_settings
+from tools.audit import verify_chain
+
+audit_cli = typer.Typer(help="Read, verify and ship the audit trail.", no_args_is_help=True)
+out = Console(soft_wrap=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = load_settings()
+    return root.obj
+
+
+def parse_since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        raise typer.BadParameter(f"{text!r}: expected a duration like 30m, 1h, 2d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+
+
+def _line(event: dict[str, Any]) -> str:
+    where = "/".join(p for p in (event.get("workspace"), event.get("namespace")) if p) or "-"
+    extra = [f"{k}={event[k]}" for k in ("confirmation_id", "approver", "resource_name",
+                                         "error") if event.get(k)]
+    return " ".join([event.get("at", "?"), event.get("kind", "?"), event.get("actor", "?"),
+                     where, event.get("outcome", "?"), *extra])
+
+
+@audit_cli.command("tail")
+def tail(ctx: typer.Context, user: str = typer.Option(None, "--user", help="Slack user id"),
+         workspace: str = typer.Option(None, "--workspace"),
+         since: str = typer.Option(None, "--since", help="e.g. 30m, 1h, 2d"),
+         limit: int = typer.Option(50, "--limit", min=1, max=10000)) -> None:
+    """Show recent audit events, newest last."""
+    settings, start = _settings(ctx), parse_since(since)
+
+    async def run() -> list[dict[str, Any]]:
+        if settings.clickhouse_url is not None:
+            rows = await clickhouse.query_events(settings.clickhouse_url.get_secret_value(),
+                                                 user, workspace, start, limit)
+            return [json.loads(r[3]) for r in reversed(rows)]
+        async with open_database(settings) as db:
+            events = [e for _, _, _, e in await shipper.outbox_chain(db.engine)]
+        picked = [e for e in events if (not user or e.get("actor") == user)
+                  and (not workspace or e.get("workspace") == workspace)
+                  and (not start or datetime.fromisoformat(e["at"]) >= start)]
+        return picked[-limit:]
+
+    for event in asyncio.run(run()):
+        out.print(_line(event), markup=False, highlight=False)
+
+
+@audit_cli.command("verify")
+def verify(ctx: typer.Context) -> None:
+    """Recompute the hash chain; exit 1 and name the events if anything was altered."""
+    settings = _settings(ctx)
+
+    async def run() -> tuple[str, list[tuple[int, str, str, dict[str, Any]]]]:
+        if settings.clickhouse_url is not None:
+            rows = await clickhouse.chain(settings.clickhouse_url.get_secret_value())
+            return "ClickHouse", [(int(s), str(p), str(h), json.loads(e)) for s, p, h, e in rows]
+        async with open_database(settings) as db:
+            return "the Postgres outbox", await shipper.outbox_chain(db.engine)
+
+    source, rows = asyncio.run(run())
+    problems = verify_chain(rows)
+    if problems:
+        for problem in problems:
+            Console(stderr=True).print(problem, markup=False, highlight=False)
+        raise typer.Exit(1)
+    out.print(f"audit chain intact: {len(rows)} events in {source}", highlight=False)
+
+
+@audit_cli.command("ship")
+def ship(ctx: typer.Context) -> None:
+    """Ship every unshipped outbox event to ClickHouse now."""
+    settings = _settings(ctx)
+    if settings.clickhouse_url is None:
+        out.print("HEXABOT_CLICKHOUSE_URL is not set: events stay in the Postgres outbox.")
+        raise typer.Exit(1)
+    url = settings.clickhouse_url.get_secret_value()
+
+    async def run() -> int:
+        async with open_database(settings) as db:
+            return await shipper.Shipper(db.engine, url).drain()
+
+    out.print(f"shipped {asyncio.run(run())} events", highlight=False)
