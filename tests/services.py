@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -34,6 +34,18 @@ class ClickHouse:
     root: Path
     tcp_port: int
     http_port: int
+    args: list[str] = field(default_factory=list)
+
+    def pause(self) -> None:
+        """Stop the server but keep its data (an outage)."""
+        self.process.terminate()
+        self.process.wait(30)
+
+    def resume(self) -> None:
+        """Start the stopped server again on the same data and ports."""
+        log = open(self.root / "stdout", "ab")
+        self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
+        _wait_ready(self)
 
     @property
     def url(self) -> str:
@@ -76,19 +88,29 @@ def start_clickhouse() -> ClickHouse:
     ]
     log = open(root / "stdout", "wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    server = ClickHouse(process=process, root=root, tcp_port=tcp, http_port=http)
+    server = ClickHouse(process=process, root=root, tcp_port=tcp, http_port=http, args=args)
+    try:
+        _wait_ready(server)
+    except ServiceError:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_ready(server: ClickHouse) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if server.process.poll() is not None:
             break
         try:
             if server.query("SELECT 1").strip() == "1":
-                return server
+                return
         except OSError:
             time.sleep(0.2)
-    errors = (root / "err").read_text(errors="replace")[-2000:] if (root / "err").exists() else ""
-    server.stop()
-    raise ServiceError(f"clickhouse-server did not start on 127.0.0.1:{http}: {errors}")
+    err = server.root / "err"
+    errors = err.read_text(errors="replace")[-2000:] if err.exists() else ""
+    raise ServiceError(f"clickhouse-server did not start on 127.0.0.1:{server.http_port}: "
+                       f"{errors}")
 
 
 def postgres_admin_url(workdir: Path) -> tuple[str, object | None]:
