@@ -22,13 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.audit import clickhouse
 from confirmations.outbox import audit_outbox
-from tools.audit import canonical
 
 log = logging.getLogger("hexabot.audit")
 BATCH = 5000
 
 
-def ch_row(seq: int, prev: str, digest: str, event: dict[str, Any]) -> tuple[Any, ...]:
+def ch_row(seq: int, prev: str, digest: str, text: str) -> tuple[Any, ...]:
+    """One ClickHouse row; ``text`` is the event's JSON as stored (verify re-canonicalises)."""
+    event = json.loads(text)
     at = datetime.fromisoformat(str(event["at"]))
     return (event["event_id"], seq, at.replace(tzinfo=None, microsecond=0),
             at.microsecond // 1000, event.get("kind", ""), event.get("actor", ""),
@@ -37,7 +38,7 @@ def ch_row(seq: int, prev: str, digest: str, event: dict[str, Any]) -> tuple[Any
             event.get("resource_kind", ""), event.get("resource_name", ""),
             event.get("confirmation_id", ""), event.get("confirmation_state", ""),
             event.get("approver", ""), event.get("error", ""), int(event.get("duration_ms") or 0),
-            event.get("api_audit_id", ""), canonical(event), prev, digest)
+            event.get("api_audit_id", ""), text, prev, digest)
 
 
 @dataclass
@@ -51,7 +52,8 @@ class Shipper:
         o = audit_outbox.c
         async with self.engine.begin() as conn:
             rows = (await conn.execute(
-                sa.select(o.id, o.event_id, o.event, o.seq, o.prev_hash, o.hash)
+                sa.select(o.id, o.event_id, sa.cast(o.event, sa.Text).label("text"), o.seq,
+                          o.prev_hash, o.hash)
                 .where(o.shipped_at.is_(None)).order_by(o.id).limit(self.batch)
                 .with_for_update(skip_locked=True))).all()
             if not rows:
@@ -59,11 +61,10 @@ class Shipper:
             present = await clickhouse.existing_ids(self.clickhouse_url,
                                                     [r.event_id for r in rows])
             await clickhouse.insert_events(self.clickhouse_url, [
-                ch_row(r.seq, r.prev_hash, r.hash, r.event if isinstance(r.event, dict)
-                       else json.loads(r.event))
+                ch_row(r.seq, r.prev_hash, r.hash, r.text)
                 for r in rows if r.event_id not in present])
-            await conn.execute(audit_outbox.update().where(o.id.in_([r.id for r in rows]))
-                               .values(shipped_at=sa.func.now()))
+            await conn.execute(sa.text("UPDATE audit_outbox SET shipped_at = now() "
+                                       "WHERE id = ANY(:ids)"), {"ids": [r.id for r in rows]})
         return len(rows)
 
     async def drain(self) -> int:

@@ -62,6 +62,7 @@ class UserCluster:
     api: client.ApiClient
     credentials: Credentials
     calls: int = 0
+    seconds: float = 0.0  # time spent waiting for the API server (benchmarks)
     sleep: Callable[[float], Any] = field(default=time.sleep, repr=False)
 
     @property
@@ -89,6 +90,7 @@ class UserCluster:
             for key, value in auth_headers.items():
                 headers[key] = value
             self.calls += 1
+            began = time.perf_counter()
             try:
                 response = self.api.rest_client.request(m, url, headers=headers, body=payload,
                                                          _request_timeout=TIMEOUT_SECONDS)
@@ -96,6 +98,8 @@ class UserCluster:
             except (HTTPError, OSError) as exc:
                 raise errors.Unavailable(f"{what}: the API server at {self.host} is "
                                          f"unreachable ({exc})") from exc
+            finally:
+                self.seconds += time.perf_counter() - began
             if response.status < 400:
                 return data, str(response.getheader("Content-Type") or "")
             mapped = errors.from_status(response.status, data, dict(response.getheaders()),
