@@ -91,7 +91,9 @@ async def test_verify_passes_then_detects_an_altered_row(
     # alter event seq 5: ReplacingMergeTree keeps the later row of the same key
     data = json.loads(clickhouse.query(f"SELECT * FROM {database}.audit_events WHERE seq = 5 "
                                        "FORMAT JSONEachRow"))
-    data["event"] = data["event"].replace('"outcome":"ok"', '"outcome":"denied"')
+    event = json.loads(data["event"])
+    event["outcome"] = "denied"
+    data["event"] = json.dumps(event)
     clickhouse.query(f"INSERT INTO {database}.audit_events FORMAT JSONEachRow "
                      + json.dumps(data))
     bad = run_cli(["audit", "verify"], env, tmp_path)
