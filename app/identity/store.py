@@ -50,8 +50,11 @@ workspace_credentials = sa.Table(
     sa.Column("context", sa.Text), sa.Column("kubeconfig_encrypted", sa.LargeBinary),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
 )
-# Everything keyed by a Slack user that logout must remove (conversation memory joins later).
-PER_USER_TABLES = (identity_links, oauth_states, workspace_credentials, user_context)
+conversation_messages = sa.Table(
+    "conversation_messages", metadata, sa.Column("slack_id", sa.Text))
+# Everything keyed by a Slack user that logout must remove.
+PER_USER_TABLES = (identity_links, oauth_states, workspace_credentials, user_context,
+                   conversation_messages)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,218 @@
+"""Command mode: deterministic answers with no LLM (none configured or reachable, or an
+explicit command).  Explicit commands (``status web-app``, ``pods``, ``logs api-service --tail
+50``, ``scale api-service 4``, ``restart api-service``, ``events``, ``usage``, ``troubleshoot
+app``, ``backup user-db --to PVC``, ``help``) and plain requests ("How is my web app doing?",
+"My API is slow, can you scale it up?", "Set up backups for my database", "My app keeps
+crashing") are mapped to the same tools the agent uses; names are resolved against the real
+workloads in the user's namespace, and ambiguity is asked back, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from agents.resolve import Match, resolve
+from agents.toolbox import Toolbox
+from agents.types import Reply
+from tools import errors
+
+HELP = """I can answer these without an LLM (command mode):
+• `pods` — pods and their state          • `status web-app` — a deployment's rollout
+• `logs api-service --tail 50 [--previous]` • `events [name]` — warnings first
+• `usage [name]` — CPU/memory vs limits  • `troubleshoot checkout-worker`
+• `scale api-service 4` / `restart api-service` — proposals you approve
+• `backup user-db --to PVC` — a one-off database dump, proposed for approval
+Or ask plainly: "How is my web app doing?", "My API is slow, can you scale it up?",
+"Set up backups for my database", "My app keeps crashing"."""
+
+Handler = Callable[["CommandMode", Toolbox, dict[str, Any], str], Awaitable[str]]
+
+
+class CommandMode:
+    async def handle(self, box: Toolbox, text: str) -> Reply:
+        cleaned = re.sub(r"<@[A-Z0-9]+>|^/hexabot\s*", "", text).strip()
+        try:
+            answer = await self._dispatch(box, cleaned)
+        except errors.ToolError as exc:
+            answer = f"I could not do that: {exc.message}"
+        return Reply(f"{answer}\n_(command mode)_", "command", tuple(box.proposals),
+                     tuple(box.calls))
+
+    async def _dispatch(self, box: Toolbox, text: str) -> str:
+        lowered = text.lower()
+        for pattern, handler in EXPLICIT:
+            match = re.fullmatch(pattern, lowered)
+            if match:
+                return await handler(self, box, match.groupdict(), text)
+        for keywords, handler in INTENTS:
+            if any(re.search(k, lowered) for k in keywords):
+                return await handler(self, box, {}, text)
+        return f"I did not understand {text!r}.\n{HELP}"
+
+    # -- resolution ----------------------------------------------------------------------
+    async def _target(self, box: Toolbox, text: str, kind: str | None = None
+                      ) -> tuple[dict[str, Any] | None, str]:
+        found = await box.workloads()
+        match: Match = resolve(text, found, kind)
+        if match.found is not None:
+            return match.found, ""
+        names = ", ".join(w["name"] for w in (match.candidates or tuple(found)))
+        if match.ambiguous:
+            return None, f"Which one do you mean: {names}?"
+        return None, (f"I found nothing matching {text!r} in {box.ctx.namespace}. "
+                      f"There: {names or 'no workloads'}.")
+
+    # -- handlers ------------------------------------------------------------------------
+    async def help(self, box: Toolbox, _: dict[str, Any], __: str) -> str:
+        return HELP
+
+    async def pods(self, box: Toolbox, _: dict[str, Any], __: str) -> str:
+        return (await box.read("list_pods", {})).text
+
+    async def status(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        target, problem = await self._target(box, groups.get("name") or text)
+        if target is None:
+            return problem
+        where = {"namespace": target["namespace"]}
+        if target["kind"] != "Deployment":
+            pods = await box.read("list_pods", {"label_selector": _selector(target), **where})
+            return f"{target['kind']} {target['name']}:\n{pods.text}"
+        status = await box.read("get_deployment_status", {"name": target["name"], **where})
+        usage = await box.read("get_resource_usage", {"label_selector": _selector(target),
+                                                      **where})
+        return f"{status.text}\n{usage.text}"
+
+    async def logs(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        pod, problem = await self._pod(box, groups.get("name") or text)
+        if pod is None:
+            return problem
+        tail = int(groups.get("tail") or 50)
+        return (await box.read("view_logs", {"pod": pod["name"], "tail_lines": tail,
+                                             "namespace": pod["namespace"],
+                                             "previous": bool(groups.get("previous"))})).text
+
+    async def events(self, box: Toolbox, groups: dict[str, Any], _: str) -> str:
+        args = {"object_name": groups["name"]} if groups.get("name") else {}
+        return (await box.read("get_events", args)).text
+
+    async def usage(self, box: Toolbox, groups: dict[str, Any], _: str) -> str:
+        if not groups.get("name"):
+            return (await box.read("get_resource_usage", {})).text
+        target, problem = await self._target(box, groups["name"])
+        if target is None:
+            return problem
+        return (await box.read("get_resource_usage", {"label_selector": _selector(target),
+                                                      "namespace": target["namespace"]})).text
+
+    async def scale(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        target, problem = await self._target(box, groups.get("name") or text, "Deployment")
+        if target is None:
+            return problem
+        replicas = int(groups["replicas"]) if groups.get("replicas") else target["replicas"] + 1
+        proposal = await box.propose("scale_deployment", {"name": target["name"],
+                                                          "replicas": replicas,
+                                                          "namespace": target["namespace"]})
+        cost = f"; cost {proposal.cost_delta:+.2f} USD/month" if proposal.cost_delta else ""
+        return (f"Proposed: {proposal.summary} (risk {proposal.risk}{cost}). Awaiting approval "
+                f"#{proposal.id}.")
+
+    async def restart(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        target, problem = await self._target(box, groups.get("name") or text, "Deployment")
+        if target is None:
+            return problem
+        proposal = await box.propose("restart", {"name": target["name"],
+                                                 "namespace": target["namespace"]})
+        return f"Proposed: {proposal.summary}. Awaiting approval #{proposal.id}."
+
+    async def backup(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        database, problem = await self._target(box, groups.get("name") or f"database {text}",
+                                               "StatefulSet")
+        if database is None:
+            return problem
+        if not groups.get("pvc"):
+            return (f"I can run a one-off dump of {database['name']} into a PersistentVolumeClaim"
+                    f" for backups. Which PVC should hold it? Say `backup {database['name']} "
+                    "--to PVC-NAME` (a scheduled backup is a CronJob: `create_cronjob`).")
+        engine = "mysql" if any("mysql" in i or "maria" in i for i in database["images"]) \
+            else "postgres"
+        proposal = await box.propose("create_backup_job", {
+            "database": database["name"], "engine": engine, "destination_pvc": groups["pvc"],
+            "namespace": database["namespace"]})
+        return f"Proposed: {proposal.summary}. Awaiting approval #{proposal.id}."
+
+    async def troubleshoot(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        named, namespace, prefix = groups.get("name"), box.ctx.namespace, ""
+        if named:
+            target, problem = await self._target(box, named)
+            if target is None:
+                return problem
+            namespace, prefix = target["namespace"], target["name"] + "-"
+        pods = [p for p in (await box.read("list_pods", {"namespace": namespace})).data["pods"]
+                if p["name"].startswith(prefix)]
+        unhealthy = [p for p in pods if p["status"] != "Running" or p["restarts"] > 0
+                     or p["ready"].split("/")[0] != p["ready"].split("/")[1]]
+        if not unhealthy:
+            scope = f"for {named}" if named else f"in {box.ctx.namespace}"
+            return f"Every pod {scope} is running and ready, with no restarts."
+        worst = max(unhealthy, key=lambda p: p["restarts"])
+        lines = [f"{worst['name']}: {worst['status']}, {worst['restarts']} restarts"
+                 + (f", last termination {worst['last_termination']}"
+                    if worst["last_termination"] else "")]
+        if worst["restarts"]:
+            logs = await box.read("view_logs", {"pod": worst["name"], "previous": True,
+                                                "tail_lines": 5, "namespace": namespace})
+            lines.append(logs.text)
+        events = await box.read("get_events", {"object_name": worst["name"], "limit": 5,
+                                               "namespace": namespace})
+        lines.append(events.text)
+        if "OOMKilled" in worst["last_termination"]:
+            lines.append("It was killed for using more memory than its limit: raise the "
+                         "memory limit (apply_yaml) or reduce what it holds in memory.")
+        return "\n".join(lines)
+
+    async def _pod(self, box: Toolbox, text: str) -> tuple[dict[str, Any] | None, str]:
+        pods = (await box.read("list_pods", {})).data["pods"]
+        exact = [p for p in pods if p["name"] == text.strip()]
+        if exact:
+            return {**exact[0], "namespace": box.ctx.namespace}, ""
+        target, problem = await self._target(box, text)
+        if target is None:
+            return None, problem
+        if target["namespace"] != box.ctx.namespace:
+            pods = (await box.read("list_pods", {"namespace": target["namespace"]})).data["pods"]
+        owned = [{**p, "namespace": target["namespace"]} for p in pods
+                 if p["name"].startswith(target["name"] + "-")]
+        if not owned:
+            return None, f"{target['name']} has no pods."
+        return max(owned, key=lambda p: p["restarts"]), ""
+
+
+def _selector(workload: dict[str, Any]) -> str:
+    app = workload["labels"].get("app")
+    return f"app={app}" if app else ""
+
+
+NAME = r"(?P<name>[a-z0-9][a-z0-9.-]*)"
+EXPLICIT: tuple[tuple[str, Handler], ...] = (
+    (r"help|\?", CommandMode.help),
+    (r"pods?", CommandMode.pods),
+    (rf"status {NAME}", CommandMode.status),
+    (rf"logs {NAME}(?: --tail (?P<tail>\d+))?(?P<previous> --previous)?", CommandMode.logs),
+    (rf"scale {NAME} (?P<replicas>\d+)", CommandMode.scale),
+    (rf"restart {NAME}", CommandMode.restart),
+    (rf"events(?: {NAME})?", CommandMode.events),
+    (rf"usage(?: {NAME})?", CommandMode.usage),
+    (rf"troubleshoot(?: {NAME})?", CommandMode.troubleshoot),
+    (rf"backup {NAME}(?: --to (?P<pvc>[a-z0-9][a-z0-9.-]*))?", CommandMode.backup),
+)
+INTENTS: tuple[tuple[tuple[str, ...], Handler], ...] = (
+    ((r"crash", r"keeps restarting", r"\bbroken\b", r"\bdown\b", r"oom"),
+     CommandMode.troubleshoot),
+    ((r"back ?up",), CommandMode.backup),
+    ((r"\bslow\b", r"scale (it )?up", r"more replicas"), CommandMode.scale),
+    ((r"\blogs?\b",), CommandMode.logs),
+    ((r"\bevents?\b",), CommandMode.events),
+    ((r"how is", r"how's", r"\bdoing\b", r"\bstatus\b", r"\bhealth"), CommandMode.status),
+)

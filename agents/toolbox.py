@@ -1,0 +1,87 @@
+"""The tools of one turn, as the user: READ tools run, WRITE tools only ever become proposals.
+
+Both the LLM agent and command mode act through a :class:`Toolbox`, so they share exactly the
+same exposure rules (derived from the registry), auditing and result bookkeeping.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.types import Proposal, ToolCall
+from confirmations.flow import DecisionFlow
+from tools import errors, registry
+from tools.audit import AuditEvent
+from tools.reads.names import workloads
+from tools.security import SecurityContext
+from tools.spec import Effect, ToolEnv, ToolResult
+
+
+@dataclass
+class Toolbox:
+    ctx: SecurityContext
+    env: ToolEnv
+    flow: DecisionFlow
+    calls: list[ToolCall] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
+
+    async def _audit(self, tool: str, outcome: str, began: float, error: str = "") -> None:
+        await self.flow.store.record(AuditEvent(
+            kind="tool.read", actor=self.ctx.slack_id, outcome=outcome,
+            hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,
+            namespace=self.ctx.namespace, request_id=self.ctx.request_id,
+            session_id=self.ctx.session_id, detail={"tool": tool}, error=error,
+            duration_ms=int((time.monotonic() - began) * 1000)))
+
+    async def read(self, tool: str, args: dict[str, Any]) -> ToolResult:
+        """Run a READ tool; a ToolError is recorded and re-raised for the caller to word."""
+        began = time.monotonic()
+        try:
+            result = await registry.run(registry.get(tool), self.env, args)
+        except errors.ToolError as exc:
+            self.calls.append(ToolCall(tool, args, False, exc.message))
+            await self._audit(tool, "denied" if isinstance(exc, errors.Forbidden) else "error",
+                              began, exc.message)
+            raise
+        self.calls.append(ToolCall(tool, args, True, result.text))
+        await self._audit(tool, "ok", began)
+        return result
+
+    async def propose(self, tool: str, args: dict[str, Any]) -> Proposal:
+        """Plan a WRITE tool and store it as a pending action; nothing is applied."""
+        try:
+            action = await self.flow.propose(self.ctx, tool, args)
+        except errors.ToolError as exc:
+            self.calls.append(ToolCall(tool, args, False, exc.message))
+            await self.flow.store.record(AuditEvent(
+                kind="tool.write", actor=self.ctx.slack_id, outcome="denied" if isinstance(
+                    exc, errors.Forbidden | errors.PlanRefused) else "error",
+                hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,
+                namespace=self.ctx.namespace, request_id=self.ctx.request_id,
+                detail={"tool": tool}, error=exc.message))
+            raise
+        plan = action.plan
+        proposal = Proposal(action.id, tool, plan.args, plan.summary, plan.risk.value,
+                            plan.cost_delta, plan.diff)
+        self.calls.append(ToolCall(tool, args, True, f"awaiting approval #{action.id}"))
+        self.proposals.append(proposal)
+        return proposal
+
+    async def call(self, tool: str, args: dict[str, Any]) -> str:
+        """What a model gets back for a tool call (reads: the result; writes: the proposal)."""
+        spec = registry.get(tool)
+        if spec.effect is Effect.WRITE:
+            proposal = await self.propose(tool, args)
+            return (f"awaiting approval #{proposal.id}: {proposal.summary} (risk "
+                    f"{proposal.risk}). It will only run when a person approves it.")
+        return (await self.read(tool, args)).text
+
+    async def workloads(self) -> list[dict[str, Any]]:
+        """Workloads in every namespace of the user's, the current one first."""
+        order = [self.ctx.namespace, *(n for n in self.ctx.namespaces if n != self.ctx.namespace)]
+        found: list[dict[str, Any]] = []
+        for namespace in order:
+            found += await workloads(self.env, namespace)
+        return found

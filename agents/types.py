@@ -1,0 +1,53 @@
+"""What goes into a chat turn and what comes out of it — the same for Slack, CLI and API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One user message.  Identity is resolved from ``slack_id`` by the caller, never from text."""
+    slack_id: str
+    text: str
+    session_id: str                      # dm:U… or thread:C…:ts:U…
+    workspace: str | None = None
+    namespace: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: str
+    tool: str
+    args: dict[str, Any]
+    summary: str
+    risk: str
+    cost_delta: float | None = None
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    tool: str
+    args: dict[str, Any]
+    ok: bool
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    mode: Literal["llm", "command"]
+    proposals: tuple[Proposal, ...] = ()
+    tools_called: tuple[ToolCall, ...] = ()
+    provider: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"reply": self.text, "mode": self.mode,
+                "proposals": [{"id": p.id, "tool": p.tool, "args": p.args,
+                               "summary": p.summary} for p in self.proposals],
+                "tools_called": [{"tool": c.tool, "args": c.args, "ok": c.ok}
+                                 for c in self.tools_called]}
