@@ -55,7 +55,7 @@ class CommandMode:
     async def _target(self, box: Toolbox, text: str, kind: str | None = None
                       ) -> tuple[dict[str, Any] | None, str]:
         found = await box.workloads()
-        match: Match = resolve(text, found, kind)
+        match: Match = resolve(text, found, kind, prefer_namespace=box.ctx.namespace)
         if match.found is not None:
             return match.found, ""
         names = ", ".join(w["name"] for w in (match.candidates or tuple(found)))

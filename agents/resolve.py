@@ -42,11 +42,16 @@ def _score(workload: dict[str, Any], text: str, tokens: set[str]) -> float:
     return score
 
 
-def resolve(text: str, workloads: list[dict[str, Any]], kind: str | None = None) -> Match:
+def resolve(text: str, workloads: list[dict[str, Any]], kind: str | None = None,
+            prefer_namespace: str | None = None) -> Match:
+    """The best match; a same-named workload in ``prefer_namespace`` (the current one) wins
+    a tie, any other tie is ambiguous."""
     tokens = set(words(text)) - STOPWORDS
     pool = [w for w in workloads if kind is None or w["kind"] == kind]
-    scored = sorted(((_score(w, text, tokens), w) for w in pool), key=lambda s: -s[0])
-    scored = [(s, w) for s, w in scored if s > 0]
+    scored = sorted(((_score(w, text, tokens) + (0.5 if w["namespace"] == prefer_namespace
+                                                  else 0), w) for w in pool),
+                    key=lambda s: -s[0])
+    scored = [(s, w) for s, w in scored if s > 0.5]
     if not scored:
         return Match(None, tuple(pool))
     best = scored[0][0]

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app import cli_audit, cli_confirm, cli_identity, cli_tools
+from app import cli_audit, cli_chat, cli_confirm, cli_identity, cli_tools
 from app import doctor as doctor_mod
 from app import migrate as migrate_mod
 from app.audit import clickhouse
@@ -93,6 +93,7 @@ def doctor_cmd(ctx: typer.Context) -> None:
 
 cli_identity.register(cli)
 cli_confirm.register(cli)
+cli_chat.register(cli)
 cli.add_typer(cli_audit.audit_cli, name="audit")
 cli.add_typer(cli_tools.tools_cli, name="tools")
 sandbox_cli = typer.Typer(help="Local stand-ins for trying Hexabot with no cluster or Slack.",

@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from agents.agent import UserChatAgent
+from agents.gateway import Gateway
+from agents.memory import Memory
 from app import migrate
 from app.database import Database, open_database
 from app.identity import static
@@ -15,6 +18,7 @@ from app.identity.hexabase import HexabaseDirectory, LinkFlow
 from app.identity.model import Directory
 from app.identity.service import IdentityService
 from app.identity.store import IdentityStore
+from app.llm import providers
 from app.settings import ConfigError, Settings
 from confirmations.flow import DecisionFlow
 from confirmations.store import ConfirmationStore
@@ -32,6 +36,7 @@ class Services:
     clusters: ClusterClients
     pricing: Pricing
     confirmations: DecisionFlow
+    agent: UserChatAgent
 
 
 def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory, LinkFlow | None]:
@@ -60,9 +65,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         pricing = Pricing(settings.price_vcpu_hour, settings.price_gib_hour)
         decisions = DecisionFlow(ConfirmationStore(database.engine), identity, clusters, pricing,
                                  ttl=timedelta(minutes=settings.approval_ttl_minutes))
+        gateway = Gateway(providers(settings), decisions.store.record)
+        memory = Memory(database.engine, settings.memory_budget_tokens,
+                        timedelta(hours=settings.memory_ttl_hours))
+        agent = UserChatAgent(identity, decisions, clusters, gateway, memory, pricing)
         try:
             yield Services(settings=settings, database=database, identity=identity,
                            store=store, link_flow=flow, clusters=clusters, pricing=pricing,
-                           confirmations=decisions)
+                           confirmations=decisions, agent=agent)
         finally:
             clusters.close()

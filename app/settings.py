@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     oauth_redirect_url: str = "http://127.0.0.1:8080/oauth/callback"
     credentials_ttl_minutes: int = Field(default=720, ge=1)
 
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    openai_private: bool = Field(default=False, description="the OpenAI-compatible endpoint is "
+                                 "self-hosted: it may see sensitive, unredacted data")
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00),
+                                 "gpt-4.1-mini": (0.40, 1.60)},
+        description="model -> (USD per 1M input tokens, per 1M output tokens)")
+    memory_budget_tokens: int = Field(default=2000, ge=100, le=100_000)
+    memory_ttl_hours: float = Field(default=24.0, gt=0)
+
     approval_ttl_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
 
     # Cost estimates of plans (USD), e.g. on-demand prices of your cloud.
@@ -226,7 +236,8 @@ class Settings(BaseSettings):
         return self.data_dir or default_data_dir()
 
     def llm_order(self) -> list[str]:
-        """Providers to try, in order: 'off' → none; 'auto' → every configured one."""
+        """Providers to try, in order: 'off' → none; 'auto' → every configured one; an explicit
+        order names them (an Ollama without HEXABOT_OLLAMA_URL uses http://127.0.0.1:11434)."""
         if self.llm == "off":
             return []
         if self.llm == "auto":
