@@ -1,0 +1,120 @@
+"""Stand-ins for LLMs: a scripted chat model at the LangChain seam, and loopback HTTP stubs of
+the OpenAI chat-completions and Ollama /api/chat wire formats that record every request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from tests.services import free_port
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Answers with the next scripted message; records what it was sent."""
+    script: list[AIMessage]
+    seen: list[list[BaseMessage]] = []
+    loop_forever: bool = False
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+        return self
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        self.seen.append(list(messages))
+        message = self.script[0] if self.loop_forever else self.script.pop(0)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def call(name: str, args: dict[str, Any], call_id: str = "c1") -> AIMessage:
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id}],
+                     usage_metadata={"input_tokens": 100, "output_tokens": 10,
+                                     "total_tokens": 110})
+
+
+def say(text: str) -> AIMessage:
+    return AIMessage(content=text, usage_metadata={"input_tokens": 120, "output_tokens": 20,
+                                                   "total_tokens": 140})
+
+
+@dataclass
+class WireStub:
+    """Scripted answers, as (tool name, args) or plain text, in either wire format."""
+    script: list[tuple[str, Any]]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    hang: bool = False
+    url: str = ""
+
+    def _next(self) -> tuple[str, Any]:
+        return self.script.pop(0)
+
+    async def openai(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        if self.hang:
+            await asyncio.sleep(60)
+        kind, value = self._next()
+        message: dict[str, Any] = {"role": "assistant", "content": None}
+        if kind == "tool":
+            name, args = value
+            message["tool_calls"] = [{"id": f"call_{len(self.requests)}", "type": "function",
+                                      "function": {"name": name, "arguments": json.dumps(args)}}]
+        else:
+            message["content"] = value
+        return web.json_response({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": "tool_calls" if kind == "tool" else "stop"}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}})
+
+    async def ollama(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        kind, value = self._next()
+        message: dict[str, Any] = {"role": "assistant", "content": ""}
+        if kind == "tool":
+            name, args = value
+            message["tool_calls"] = [{"function": {"name": name, "arguments": args}}]
+        else:
+            message["content"] = value
+        chunks = [{"model": body["model"], "created_at": "2026-11-23T10:00:00Z",
+                   "message": message, "done": False},
+                  {"model": body["model"], "created_at": "2026-11-23T10:00:01Z",
+                   "message": {"role": "assistant", "content": ""}, "done": True,
+                   "done_reason": "stop", "prompt_eval_count": 800, "eval_count": 40}]
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write((json.dumps(chunk) + "\n").encode())
+        await response.write_eof()
+        return response
+
+
+@contextlib.asynccontextmanager
+async def serve(stub: WireStub) -> AsyncIterator[WireStub]:
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", stub.openai)
+    app.router.add_post("/api/chat", stub.ollama)
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    stub.url = f"http://127.0.0.1:{port}"
+    try:
+        yield stub
+    finally:
+        await runner.cleanup()
