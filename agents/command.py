@@ -58,11 +58,12 @@ class CommandMode:
         match: Match = resolve(text, found, kind, prefer_namespace=box.ctx.namespace)
         if match.found is not None:
             return match.found, ""
-        names = ", ".join(w["name"] for w in (match.candidates or tuple(found)))
         if match.ambiguous:
-            return None, f"Which one do you mean: {names}?"
-        return None, (f"I found nothing matching {text!r} in {box.ctx.namespace}. "
-                      f"There: {names or 'no workloads'}.")
+            options = ", ".join(f"{w['name']} ({w['namespace']})" for w in match.candidates)
+            return None, f"Which one do you mean: {options}?"
+        names = ", ".join(sorted({w["name"] for w in found}))
+        return None, (f"I found nothing matching {text!r} in your namespaces "
+                      f"({', '.join(box.ctx.namespaces)}). There: {names or 'no workloads'}.")
 
     # -- handlers ------------------------------------------------------------------------
     async def help(self, box: Toolbox, _: dict[str, Any], __: str) -> str:

@@ -53,7 +53,7 @@ def resolve(text: str, workloads: list[dict[str, Any]], kind: str | None = None,
                     key=lambda s: -s[0])
     scored = [(s, w) for s, w in scored if s > 0.5]
     if not scored:
-        return Match(None, tuple(pool))
+        return Match(None, ())
     best = scored[0][0]
     top = [w for s, w in scored if s == best]
     return Match(top[0], ()) if len(top) == 1 else Match(None, tuple(top))

@@ -23,13 +23,13 @@ DIRECTORY = """bot: {{kubeconfig: {kc}, context: hexabot}}
 users:
   - {{slack_id: U0ALICE, name: alice, hexabase_user: hxb-alice, groups: [developers, shop-team],
      workspaces: [{{name: shop, impersonate: {{user: alice, groups: [developers, shop-team]}},
-                   namespaces: [shop, shop-staging], two_person_namespaces: [shop]}}]}}
+                   namespaces: [shop, shop-staging, data], two_person_namespaces: [shop]}}]}}
   - {{slack_id: U0BOB, name: bob, hexabase_user: hxb-bob, groups: [viewers],
      workspaces: [{{name: shop, kubeconfig: {kc}, context: bob,
                    namespaces: [shop, shop-staging], two_person_namespaces: [shop]}}]}}
   - {{slack_id: U0CAROL, name: carol, hexabase_user: hxb-carol, groups: [admins],
      workspaces: [{{name: shop, kubeconfig: {kc}, context: carol,
-                   namespaces: [shop, shop-staging], two_person_namespaces: [shop]}}]}}
+                   namespaces: [shop, shop-staging, data], two_person_namespaces: [shop]}}]}}
 """
 
 

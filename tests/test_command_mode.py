@@ -1,0 +1,79 @@
+"""Command mode answers the seeds' four conversations against the demo fixture, with no LLM."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agents.agent import UserChatAgent
+from agents.memory import Memory
+from agents.types import Ask, Reply
+from tests.confirm_support import Rig, rig
+from tests.sandbox_support import ThreadedSandbox
+
+
+@pytest.fixture
+async def bot(database_url: str, sandbox: ThreadedSandbox,
+              tmp_path: Path) -> AsyncIterator[tuple[UserChatAgent, Rig]]:
+    async with rig(database_url, sandbox, tmp_path) as r:
+        yield UserChatAgent(r.identity, r.flow, r.flow.clusters, None, Memory(r.engine)), r
+
+
+async def _ask(bot: tuple[UserChatAgent, Rig], text: str, who: str = "U0ALICE") -> Reply:
+    return await bot[0].handle(Ask(who, text, f"dm:{who}"))
+
+
+def tools(reply: Reply) -> list[str]:
+    return [c.tool for c in reply.tools_called]
+
+
+async def test_how_is_my_web_app_doing(bot: tuple[UserChatAgent, Rig]) -> None:
+    reply = await _ask(bot, "How is my web app doing?")
+    assert reply.mode == "command" and reply.text.endswith("_(command mode)_")
+    assert tools(reply) == ["get_deployment_status", "get_resource_usage"]
+    assert "deployment shop/web-app: 3/3 ready" in reply.text and "45%" in reply.text
+
+
+async def test_my_api_is_slow_scale_it_up(bot: tuple[UserChatAgent, Rig],
+                                          sandbox: ThreadedSandbox) -> None:
+    reply = await _ask(bot, "My API is slow, can you scale it up?")
+    [proposal] = reply.proposals
+    assert proposal.tool == "scale_deployment"
+    assert proposal.args == {"namespace": "shop", "name": "api-service", "replicas": 3}
+    assert "Awaiting approval #" in reply.text and "USD/month" in reply.text
+    assert sandbox.obj("apps", "v1", "deployments", "shop", "api-service")["spec"][
+        "replicas"] == 2
+
+
+async def test_set_up_backups_for_my_database(bot: tuple[UserChatAgent, Rig]) -> None:
+    reply = await _ask(bot, "Set up backups for my database")
+    assert reply.proposals == ()
+    assert "one-off dump of user-db" in reply.text and "backup user-db --to" in reply.text
+    denied = await _ask(bot, "backup user-db --to data-user-db-0")
+    assert "alice may not create jobs" in denied.text and denied.proposals == ()
+    carol = await _ask(bot, "backup user-db --to data-user-db-0", who="U0CAROL")
+    [proposal] = carol.proposals
+    assert proposal.tool == "create_backup_job" and proposal.args["database"] == "user-db"
+
+
+async def test_my_app_keeps_crashing(bot: tuple[UserChatAgent, Rig]) -> None:
+    reply = await _ask(bot, "My app keeps crashing")
+    assert tools(reply) == ["list_pods", "view_logs", "get_events"]
+    assert "checkout-worker-6b8f9d7c4e-h5j2k: CrashLoopBackOff, 12 restarts, last " \
+           "termination OOMKilled (exit 137)" in reply.text
+    assert "rss=580Mi" in reply.text and "raise the memory limit" in reply.text
+
+
+async def test_explicit_commands_ambiguity_and_not_understood(
+        bot: tuple[UserChatAgent, Rig]) -> None:
+    logs = await _ask(bot, "logs api-service --tail 2")
+    assert tools(logs)[-1] == "view_logs" and "p99 latency 910ms" in logs.text
+    scale = await _ask(bot, "scale api-service 4")
+    assert scale.proposals[0].args["replicas"] == 4
+    unknown = await _ask(bot, "what is the meaning of life")
+    assert "I did not understand" in unknown.text and "How is my web app doing?" in unknown.text
+    nothing = await _ask(bot, "status payments")
+    assert "found nothing matching 'payments' in your namespaces" in nothing.text
+    assert "web-app" in nothing.text  # says what is there instead
