@@ -60,6 +60,7 @@ def redacted(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
 class Gateway:
     def __init__(self, providers: Sequence[Provider],
                  audit: Callable[[AuditEvent], Awaitable[None]]) -> None:
+        """``audit`` records each call's event (the agent passes the turn's collector)."""
         self.providers = list(providers)
         self.audit = audit
 
@@ -67,7 +68,9 @@ class Gateway:
         return [p for p in self.providers if p.private or not ctx.sensitive]
 
     async def complete(self, ctx: SecurityContext, messages: Sequence[BaseMessage],
-                       tools: list[dict[str, Any]]) -> Completion:
+                       tools: list[dict[str, Any]],
+                       audit: Callable[[AuditEvent], Awaitable[None]] | None = None
+                       ) -> Completion:
         routed = self.route(ctx)
         if not routed:
             raise NoProviderAnswered(f"workspace {ctx.workspace} is sensitive and no private "
@@ -85,20 +88,22 @@ class Gateway:
                 reason = "timed out" if isinstance(exc, TimeoutError) else \
                     f"{type(exc).__name__}: {exc}"
                 failures.append(f"{provider.name}: {reason}")
-                await self._record(ctx, provider, began, 0, 0, 0.0, "error", reason)
+                await (audit or self.audit)(self._event(ctx, provider, began, 0, 0, 0.0,
+                                                        "error", reason))
                 continue
             usage = getattr(answer, "usage_metadata", None) or {}
             tokens_in, tokens_out = int(usage.get("input_tokens", 0)), int(
                 usage.get("output_tokens", 0))
             cost = (tokens_in * provider.price_in + tokens_out * provider.price_out) / 1e6
-            await self._record(ctx, provider, began, tokens_in, tokens_out, cost, "ok")
+            await (audit or self.audit)(self._event(ctx, provider, began, tokens_in,
+                                                    tokens_out, cost, "ok"))
             return Completion(answer, provider, tokens_in, tokens_out, cost)
         raise NoProviderAnswered("; ".join(failures))
 
-    async def _record(self, ctx: SecurityContext, provider: Provider, began: float,
-                      tokens_in: int, tokens_out: int, cost: float, outcome: str,
-                      error: str = "") -> None:
-        await self.audit(AuditEvent(
+    @staticmethod
+    def _event(ctx: SecurityContext, provider: Provider, began: float, tokens_in: int,
+               tokens_out: int, cost: float, outcome: str, error: str = "") -> AuditEvent:
+        return (AuditEvent(
             kind="llm.call", actor=ctx.slack_id, outcome=outcome,
             hexabase_user=ctx.hexabase_user, workspace=ctx.workspace, namespace=ctx.namespace,
             request_id=ctx.request_id, session_id=ctx.session_id, error=error,

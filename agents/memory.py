@@ -8,12 +8,16 @@ deletes the user's rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 import tiktoken
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from confirmations import outbox
+from tools.audit import AuditEvent
 
 metadata = sa.MetaData()
 conversation_messages = sa.Table(
@@ -45,11 +49,15 @@ class Memory:
                  ttl: timedelta = timedelta(hours=24)) -> None:
         self.engine, self.budget, self.ttl = engine, budget_tokens, ttl
 
-    async def append(self, session_id: str, slack_id: str, role: str, content: str) -> None:
+    async def save_turn(self, session_id: str, slack_id: str, question: str, answer: str,
+                        events: Sequence[AuditEvent] = ()) -> None:
+        """Both sides of a turn and the turn's audit events, in one transaction."""
         async with self.engine.begin() as conn:
-            await conn.execute(conversation_messages.insert().values(
-                session_id=session_id, slack_id=slack_id, role=role, content=content,
-                tokens=count_tokens(content)))
+            await conn.execute(conversation_messages.insert(), [
+                {"session_id": session_id, "slack_id": slack_id, "role": role,
+                 "content": text, "tokens": count_tokens(text)}
+                for role, text in (("user", question), ("assistant", answer))])
+            await outbox.record(conn, *events)
 
     async def load(self, session_id: str, slack_id: str) -> list[Turn]:
         since = datetime.now(UTC) - self.ttl

@@ -21,14 +21,20 @@ from tools.spec import Effect, ToolEnv, ToolResult
 
 @dataclass
 class Toolbox:
+    """``events`` collects the turn's read-side audit events; the agent writes them with the
+    turn (one transaction).  Proposals are state changes and are audited where they happen."""
     ctx: SecurityContext
     env: ToolEnv
     flow: DecisionFlow
     calls: list[ToolCall] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)
+    events: list[AuditEvent] = field(default_factory=list)
+
+    async def record(self, event: AuditEvent) -> None:
+        self.events.append(event)
 
     async def _audit(self, tool: str, outcome: str, began: float, error: str = "") -> None:
-        await self.flow.store.record(AuditEvent(
+        await self.record(AuditEvent(
             kind="tool.read", actor=self.ctx.slack_id, outcome=outcome,
             hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,
             namespace=self.ctx.namespace, request_id=self.ctx.request_id,
@@ -55,7 +61,7 @@ class Toolbox:
             action = await self.flow.propose(self.ctx, tool, args)
         except errors.ToolError as exc:
             self.calls.append(ToolCall(tool, args, False, exc.message))
-            await self.flow.store.record(AuditEvent(
+            await self.record(AuditEvent(
                 kind="tool.write", actor=self.ctx.slack_id, outcome="denied" if isinstance(
                     exc, errors.Forbidden | errors.PlanRefused) else "error",
                 hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,

@@ -158,8 +158,12 @@ class ConfirmationStore:
                 slack_channel=channel, slack_ts=ts))
 
     async def record(self, event: AuditEvent) -> None:
-        async with self.engine.begin() as conn:
-            await outbox.record(conn, event)
+        await self.record_many([event])
+
+    async def record_many(self, events: Sequence[AuditEvent]) -> None:
+        if events:
+            async with self.engine.begin() as conn:
+                await outbox.record(conn, *events)
 
     async def object_lock(self, conn: AsyncConnection, action: PendingAction) -> None:
         """Hold the per-object lock on ``conn`` (session level) until :meth:`object_unlock`."""
