@@ -59,13 +59,20 @@ def redacted(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
 
 class Gateway:
     def __init__(self, providers: Sequence[Provider],
-                 audit: Callable[[AuditEvent], Awaitable[None]]) -> None:
-        """``audit`` records each call's event (the agent passes the turn's collector)."""
+                 audit: Callable[[AuditEvent], Awaitable[None]],
+                 routes: dict[str, list[str]] | None = None) -> None:
+        """``audit`` records each call's event (the agent passes the turn's collector);
+        ``routes`` maps a workspace to its own provider order (names of ``providers``)."""
         self.providers = list(providers)
         self.audit = audit
+        self.routes = routes or {}
 
     def route(self, ctx: SecurityContext) -> list[Provider]:
-        return [p for p in self.providers if p.private or not ctx.sensitive]
+        """The workspace's own order if it has one; sensitive workspaces: private only."""
+        order = self.routes.get(ctx.workspace)
+        chosen = self.providers if order is None else [
+            p for name in order for p in self.providers if p.name == name]
+        return [p for p in chosen if p.private or not ctx.sensitive]
 
     async def complete(self, ctx: SecurityContext, messages: Sequence[BaseMessage],
                        tools: list[dict[str, Any]],

@@ -65,7 +65,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         pricing = Pricing(settings.price_vcpu_hour, settings.price_gib_hour)
         decisions = DecisionFlow(ConfirmationStore(database.engine), identity, clusters, pricing,
                                  ttl=timedelta(minutes=settings.approval_ttl_minutes))
-        gateway = Gateway(providers(settings), decisions.store.record)
+        gateway = Gateway(providers(settings), decisions.store.record, settings.llm_routes)
         memory = Memory(database.engine, settings.memory_budget_tokens,
                         timedelta(hours=settings.memory_ttl_hours))
         agent = UserChatAgent(identity, decisions, clusters, gateway, memory, pricing)

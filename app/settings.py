@@ -105,6 +105,20 @@ class Settings(BaseSettings):
         default_factory=lambda: {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00),
                                  "gpt-4.1-mini": (0.40, 1.60)},
         description="model -> (USD per 1M input tokens, per 1M output tokens)")
+    llm_routes: dict[str, list[str]] = Field(
+        default_factory=dict, description="workspace -> provider order, e.g. "
+        '{"payments": ["ollama"]}')
+
+    @field_validator("llm_routes")
+    @classmethod
+    def _routes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for workspace, order in value.items():
+            unknown = [name for name in order if name not in LLM_PROVIDERS]
+            if unknown:
+                raise ValueError(f"workspace {workspace!r}: unknown providers {unknown}; "
+                                 f"expected names from {', '.join(LLM_PROVIDERS)}")
+        return value
+
     memory_budget_tokens: int = Field(default=2000, ge=100, le=100_000)
     memory_ttl_hours: float = Field(default=24.0, gt=0)
 

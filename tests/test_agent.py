@@ -17,9 +17,11 @@ from agents.agent import MAX_TOOL_CALLS, UserChatAgent
 from agents.gateway import Gateway, Provider
 from agents.memory import Memory
 from agents.types import Ask
-from tests.confirm_support import Rig, rig
+from tests.confirm_support import DIRECTORY, Rig, rig
+from tests.conftest import run_cli
 from tests.llm_stubs import ScriptedChatModel, WireStub, call, say, serve
 from tests.sandbox_support import ThreadedSandbox
+from tools.security import KubeconfigCredentials, SecurityContext
 
 WEB_POD = "web-app-7c9d8f6b5d-x2k9p"
 
@@ -178,3 +180,33 @@ async def test_ollama_wire_round_trip_and_fallback(r: Rig) -> None:
     assert llm[:2] == [("openai", "error"), ("ollama", "ok")]
     ok = next(e for e in events if e["kind"] == "llm.call" and e["outcome"] == "ok")
     assert ok["detail"]["input_tokens"] == 800
+
+
+def test_routing_per_workspace_and_sensitivity() -> None:
+    def ctx(workspace: str, sensitive: bool) -> SecurityContext:
+        return SecurityContext("U1", "h", "u", (), workspace, ("n",), "n", (), sensitive,
+                               KubeconfigCredentials({}, "c", "t"))
+
+    local = Provider("ollama", "l", True, make=lambda: None)  # type: ignore[arg-type,return-value]
+    hosted = Provider("openai", "h", False, make=lambda: None)  # type: ignore[arg-type,return-value]
+    gateway = Gateway([hosted, local], audit=None,  # type: ignore[arg-type]
+                      routes={"payments": ["ollama", "openai"]})
+    assert [p.name for p in gateway.route(ctx("shop", False))] == ["openai", "ollama"]
+    assert [p.name for p in gateway.route(ctx("payments", False))] == ["ollama", "openai"]
+    assert [p.name for p in gateway.route(ctx("shop", True))] == ["ollama"]
+
+
+def test_cli_ask_json(clean_env: dict[str, str], database_url: str, sandbox: ThreadedSandbox,
+                      tmp_path: Path) -> None:
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    env = {**clean_env, "HEXABOT_DATABASE_URL": database_url,
+           "HEXABOT_DIRECTORY_FILE": str(directory)}
+    result = run_cli(["ask", "--as", "alice", "--json", "scale api-service 4"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["mode"] == "command"
+    assert [p["tool"] for p in body["proposals"]] == ["scale_deployment"]
+    assert body["proposals"][0]["args"]["replicas"] == 4
+    assert body["tools_called"] == [{"tool": "scale_deployment", "args": {
+        "name": "api-service", "replicas": 4, "namespace": "shop"}, "ok": True}]
