@@ -128,6 +128,17 @@ def sandbox_serve_cmd(
     out.print("sandbox cluster stopped")
 
 
+@cli.command("run")
+def run_cmd(ctx: typer.Context) -> None:
+    """Run the Slack bot (Socket Mode) with its background work until SIGTERM."""
+    from app.slack import run as slack_run
+
+    settings = settings_of(ctx)
+    out.print(f"connecting to Slack at {settings.slack_api_url} …", highlight=False)
+    asyncio.run(slack_run.run(settings))
+    out.print("stopped")
+
+
 @cli.command("demo")
 def demo_cmd(ctx: typer.Context) -> None:
     """Run the local demo on embedded defaults (no Slack, cluster or LLM needed)."""

@@ -1,0 +1,1 @@
+"""The Slack app: Bolt in Socket Mode, thin listeners, one rendering module."""

@@ -1,0 +1,23 @@
+"""Handle each Slack event once, even when Slack retries it or several replicas receive it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+metadata = sa.MetaData()
+slack_events = sa.Table("slack_events", metadata, sa.Column("event_id", sa.Text,
+                                                            primary_key=True))
+
+
+class EventLog:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def first_time(self, event_id: str) -> bool:
+        """True for the first delivery of ``event_id`` anywhere; False for every repeat."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(slack_events).values(event_id=event_id)
+                                        .on_conflict_do_nothing())
+        return bool(result.rowcount)

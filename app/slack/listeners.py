@@ -1,0 +1,195 @@
+"""Bolt listeners: parse at the edge, call one service, render.  Slack dicts stop here.
+
+- DM ``message`` → a personal session; ``app_mention`` → answered in its thread, acting as the
+  mentioner.  A "working…" message is posted first and replaced by the answer; each proposal
+  gets its own approval card.
+- ``/hexabot`` → help, whoami, workspace, namespace, pending, logout, and command mode.
+- ``approve``/``reject`` buttons → the DecisionFlow; the card is updated in place, a refusal
+  goes only to the clicker (ephemeral).
+- ``app_home_opened`` → identity, context and pending approvals.
+Bolt acks events itself before a listener runs; commands and actions ack first thing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agents.types import Ask
+from app.identity.service import IdentityError
+from app.services import Services
+from app.slack import render
+from app.slack.dedupe import EventLog
+
+MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A person's message to the bot, parsed from an event."""
+    event_id: str
+    user: str
+    channel: str
+    text: str
+    ts: str
+    thread_ts: str | None
+    direct: bool
+
+    @classmethod
+    def from_event(cls, body: dict[str, Any], event: dict[str, Any]) -> Message:
+        direct = event.get("channel_type") == "im"
+        return cls(event_id=str(body.get("event_id", "")), user=str(event.get("user", "")),
+                   channel=str(event["channel"]), text=MENTION.sub("", event.get("text", "")),
+                   ts=str(event["ts"]),
+                   thread_ts=None if direct else str(event.get("thread_ts") or event["ts"]),
+                   direct=direct)
+
+    @property
+    def session_id(self) -> str:
+        return f"dm:{self.user}" if self.direct else \
+            f"thread:{self.channel}:{self.thread_ts}:{self.user}"
+
+
+@dataclass(frozen=True)
+class Click:
+    action_id: str
+    action: str   # the pending action id: the only thing a button carries
+    user: str
+    channel: str
+    message_ts: str
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Click:
+        action = body["actions"][0]
+        return cls(action_id=action["action_id"], action=str(action["value"]),
+                   user=body["user"]["id"], channel=body["channel"]["id"],
+                   message_ts=body["container"]["message_ts"])
+
+
+async def answer(services: Services, client: AsyncWebClient, message: Message) -> None:
+    working = await client.chat_postMessage(channel=message.channel, text="working…",
+                                            thread_ts=message.thread_ts)
+    try:
+        reply = await services.agent.handle(Ask(message.user, message.text, message.session_id))
+    except IdentityError as exc:
+        await client.chat_update(channel=message.channel, ts=working["ts"], text=str(exc),
+                                 blocks=render.notice(str(exc)))
+        return
+    await client.chat_update(channel=message.channel, ts=working["ts"], text=reply.text[:3000],
+                             blocks=render.reply(reply))
+    for proposal in reply.proposals:
+        action = await services.confirmations.store.get(proposal.id)
+        if action is None:
+            continue
+        posted = await client.chat_postMessage(channel=message.channel,
+                                               thread_ts=message.thread_ts,
+                                               text=f"Approval needed: {proposal.summary}",
+                                               blocks=render.card(action))
+        await services.confirmations.store.set_card(action.id, message.channel, posted["ts"])
+
+
+def register(app: AsyncApp, services: Services, events: EventLog) -> None:
+    @app.event("message")
+    async def on_direct_message(body: dict[str, Any], event: dict[str, Any],
+                                client: AsyncWebClient) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return
+        message = Message.from_event(body, event)
+        if await events.first_time(message.event_id):
+            await answer(services, client, message)
+
+    @app.event("app_mention")
+    async def on_mention(body: dict[str, Any], event: dict[str, Any],
+                         client: AsyncWebClient) -> None:
+        if event.get("bot_id"):
+            return
+        message = Message.from_event(body, event)
+        if await events.first_time(message.event_id):
+            await answer(services, client, message)
+
+    @app.command("/hexabot")
+    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user, text = command["user_id"], command.get("text", "").strip()
+        verb, _, rest = text.partition(" ")
+        try:
+            result = await _slash(services, user, command["channel_id"], verb.lower(),
+                                  rest.strip(), text)
+        except IdentityError as exc:
+            result = str(exc)
+        await respond(text=result[:3000], blocks=render.text_blocks(result),
+                      response_type="ephemeral")
+
+    @app.action("approve")
+    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await _decide(services, client, Click.from_body(body), approve=True)
+
+    @app.action("reject")
+    async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await _decide(services, client, Click.from_body(body), approve=False)
+
+    @app.event("app_home_opened")
+    async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
+        user = str(event["user"])
+        try:
+            me = await services.identity.context(user)
+        except IdentityError as exc:
+            await client.views_publish(user_id=user, view={
+                "type": "home", "blocks": render.notice(str(exc))})
+            return
+        pending = await services.confirmations.store.for_user(user, [me.workspace])
+        await client.views_publish(user_id=user, view={"type": "home", "blocks": render.home(
+            me.name, me.workspace, me.namespace, pending)})
+
+
+async def _decide(services: Services, client: AsyncWebClient, click: Click,
+                  approve: bool) -> None:
+    flow = services.confirmations
+    decision = await (flow.approve(click.action, click.user) if approve
+                      else flow.reject(click.action, click.user))
+    if decision.private or decision.action is None:
+        await client.chat_postEphemeral(channel=click.channel, user=click.user,
+                                        text=decision.message,
+                                        blocks=render.notice(decision.message))
+        return
+    await client.chat_update(channel=click.channel, ts=click.message_ts,
+                             text=f"{decision.action.state.value}: {decision.action.plan.summary}",
+                             blocks=render.card(decision.action))
+
+
+async def _slash(services: Services, user: str, channel: str, verb: str, rest: str,
+                 text: str) -> str:
+    identity = services.identity
+    if verb in ("", "help"):
+        return ("`/hexabot whoami | workspace [NAME] | namespace [NAME] | pending | logout | "
+                "login` — and any command-mode request (`pods`, `status web-app`, …).")
+    if verb == "whoami":
+        me = await identity.context(user)
+        return (f"{me.name} (Hexabase {me.hexabase_user}); workspace {me.workspace}, namespace "
+                f"{me.namespace}; allowed: {', '.join(me.namespaces)}")
+    if verb == "workspace":
+        ctx = await (identity.switch_workspace(user, rest) if rest else identity.context(user))
+        return f"workspace: {ctx.workspace} (namespace {ctx.namespace})"
+    if verb == "namespace":
+        ctx = await (identity.switch_namespace(user, rest) if rest else identity.context(user))
+        return f"namespace: {ctx.namespace} (allowed: {', '.join(ctx.namespaces)})"
+    if verb == "logout":
+        await identity.logout(user)
+        services.clusters.forget(user)
+        return "Forgotten: your link, cached credentials, context and conversation memory."
+    if verb == "login":
+        if services.link_flow is None:
+            return "This Hexabot uses a static directory: ask an administrator to add you."
+        return f"Sign in to link your account: {await services.link_flow.start(user)}"
+    if verb == "pending":
+        me = await identity.context(user)
+        actions = await services.confirmations.store.for_user(user, [me.workspace])
+        return "\n".join(f"• {a.plan.summary} (`{a.id}`)" for a in actions) or "Nothing pending."
+    reply = await services.agent.handle(Ask(user, text, f"slash:{channel}:{user}"))
+    return reply.text

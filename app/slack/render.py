@@ -1,0 +1,133 @@
+"""Every Slack message the bot sends is built here, and validated before it leaves.
+
+Limits enforced (Slack's): ≤ 50 blocks, section text ≤ 3,000, button text ≤ 75, value ≤ 2,000,
+header ≤ 150, context ≤ 10 elements; long text is split into sections or cut with a note.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from agents.types import Reply
+from confirmations.model import PendingAction, State
+
+SECTION_LIMIT = 3000
+MAX_BLOCKS = 50
+Blocks = list[dict[str, Any]]
+
+
+class InvalidBlocks(ValueError):
+    pass
+
+
+def validate(blocks: Blocks) -> Blocks:
+    if len(blocks) > MAX_BLOCKS:
+        raise InvalidBlocks(f"{len(blocks)} blocks (Slack allows {MAX_BLOCKS})")
+    for block in blocks:
+        parsed = Block.parse(block)
+        if parsed is None:
+            raise InvalidBlocks(f"unknown block {block.get('type')!r}")
+        parsed.to_dict()  # raises SlackObjectFormationError on a broken limit
+    return blocks
+
+
+def _text(kind: str, text: str) -> dict[str, Any]:
+    return {"type": kind, "text": text}
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _text("mrkdwn", text)}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_text("mrkdwn", text[:2000])]}
+
+
+def text_blocks(text: str, budget: int = 40) -> Blocks:
+    """Prose as sections, tables (multi-space columns) as code, split under the limits."""
+    blocks: Blocks = []
+    chunk = ""
+    for line in text.splitlines():
+        if len(chunk) + len(line) + 1 > SECTION_LIMIT - 10:
+            blocks.append(section(f"```{chunk}```" if "  " in chunk else chunk))
+            chunk = ""
+        chunk += ("\n" if chunk else "") + line
+    if chunk:
+        blocks.append(section(f"```{chunk}```" if "  " in chunk else chunk))
+    if len(blocks) > budget:
+        cut = len(blocks) - budget
+        blocks = [*blocks[:budget], context(f"… {cut} more parts cut; ask for less.")]
+    return blocks
+
+
+def reply(answer: Reply) -> Blocks:
+    mode = "LLM" if answer.mode == "llm" else "command mode"
+    body = answer.text.replace("\n_(command mode)_", "")
+    blocks = text_blocks(body)
+    tools = ", ".join(c.tool for c in answer.tools_called) or "none"
+    blocks.append(context(f"answered in {mode}" + (f" ({answer.provider})" if answer.provider
+                                                   else "") + f" · tools: {tools}"))
+    return validate(blocks)
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%H:%M UTC") if at else "?"
+
+
+def card(action: PendingAction) -> Blocks:
+    plan = action.plan
+    approvers = ("someone other than the requester who holds the same permission"
+                 if action.two_person else "the requester, or a teammate with the permission")
+    fields = [f"*Requested by*\n<@{action.requester}>", f"*Risk*\n{action.risk}",
+              f"*Expires*\n{_when(action.expires_at)}", f"*Who may approve*\n{approvers}"]
+    if plan.cost_delta is not None:
+        fields.insert(2, f"*Cost*\n{plan.cost_delta:+.2f} USD/month")
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Approval needed"[:150]}},
+        section(f"*{plan.summary}*"[:SECTION_LIMIT]),
+        {"type": "section", "fields": [_text("mrkdwn", f) for f in fields]},
+    ]
+    if plan.diff:
+        diff = plan.diff if len(plan.diff) < SECTION_LIMIT - 20 else \
+            plan.diff[: SECTION_LIMIT - 60] + "\n… (diff cut)"
+        blocks.append(section(f"```{diff}```"))
+    blocks.append(context(f"dry run: {plan.dry_run or 'n/a'} · action {action.id}"))
+    if action.state is State.PENDING:
+        approve: dict[str, Any] = {"type": "button", "action_id": "approve", "style": "primary",
+                                   "text": {"type": "plain_text", "text": "Approve"},
+                                   "value": action.id}
+        if action.risk == "high":
+            approve["confirm"] = {
+                "title": {"type": "plain_text", "text": "High-risk change"},
+                "text": {"type": "plain_text", "text": plan.summary[:280]},
+                "confirm": {"type": "plain_text", "text": "Approve"},
+                "deny": {"type": "plain_text", "text": "Cancel"}}
+        blocks.append({"type": "actions", "block_id": "actions", "elements": [
+            approve, {"type": "button", "action_id": "reject", "style": "danger",
+                      "text": {"type": "plain_text", "text": "Reject"}, "value": action.id}]})
+    else:
+        who = f" by <@{action.approver}>" if action.approver else ""
+        outcome = action.result or action.error or ""
+        blocks.append(section(f"*{action.state.value.capitalize()}*{who} at "
+                              f"{_when(action.decided_at or action.executed_at)}"
+                              + (f"\n{outcome}"[:2000] if outcome else "")))
+    return validate(blocks)
+
+
+def notice(text: str) -> Blocks:
+    return validate([section(text[:SECTION_LIMIT])])
+
+
+def home(name: str, workspace: str, namespace: str, pending: list[PendingAction]) -> Blocks:
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Hexabot"}},
+        section(f"Acting as *{name}* in workspace *{workspace}*, namespace *{namespace}*."),
+        {"type": "divider"},
+        section(f"*Pending approvals* ({len(pending)})"),
+    ]
+    blocks += [section(f"• {a.plan.summary} — <@{a.requester}>, expires "
+                       f"{_when(a.expires_at)} (`{a.id[:8]}`)") for a in pending[:20]]
+    return validate(blocks)

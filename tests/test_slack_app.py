@@ -1,0 +1,116 @@
+"""The real Bolt app (slack_bolt/slack_sdk, Socket Mode) against the local Slack emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.settings import load_settings
+from app.slack.run import connected
+from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
+from sandbox.slack.state import BOT_USER
+from tests.confirm_support import DIRECTORY
+from tests.sandbox_support import ThreadedSandbox
+
+
+@pytest.fixture
+async def slack(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SlackEmulator]:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "")
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    async with slack_emulator() as emulator:
+        for user, name in (("U0ALICE", "alice"), ("U0BOB", "bob"), ("U0CAROL", "carol"),
+                           ("U0MALLORY", "mallory")):
+            emulator.state.add_user(user, name)
+        emulator.state.add_channel("C0SHOP", "shop", ["U0ALICE", "U0BOB", "U0CAROL"])
+        settings = load_settings(database_url=database_url, directory_file=directory,
+                                 slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN,
+                                 slack_api_url=emulator.api_url)
+        async with connected(settings):
+            await until(lambda: emulator.hub.connections)
+            yield emulator
+
+
+async def until(condition: Callable[[], Any], seconds: float = 20) -> Any:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def bot_messages(emulator: SlackEmulator, channel: str) -> list[dict[str, Any]]:
+    return [m for m in emulator.state.history(channel) if m.get("bot_id")]
+
+
+def answered(emulator: SlackEmulator, channel: str) -> list[dict[str, Any]]:
+    return [m for m in bot_messages(emulator, channel) if m["text"] != "working…"]
+
+
+async def test_direct_message_is_a_personal_session(slack: SlackEmulator) -> None:
+    dm = slack.state.im_with("U0ALICE").id
+    await slack.say("U0ALICE", dm, "pods")
+    [reply] = await until(lambda: answered(slack, dm))
+    assert "6 pods in shop" in reply["text"]
+    assert reply["blocks"][-1]["type"] == "context"
+    assert "command mode" in reply["blocks"][-1]["elements"][0]["text"]
+
+
+async def test_mention_answers_in_thread_and_the_card_flow(slack: SlackEmulator,
+                                                           sandbox: ThreadedSandbox) -> None:
+    asked = await slack.say("U0ALICE", "C0SHOP", f"<@{BOT_USER}> scale api-service 4")
+    card = await until(lambda: next((m for m in bot_messages(slack, "C0SHOP")
+                                     if m["text"].startswith("Approval needed")), None))
+    assert card["thread_ts"] == asked["ts"]
+    buttons = card["blocks"][-1]["elements"]
+    action_id = buttons[0]["value"]
+    assert [b["action_id"] for b in buttons] == ["approve", "reject"]
+
+    await slack.click("U0ALICE", "C0SHOP", card["ts"], "approve", action_id)
+    own = await until(lambda: [e for e in slack.state.ephemeral if e["user"] == "U0ALICE"])
+    assert "needs a second person" in own[0]["text"]
+    await slack.click("U0BOB", "C0SHOP", card["ts"], "approve", action_id)
+    bob = await until(lambda: [e for e in slack.state.ephemeral if e["user"] == "U0BOB"])
+    assert "bob may not patch deployments/scale" in bob[0]["text"]
+    assert slack.state.messages[("C0SHOP", card["ts"])]["blocks"][-1]["type"] == "actions"
+
+    await slack.click("U0CAROL", "C0SHOP", card["ts"], "approve", action_id)
+    updated = await until(lambda: slack.state.messages[("C0SHOP", card["ts"])]
+                          if slack.state.messages[("C0SHOP", card["ts"])]["blocks"][-1][
+                              "type"] != "actions" else None)
+    assert "*Succeeded* by <@U0CAROL>" in updated["blocks"][-1]["text"]["text"]
+    assert sandbox.obj("apps", "v1", "deployments", "shop", "api-service")["spec"][
+        "replicas"] == 4
+
+
+async def test_slash_command_and_app_home(slack: SlackEmulator) -> None:
+    ack = await slack.slash("U0ALICE", "C0SHOP", "whoami")
+    assert ack is not None
+    whoami = await until(lambda: [e for e in slack.state.ephemeral if e["user"] == "U0ALICE"])
+    assert "alice (Hexabase hxb-alice); workspace shop" in whoami[0]["text"]
+    await slack.open_home("U0ALICE")
+    view = await until(lambda: slack.state.home_views.get("U0ALICE"))
+    assert "Acting as *alice*" in view["blocks"][1]["text"]["text"]
+
+
+async def test_unknown_user_and_redelivery_once(slack: SlackEmulator) -> None:
+    dm = slack.state.im_with("U0MALLORY").id
+    await slack.say("U0MALLORY", dm, "pods")
+    [reply] = await until(lambda: answered(slack, dm))
+    assert "not in Hexabot's directory" in reply["text"]
+    # Slack retries an event it thinks was lost: the bot answers it once
+    event = slack.hub.delivered[-1]["payload"]
+    if event.get("event", {}).get("type") != "message":
+        event = next(e["payload"] for e in reversed(slack.hub.delivered)
+                     if e["payload"].get("event", {}).get("user") == "U0MALLORY")
+    await slack.hub.deliver("events_api", event)
+    await asyncio.sleep(1.0)
+    assert len(answered(slack, dm)) == 1
