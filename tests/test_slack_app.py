@@ -114,3 +114,19 @@ async def test_unknown_user_and_redelivery_once(slack: SlackEmulator) -> None:
     await slack.hub.deliver("events_api", event)
     await asyncio.sleep(1.0)
     assert len(answered(slack, dm)) == 1
+
+
+def test_manifest_matches_the_listeners() -> None:
+    import yaml
+
+    from tests.conftest import REPO
+
+    manifest = yaml.safe_load((REPO / "manifest.yml").read_text())
+    settings = manifest["settings"]
+    assert settings["socket_mode_enabled"] is True and settings["interactivity"]["is_enabled"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_mention", "message.im", "app_home_opened"}
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/hexabot"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
+    assert not scopes & {"admin", "channels:history", "users:read.email"}  # minimal
