@@ -201,7 +201,7 @@ EXPLICIT: tuple[tuple[str, Handler], ...] = (
     (r"pods?", CommandMode.pods),
     (rf"status {NAME}", CommandMode.status),
     (rf"logs {NAME}(?: --tail (?P<tail>\d+))?(?P<previous> --previous)?", CommandMode.logs),
-    (rf"scale {NAME} (?P<replicas>\d+)", CommandMode.scale),
+    (rf"scale {NAME} (?:to )?(?P<replicas>\d+)(?: replicas)?", CommandMode.scale),
     (rf"restart {NAME}", CommandMode.restart),
     (rf"events(?: {NAME})?", CommandMode.events),
     (rf"usage(?: {NAME})?", CommandMode.usage),

@@ -140,11 +140,14 @@ def run_cmd(ctx: typer.Context) -> None:
 
 
 @cli.command("demo")
-def demo_cmd(ctx: typer.Context) -> None:
+def demo_cmd(ctx: typer.Context,
+             no_wait: bool = typer.Option(False, "--no-wait",
+                                          help="exit after the tour instead of serving the "
+                                               "console until Ctrl-C")) -> None:
     """Run the local demo on embedded defaults (no Slack, cluster or LLM needed)."""
     from app import demo
 
-    demo.run(settings_of(ctx), out)
+    demo.run(settings_of(ctx), out, wait=not no_wait)
 
 
 def main() -> None:

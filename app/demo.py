@@ -1,32 +1,33 @@
 """`hexabot demo`: what a newcomer runs first (``make demo``), on embedded defaults only.
 
-It starts the sandbox cluster, writes a directory for its users, and runs the real services:
-the four conversations of the product brief (command mode unless an LLM is configured), then an
-approval — refused for the requester in a two-person namespace and for a viewer, accepted for an
-admin, executed as the requester — and checks the audit chain.  Nothing is simulated; what is not
-built yet is listed at the end.
+It starts the sandbox cluster, the local Slack emulator with its web console, and the real bot
+in Socket Mode against both (embedded PostgreSQL; Ollama if reachable, else command mode).  A
+short tour asks the brief's four questions as alice through Slack and prints the bot's answers;
+then the console stays up at http://127.0.0.1:PORT until Ctrl-C (``--no-wait`` exits after the
+tour).  Nothing is simulated; what is not built yet is listed at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
+from pydantic import SecretStr
 from rich.console import Console
 
-from agents.types import Ask
 from app import doctor, migrate
-from app.audit.shipper import outbox_chain
 from app.database import open_database
-from app.services import open_services
 from app.settings import Settings
+from app.slack.run import connected
 from sandbox.kube.serve import SandboxCluster, sandbox_cluster
-from tools.audit import verify_chain
+from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 
 NOT_BUILT_YET = (
-    ("Slack app, Slack emulator and the web console", "#8"),
     ("AI analyzers, troubleshooting workflows and backup strategies", "#9"),
     ("Helm chart, container image, metrics and health endpoints", "#10"),
     ("Chat API for the Hexabase UI", "#11"),
@@ -34,6 +35,8 @@ NOT_BUILT_YET = (
 )
 CONVERSATIONS = ("How is my web app doing?", "My API is slow, can you scale it up?",
                  "Set up backups for my database", "My app keeps crashing")
+PEOPLE = (("U0ALICE", "alice", "developer"), ("U0BOB", "bob", "viewer"),
+          ("U0CAROL", "carol", "admin"))
 
 
 def directory(sc: SandboxCluster) -> dict[str, object]:
@@ -57,35 +60,30 @@ def directory(sc: SandboxCluster) -> dict[str, object]:
     }
 
 
-async def _conversations(settings: Settings, out: Console, workdir: Path,
-                         sc: SandboxCluster) -> None:
-    path = workdir / "directory.yaml"
-    path.write_text(yaml.safe_dump(directory(sc)))
-    demo_settings = settings.model_copy(update={"directory_file": path})
-    async with open_services(demo_settings) as services:
-        proposal = None
-        for text in CONVERSATIONS:
-            out.rule(f"alice: {text}")
-            reply = await services.agent.handle(Ask("U0ALICE", text, "demo:U0ALICE"))
-            out.print(reply.text, markup=False, highlight=False)
-            proposal = proposal or next(iter(reply.proposals), None)
-        if proposal is None:
-            return
-        out.rule(f"Approving #{proposal.id}: {proposal.summary}")
-        for who in ("U0ALICE", "U0BOB", "U0CAROL"):
-            decision = await services.confirmations.approve(proposal.id, who)
-            verdict = "approved" if decision.ok else "refused"
-            out.print(f"{who}: {verdict} — {decision.message}", markup=False, highlight=False)
-        replicas = sc.cluster.store.peek(sc.cluster.registry.require(
-            "apps", "v1", "deployments"), "shop", "api-service")
-        out.print(f"api-service now wants {(replicas or {}).get('spec', {}).get('replicas')} "
-                  "replicas (executed as alice, approved by carol).", highlight=False)
-        problems = verify_chain(await outbox_chain(services.database.engine))
-        out.print("Audit chain: " + ("intact" if not problems else "; ".join(problems)),
-                  highlight=False)
+async def _answer(emulator: SlackEmulator, channel: str, after: int) -> dict[str, Any]:
+    """Wait for the bot's finished answer (the 'working…' message replaced)."""
+    for _ in range(600):
+        answers = [m for m in emulator.state.history(channel)[after:]
+                   if m.get("bot_id") and m["text"] != "working…"]
+        if answers:
+            return answers[0]
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the bot did not answer within 30 s")
 
 
-async def _run(settings: Settings, out: Console) -> None:
+async def _tour(emulator: SlackEmulator, out: Console) -> None:
+    dm = emulator.state.im_with("U0ALICE").id
+    for text in CONVERSATIONS:
+        out.rule(f"alice (DM): {text}")
+        before = len(emulator.state.history(dm)) + 1
+        await emulator.say("U0ALICE", dm, text)
+        answer = await _answer(emulator, dm, before)
+        out.print(answer["text"], markup=False, highlight=False)
+
+
+async def _run(settings: Settings, out: Console, wait: bool) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        os.environ[name] = ""  # Socket Mode to the local emulator must not go through a proxy
     async with open_database(settings) as db:
         out.print(f"[bold]PostgreSQL[/]: {db.describe()}")
         state = await migrate.migrate(db.engine)
@@ -93,16 +91,47 @@ async def _run(settings: Settings, out: Console) -> None:
                   + (f" (migrated from {state.before or 'empty'})" if state.changed else ""))
     for check in await doctor.run_checks(settings):
         out.print(f"[bold]{check.name}[/]: {check.status.value} - {check.detail}")
-    async with sandbox_cluster(pod_start_delay=0.2) as sc:
-        out.print(f"[bold]Sandbox cluster[/]: {sc.url} (users alice, bob, carol; "
-                  "try it: `hexabot sandbox serve --kubeconfig-out kubeconfig`)")
+    async with sandbox_cluster(pod_start_delay=0.5) as sc, slack_emulator() as emulator:
+        for user, name, _ in PEOPLE:
+            emulator.state.add_user(user, name)
+        emulator.state.add_channel("C0SHOP", "shop", [u for u, _, _ in PEOPLE])
         with tempfile.TemporaryDirectory(prefix="hexabot-demo-") as tmp:
-            await _conversations(settings, out, Path(tmp), sc)
+            path = Path(tmp) / "directory.yaml"
+            path.write_text(yaml.safe_dump(directory(sc)))
+            bot_settings = settings.model_copy(update={
+                "directory_file": path, "slack_api_url": emulator.api_url,
+                "slack_bot_token": settings.slack_bot_token or _secret(BOT_TOKEN),
+                "slack_app_token": settings.slack_app_token or _secret(APP_TOKEN)})
+            async with connected(bot_settings):
+                out.print(f"[bold]Sandbox cluster[/]: {sc.url}; [bold]Slack emulator[/]: "
+                          f"{emulator.url}; bot connected in Socket Mode")
+                await _tour(emulator, out)
+                out.rule("Web console")
+                out.print(f"Open {emulator.url}/ — switch between alice, bob and carol.\n"
+                          "Try, as alice in #shop: `scale api-service to 4`, then Approve as "
+                          "alice (refused: two-person namespace), as bob (refused: viewer) "
+                          "and as carol (runs as alice).  Or `/hexabot whoami`, `logs "
+                          "checkout-worker --previous`, `events`.", highlight=False)
+                if wait:
+                    out.print("Ctrl-C stops everything.", highlight=False)
+                    await _until_signal()
 
 
-def run(settings: Settings, out: Console) -> None:
+def _secret(value: str) -> SecretStr:
+    return SecretStr(value)
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+def run(settings: Settings, out: Console, wait: bool = True) -> None:
     out.rule("Hexabot demo")
-    asyncio.run(_run(settings, out))
+    asyncio.run(_run(settings, out, wait))
     out.rule("Not built yet")
     for what, issue in NOT_BUILT_YET:
         out.print(f"- {what} (issue {issue})")

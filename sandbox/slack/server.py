@@ -266,13 +266,18 @@ class SlackEmulator:
 
 
 @contextlib.asynccontextmanager
-async def slack_emulator(host: str = "127.0.0.1", port: int = 0,
-                         ack_timeout: float = 3.0) -> AsyncIterator[SlackEmulator]:
+async def slack_emulator(host: str = "127.0.0.1", port: int = 0, ack_timeout: float = 3.0,
+                         console: bool = True) -> AsyncIterator[SlackEmulator]:
+    """Serve the emulator (and, by default, the web console at ``/``) on loopback."""
     if not port:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))
             port = sock.getsockname()[1]
     emulator = SlackEmulator(ack_timeout)
+    if console:
+        from sandbox.slack import console as web_console  # the console builds on this module
+
+        web_console.mount(emulator)
     runner = web.AppRunner(emulator.app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
