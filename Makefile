@@ -21,13 +21,18 @@ install: $(STAMP)
 demo: install
 	$(BIN)/hexabot demo
 
-# Test services: ClickHouse comes from Debian's package (18.16); the pytest fixtures start it
-# (and an embedded PostgreSQL) on free loopback ports and stop them afterwards.
+# Test services: ClickHouse (18.16) and Chromium come from Debian's packages; the pytest
+# fixtures start ClickHouse (and an embedded PostgreSQL) on free loopback ports, and the
+# browser test drives Debian's chromium through Playwright (no browser download).
 services:
-	@command -v clickhouse-server >/dev/null || { \
-	  echo "installing clickhouse-server (Debian package) for the tests"; \
+	@missing=""; \
+	command -v clickhouse-server >/dev/null || missing="$$missing clickhouse-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages) for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clickhouse-server >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 lint: install
 	$(BIN)/ruff check app agents tools confirmations sandbox tests bench migrations
