@@ -49,8 +49,9 @@ def _not_found_path() -> ApiError:
 
 
 class KubeHttp:
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, latency: float = 0.0) -> None:
         self.cluster = cluster
+        self.latency = latency  # seconds added to every request (benchmarks of slow clusters)
         self.authorizer = Authorizer(cluster.store, cluster.registry)
         self.closing = asyncio.Event()
         self.app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -59,6 +60,8 @@ class KubeHttp:
     # -- entry ---------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
         audit_id = str(uuid.uuid4())
+        if self.latency:
+            await asyncio.sleep(self.latency)
         try:
             response = await self._dispatch(request)
         except ApiError as exc:

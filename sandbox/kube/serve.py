@@ -71,15 +71,15 @@ def _free_port(host: str) -> int:
 @contextlib.asynccontextmanager
 async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.0.0.1",
                           port: int = 0, kubeconfig_out: Path | None = None,
-                          pod_start_delay: float = 1.0,
-                          job_run_seconds: float = 2.0) -> AsyncIterator[SandboxCluster]:
+                          pod_start_delay: float = 1.0, job_run_seconds: float = 2.0,
+                          latency: float = 0.0) -> AsyncIterator[SandboxCluster]:
     """Serve a fixture's cluster; raises FixtureError before listening when it is bad."""
     path = fixture_path or demo_fixture_path()
     cluster = Cluster()
     loaded = fixture_mod.load(path, cluster.registry)
     cluster.seed(loaded)
     controllers = Controllers(cluster, pod_start_delay, job_run_seconds)
-    api = KubeHttp(cluster)
+    api = KubeHttp(cluster, latency)
     runner = web.AppRunner(api.app, access_log=None, shutdown_timeout=2)
     cert = make_serving_cert(host)
     port = port or _free_port(host)
