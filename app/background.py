@@ -8,31 +8,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from app.audit.shipper import Shipper
 from app.services import Services
+from confirmations.model import PendingAction
 
 log = logging.getLogger("hexabot.background")
 
 
-async def sweep(services: Services, stop: asyncio.Event, interval: float) -> None:
+OnExpired = Callable[[PendingAction], Awaitable[None]]
+
+
+async def sweep(services: Services, stop: asyncio.Event, interval: float,
+                on_expired: OnExpired | None = None) -> None:
     while not stop.is_set():
         expired = await services.confirmations.store.expire_due(datetime.now(UTC))
         for action in expired:
             log.info("action %s expired unanswered", action.id)
+            if on_expired is not None:
+                await on_expired(action)
         try:
             await asyncio.wait_for(stop.wait(), interval)
         except TimeoutError:
             continue
 
 
-async def run_background(services: Services, stop: asyncio.Event,
-                         interval: float = 5.0) -> None:
+async def run_background(services: Services, stop: asyncio.Event, interval: float = 5.0,
+                         on_expired: OnExpired | None = None) -> None:
+    """Recovery once, then the sweeper (``on_expired`` updates Slack cards) and the shipper."""
     settled = await services.confirmations.recover()
     for action in settled:
         log.warning("recovered action %s after a restart: %s", action.id, action.state.value)
-    jobs = [sweep(services, stop, interval)]
+    jobs = [sweep(services, stop, interval, on_expired)]
     if services.settings.clickhouse_url is not None:
         shipper = Shipper(services.database.engine,
                           services.settings.clickhouse_url.get_secret_value())

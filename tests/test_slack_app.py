@@ -130,3 +130,22 @@ def test_manifest_matches_the_listeners() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
     assert not scopes & {"admin", "channels:history", "users:read.email"}  # minimal
+
+
+async def test_logs_asked_in_a_channel_go_to_a_dm(slack: SlackEmulator) -> None:
+    await slack.say("U0ALICE", "C0SHOP", f"<@{BOT_USER}> logs api-service --tail 2")
+    note = await until(lambda: [m for m in answered(slack, "C0SHOP")])
+    assert "sent that to you in a direct message" in note[0]["text"]
+    dm = slack.state.im_with("U0ALICE").id
+    [logs] = await until(lambda: answered(slack, dm))
+    assert "p99 latency 910ms" in logs["text"]
+    assert "p99 latency 910ms" not in str(slack.state.history("C0SHOP"))
+
+
+async def test_rate_limited_post_is_retried(slack: SlackEmulator) -> None:
+    slack.rate_limited["chat.update"] = 1  # Slack answers 429 + Retry-After once
+    dm = slack.state.im_with("U0ALICE").id
+    await slack.say("U0ALICE", dm, "help")
+    [reply] = await until(lambda: answered(slack, dm))
+    assert "command mode" in reply["text"] or "I can answer" in reply["text"]
+    assert [m for m, _ in slack.calls].count("chat.update") >= 2

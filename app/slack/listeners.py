@@ -26,6 +26,7 @@ from app.slack import render
 from app.slack.dedupe import EventLog
 
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+PRIVATE_TOOLS = {"view_logs"}  # output that stays between the bot and the asker
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,17 @@ async def answer(services: Services, client: AsyncWebClient, message: Message) -
         await client.chat_update(channel=message.channel, ts=working["ts"], text=str(exc),
                                  blocks=render.notice(str(exc)))
         return
-    await client.chat_update(channel=message.channel, ts=working["ts"], text=reply.text[:3000],
-                             blocks=render.reply(reply))
+    private = not message.direct and any(c.tool in PRIVATE_TOOLS for c in reply.tools_called)
+    if private:  # asked in a shared channel: the answer goes to the asker's DM
+        dm = await client.conversations_open(users=message.user)
+        await client.chat_postMessage(channel=dm["channel"]["id"], text=reply.text[:3000],
+                                      blocks=render.reply(reply))
+        note = "I sent that to you in a direct message (logs can hold private data)."
+        await client.chat_update(channel=message.channel, ts=working["ts"], text=note,
+                                 blocks=render.notice(note))
+    else:
+        await client.chat_update(channel=message.channel, ts=working["ts"],
+                                 text=reply.text[:3000], blocks=render.reply(reply))
     for proposal in reply.proposals:
         action = await services.confirmations.store.get(proposal.id)
         if action is None:

@@ -15,13 +15,15 @@ from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.background import run_background
 from app.services import Services, open_services
 from app.settings import ConfigError, Settings
-from app.slack import listeners
+from app.slack import listeners, render
 from app.slack.dedupe import EventLog
+from confirmations.model import PendingAction
 
 log = logging.getLogger("hexabot.slack")
 
@@ -33,6 +35,7 @@ def build_app(services: Services) -> AsyncApp:
                            "needed to connect to Slack in Socket Mode"])
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                             base_url=settings.slack_api_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     app = AsyncApp(client=client, process_before_response=False,
                    request_verification_enabled=False)
 
@@ -53,7 +56,14 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
         assert settings.slack_app_token is not None
         handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
         stop = asyncio.Event()
-        background = asyncio.create_task(run_background(services, stop))
+
+        async def expired(action: PendingAction) -> None:
+            if action.slack_channel and action.slack_ts:
+                await app.client.chat_update(channel=action.slack_channel, ts=action.slack_ts,
+                                             text=f"expired: {action.plan.summary}",
+                                             blocks=render.card(action))
+
+        background = asyncio.create_task(run_background(services, stop, on_expired=expired))
         await handler.connect_async()
         try:
             yield services
