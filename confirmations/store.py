@@ -152,6 +152,14 @@ class ConfirmationStore:
                 .order_by(T.created_at))).all()
         return [_action(r) for r in rows]
 
+    async def recent(self, slack_id: str, limit: int = 5) -> list[PendingAction]:
+        """The user's latest decided or finished actions (App Home's "recent actions")."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(pending_actions).where(
+                T.requester == slack_id, T.state != State.PENDING.value)
+                .order_by(T.created_at.desc()).limit(limit))).all()
+        return [_action(r) for r in rows]
+
     async def set_card(self, action_id: str, channel: str, ts: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(pending_actions.update().where(T.id == action_id).values(

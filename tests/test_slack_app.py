@@ -149,3 +149,14 @@ async def test_rate_limited_post_is_retried(slack: SlackEmulator) -> None:
     [reply] = await until(lambda: answered(slack, dm))
     assert "command mode" in reply["text"] or "I can answer" in reply["text"]
     assert [m for m, _ in slack.calls].count("chat.update") >= 2
+
+
+async def test_a_channel_without_the_bot_gets_a_dm_instead(slack: SlackEmulator) -> None:
+    slack.state.add_channel("C0OTHER", "other", ["U0ALICE"])
+    slack.state.conversations["C0OTHER"].members.discard(BOT_USER)
+    await slack.hub.deliver("events_api", slack._event({
+        "type": "app_mention", "channel": "C0OTHER", "user": "U0ALICE",
+        "text": f"<@{BOT_USER}> pods", "ts": slack.state.next_ts()}))
+    dm = slack.state.im_with("U0ALICE").id
+    messages = await until(lambda: [m for m in answered(slack, dm) if "6 pods" in m["text"]])
+    assert messages and "invite me" in str(slack.state.history(dm))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.types import Ask
@@ -72,8 +73,19 @@ class Click:
 
 
 async def answer(services: Services, client: AsyncWebClient, message: Message) -> None:
-    working = await client.chat_postMessage(channel=message.channel, text="working…",
-                                            thread_ts=message.thread_ts)
+    try:
+        working = await client.chat_postMessage(channel=message.channel, text="working…",
+                                                thread_ts=message.thread_ts)
+    except SlackApiError as exc:
+        if exc.response.get("error") not in ("not_in_channel", "channel_not_found"):
+            raise
+        dm = await client.conversations_open(users=message.user)
+        note = ("I cannot post in that channel (invite me with `/invite @hexabot`); "
+                "answering you here instead.")
+        await client.chat_postMessage(channel=dm["channel"]["id"], text=note)
+        message = Message(message.event_id, message.user, dm["channel"]["id"], message.text,
+                          message.ts, None, True)
+        working = await client.chat_postMessage(channel=message.channel, text="working…")
     try:
         reply = await services.agent.handle(Ask(message.user, message.text, message.session_id))
     except IdentityError as exc:
@@ -153,9 +165,10 @@ def register(app: AsyncApp, services: Services, events: EventLog) -> None:
             await client.views_publish(user_id=user, view={
                 "type": "home", "blocks": render.notice(str(exc))})
             return
-        pending = await services.confirmations.store.for_user(user, [me.workspace])
+        store = services.confirmations.store
+        pending = await store.for_user(user, [me.workspace])
         await client.views_publish(user_id=user, view={"type": "home", "blocks": render.home(
-            me.name, me.workspace, me.namespace, pending)})
+            me.name, me.workspace, me.namespace, pending, await store.recent(user))})
 
 
 async def _decide(services: Services, client: AsyncWebClient, click: Click,

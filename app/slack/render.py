@@ -121,7 +121,8 @@ def notice(text: str) -> Blocks:
     return validate([section(text[:SECTION_LIMIT])])
 
 
-def home(name: str, workspace: str, namespace: str, pending: list[PendingAction]) -> Blocks:
+def home(name: str, workspace: str, namespace: str, pending: list[PendingAction],
+         recent: list[PendingAction] | None = None) -> Blocks:
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Hexabot"}},
         section(f"Acting as *{name}* in workspace *{workspace}*, namespace *{namespace}*."),
@@ -130,4 +131,9 @@ def home(name: str, workspace: str, namespace: str, pending: list[PendingAction]
     ]
     blocks += [section(f"• {a.plan.summary} — <@{a.requester}>, expires "
                        f"{_when(a.expires_at)} (`{a.id[:8]}`)") for a in pending[:20]]
+    if recent:
+        blocks += [{"type": "divider"}, section("*Your recent actions*")]
+        blocks += [section(f"• {a.plan.summary} — {a.state.value}"
+                           + (f" (approved by <@{a.approver}>)" if a.approver else ""))
+                   for a in recent[:10]]
     return validate(blocks)
