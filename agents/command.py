@@ -144,33 +144,27 @@ class CommandMode:
         return f"Proposed: {proposal.summary}. Awaiting approval #{proposal.id}."
 
     async def troubleshoot(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
-        named, namespace, prefix = groups.get("name"), box.ctx.namespace, ""
+        """The diagnosis engine over the namespace (or the named workload's), root causes
+        first; the top finding's fix, when a write tool can apply it, becomes a proposal."""
+        named, namespace, workload = groups.get("name"), box.ctx.namespace, ""
         if named:
             target, problem = await self._target(box, named)
             if target is None:
                 return problem
-            namespace, prefix = target["namespace"], target["name"] + "-"
-        pods = [p for p in (await box.read("list_pods", {"namespace": namespace})).data["pods"]
-                if p["name"].startswith(prefix)]
-        unhealthy = [p for p in pods if p["status"] != "Running" or p["restarts"] > 0
-                     or p["ready"].split("/")[0] != p["ready"].split("/")[1]]
-        if not unhealthy:
-            scope = f"for {named}" if named else f"in {box.ctx.namespace}"
-            return f"Every pod {scope} is running and ready, with no restarts."
-        worst = max(unhealthy, key=lambda p: p["restarts"])
-        lines = [f"{worst['name']}: {worst['status']}, {worst['restarts']} restarts"
-                 + (f", last termination {worst['last_termination']}"
-                    if worst["last_termination"] else "")]
-        if worst["restarts"]:
-            logs = await box.read("view_logs", {"pod": worst["name"], "previous": True,
-                                                "tail_lines": 5, "namespace": namespace})
-            lines.append(logs.text)
-        events = await box.read("get_events", {"object_name": worst["name"], "limit": 5,
-                                               "namespace": namespace})
-        lines.append(events.text)
-        if "OOMKilled" in worst["last_termination"]:
-            lines.append("It was killed for using more memory than its limit: raise the "
-                         "memory limit (apply_yaml) or reduce what it holds in memory.")
+            namespace, workload = target["namespace"], target["name"]
+        findings, unreadable = await box.diagnose(namespace)
+        if workload:
+            findings = [f for f in findings if f.name == workload]
+        if not findings:
+            scope = f"{named}" if named else f"namespace {namespace}"
+            return f"I found nothing wrong with {scope}." + (
+                f" (I could not read: {', '.join(unreadable)})" if unreadable else "")
+        lines = [f.text() for f in findings[:5]]
+        top = findings[0]
+        if top.proposal is not None:
+            args = {**top.proposal["args"], "namespace": namespace}
+            proposal = await box.propose(top.proposal["tool"], args)
+            lines.append(f"Proposed fix: {proposal.summary} — awaiting approval #{proposal.id}.")
         return "\n".join(lines)
 
     async def _pod(self, box: Toolbox, text: str) -> tuple[dict[str, Any] | None, str]:

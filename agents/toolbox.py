@@ -13,6 +13,8 @@ from typing import Any
 from agents.types import Proposal, ToolCall
 from confirmations.flow import DecisionFlow
 from tools import errors, registry
+from tools.analysis import engine
+from tools.analysis.findings import Finding
 from tools.audit import AuditEvent
 from tools.reads.names import workloads
 from tools.security import SecurityContext
@@ -83,6 +85,14 @@ class Toolbox:
             return (f"awaiting approval #{proposal.id}: {proposal.summary} (risk "
                     f"{proposal.risk}). It will only run when a person approves it.")
         return (await self.read(tool, args)).text
+
+    async def diagnose(self, namespace: str) -> tuple[list[Finding], list[str]]:
+        began = time.monotonic()
+        findings, unreadable = await engine.diagnose(self.env, namespace)
+        self.calls.append(ToolCall("diagnose", {"namespace": namespace}, True,
+                                   f"{len(findings)} findings"))
+        await self._audit("diagnose", "ok", began)
+        return findings, unreadable
 
     async def workloads(self) -> list[dict[str, Any]]:
         """Workloads in every namespace of the user's, the current one first."""

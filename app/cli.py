@@ -96,6 +96,7 @@ cli_confirm.register(cli)
 cli_chat.register(cli)
 cli.add_typer(cli_audit.audit_cli, name="audit")
 cli.add_typer(cli_tools.tools_cli, name="tools")
+cli.command("diagnose")(cli_tools.diagnose_cmd)
 sandbox_cli = typer.Typer(help="Local stand-ins for trying Hexabot with no cluster or Slack.",
                           no_args_is_help=True)
 cli.add_typer(sandbox_cli, name="sandbox")

@@ -25,6 +25,7 @@ from app.cli_identity import AS, DIRECTORY, settings_with_directory
 from app.identity.service import IdentityError
 from app.services import open_services
 from tools import errors, registry
+from tools.analysis import engine
 from tools.audit import AuditEvent
 from tools.spec import ActionPlan, Effect, ToolEnv
 
@@ -109,6 +110,43 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
                 detail={"tool": tool, "error": exc.message, "api_audit_id": exc.audit_id},
                 **event))
             raise
+
+
+async def _diagnose(settings_dir: Path | None, ctx: typer.Context, who: str,
+                    workspace: str | None, namespace: str | None) -> tuple[list[Any], list[str]]:
+    async with open_services(settings_with_directory(ctx, settings_dir)) as services:
+        security = await services.identity.context(who, workspace=workspace,
+                                                   namespace=namespace)
+        env = ToolEnv(security, services.clusters.for_context(security), services.pricing)
+        findings, unreadable = await engine.diagnose(env, security.namespace)
+        await services.store.record(AuditEvent(
+            kind="tool.read", outcome="ok", actor=security.slack_id,
+            hexabase_user=security.hexabase_user, workspace=security.workspace,
+            namespace=security.namespace, request_id=security.request_id,
+            detail={"tool": "diagnose", "findings": [f.code for f in findings]}))
+        return findings, unreadable
+
+
+def diagnose_cmd(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY,
+                 workspace: str = typer.Option(None, "--workspace"),
+                 namespace: str = typer.Option(None, "--namespace"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Diagnose a namespace: root causes with evidence, fixes and ready proposals."""
+    try:
+        findings, unreadable = asyncio.run(_diagnose(directory, ctx, who, workspace, namespace))
+    except (errors.ToolError, IdentityError) as exc:
+        Console(stderr=True).print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    if as_json:
+        out.print(json.dumps([f.as_json() for f in findings], indent=2), highlight=False,
+                  markup=False)
+        return
+    for finding in findings:
+        out.print(finding.text(), highlight=False, markup=False)
+    if not findings:
+        out.print("No findings: everything I can read looks healthy.", highlight=False)
+    if unreadable:
+        out.print(f"(not readable as you: {', '.join(sorted(unreadable))})", highlight=False)
 
 
 @tools_cli.command("list")

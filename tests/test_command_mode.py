@@ -58,12 +58,21 @@ async def test_set_up_backups_for_my_database(bot: tuple[UserChatAgent, Rig]) ->
     assert proposal.tool == "create_backup_job" and proposal.args["database"] == "user-db"
 
 
-async def test_my_app_keeps_crashing(bot: tuple[UserChatAgent, Rig]) -> None:
+async def test_my_app_keeps_crashing(bot: tuple[UserChatAgent, Rig],
+                                     sandbox: ThreadedSandbox) -> None:
     reply = await _ask(bot, "My app keeps crashing")
-    assert tools(reply) == ["list_pods", "view_logs", "get_events"]
-    assert "checkout-worker-6b8f9d7c4e-h5j2k: CrashLoopBackOff, 12 restarts, last " \
-           "termination OOMKilled (exit 137)" in reply.text
-    assert "rss=580Mi" in reply.text and "raise the memory limit" in reply.text
+    assert tools(reply) == ["diagnose", "apply_yaml"]
+    assert "OOMKilled Deployment shop/checkout-worker" in reply.text
+    assert "512Mi limit (peak 580Mi)" in reply.text and "restartCount=12" in reply.text
+    assert "raise the memory limit to 1Gi" in reply.text
+    [proposal] = reply.proposals
+    assert proposal.tool == "apply_yaml" and "memory: 1Gi" in proposal.args["manifest"]
+    changed = [line[0] + line[1:].strip() for line in proposal.diff.splitlines()
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["-memory: 512Mi", "+memory: 1Gi"]  # nothing else moves
+    limits = sandbox.obj("apps", "v1", "deployments", "shop", "checkout-worker")["spec"][
+        "template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["memory"] == "512Mi"  # proposed, not applied
 
 
 async def test_explicit_commands_ambiguity_and_not_understood(

@@ -104,6 +104,16 @@ def _check(env: ToolEnv, doc: Any, index: int, default_ns: str) -> tuple[str, st
     return group, plural, namespace, name
 
 
+def _project(current: Any, shape: Any) -> Any:
+    """``current`` cut down to the fields ``shape`` sets: server-side apply leaves the others
+    alone, so the diff must not show them as removed."""
+    if isinstance(current, dict) and isinstance(shape, dict):
+        return {k: _project(current.get(k), v) for k, v in shape.items() if k in current}
+    if isinstance(current, list) and isinstance(shape, list) and len(current) == len(shape):
+        return [_project(c, s) for c, s in zip(current, shape, strict=True)]
+    return current
+
+
 def _path(group: str, api_version: str, plural: str, namespace: str) -> str:
     prefix = "/api/v1" if not group else f"/apis/{api_version}"
     return f"{prefix}/namespaces/{namespace}/{plural}"
@@ -134,8 +144,8 @@ async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
         await dry_run(env, "PATCH", f"{path}/{name}", doc, APPLY_PATCH)
         if current is not None:
             targets.append(target_of(doc["kind"], current))
-        before = {k: current.get(k) for k in doc if k not in ("metadata", "status")} \
-            if current else None
+        before = _project({k: current.get(k) for k in doc if k not in ("metadata", "status")},
+                          doc) if current else None
         after = {k: v for k, v in doc.items() if k not in ("metadata", "status")}
         diffs.append(diff(before, after, f"{doc['kind']} {namespace}/{name}"))
         objects.append({"path": path, "name": name, "manifest": doc,
