@@ -128,20 +128,24 @@ class CommandMode:
         return f"Proposed: {proposal.summary}. Awaiting approval #{proposal.id}."
 
     async def backup(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        """A backup strategy for the database and its CronJob as a proposal; ``--to PVC``
+        asks for a one-off dump into a PVC instead."""
         database, problem = await self._target(box, groups.get("name") or f"database {text}",
                                                "StatefulSet")
         if database is None:
             return problem
-        if not groups.get("pvc"):
-            return (f"I can run a one-off dump of {database['name']} into a PersistentVolumeClaim"
-                    f" for backups. Which PVC should hold it? Say `backup {database['name']} "
-                    "--to PVC-NAME` (a scheduled backup is a CronJob: `create_cronjob`).")
-        engine = "mysql" if any("mysql" in i or "maria" in i for i in database["images"]) \
-            else "postgres"
-        proposal = await box.propose("create_backup_job", {
-            "database": database["name"], "engine": engine, "destination_pvc": groups["pvc"],
-            "namespace": database["namespace"]})
-        return f"Proposed: {proposal.summary}. Awaiting approval #{proposal.id}."
+        where = {"database": database["name"], "namespace": database["namespace"]}
+        if groups.get("pvc"):
+            engine = "mysql" if any("mysql" in i or "maria" in i for i in database["images"]) \
+                else "postgres"
+            proposal = await box.propose("create_backup_job", {
+                **where, "engine": engine, "destination_pvc": groups["pvc"]})
+            return f"Proposed: {proposal.summary}. Awaiting approval #{proposal.id}."
+        plan, _ = await box.backup_strategy(database["namespace"], database["name"])
+        proposal = await box.propose("create_backup_cronjob", where)
+        return (f"{plan.text()}\nProposed: {proposal.summary}. Awaiting approval "
+                f"#{proposal.id}.\n(For a one-off dump into a volume: `backup "
+                f"{database['name']} --to PVC-NAME`.)")
 
     async def troubleshoot(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
         """The diagnosis engine over the namespace (or the named workload's), root causes

@@ -19,6 +19,8 @@ from tools.audit import AuditEvent
 from tools.reads.names import workloads
 from tools.security import SecurityContext
 from tools.spec import Effect, ToolEnv, ToolResult
+from tools.writes import backup
+from tools.writes.backup import Strategy
 
 
 @dataclass
@@ -93,6 +95,14 @@ class Toolbox:
                                    f"{len(findings)} findings"))
         await self._audit("diagnose", "ok", began)
         return findings, unreadable
+
+    async def backup_strategy(self, namespace: str, database: str) -> tuple[Strategy, str]:
+        began = time.monotonic()
+        found = await backup.strategy(self.env, namespace, database)
+        self.calls.append(ToolCall("backup_strategy", {"database": database}, True,
+                                   found[0].text()))
+        await self._audit("backup_strategy", "ok", began)
+        return found
 
     async def workloads(self) -> list[dict[str, Any]]:
         """Workloads in every namespace of the user's, the current one first."""

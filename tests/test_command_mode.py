@@ -47,15 +47,24 @@ async def test_my_api_is_slow_scale_it_up(bot: tuple[UserChatAgent, Rig],
         "replicas"] == 2
 
 
-async def test_set_up_backups_for_my_database(bot: tuple[UserChatAgent, Rig]) -> None:
+async def test_set_up_backups_for_my_database(bot: tuple[UserChatAgent, Rig],
+                                             sandbox: ThreadedSandbox) -> None:
     reply = await _ask(bot, "Set up backups for my database")
-    assert reply.proposals == ()
-    assert "one-off dump of user-db" in reply.text and "backup user-db --to" in reply.text
-    denied = await _ask(bot, "backup user-db --to data-user-db-0")
-    assert "alice may not create jobs" in denied.text and denied.proposals == ()
+    assert "user-db is a postgres database (postgres:16.4) on 50Gi of fast-ssd storage" \
+        in reply.text
+    [proposal] = reply.proposals
+    assert proposal.tool == "create_backup_cronjob"
+    assert proposal.args["database"] == "user-db" and proposal.args["namespace"] == "data"
+    assert "concurrencyPolicy: Forbid" in proposal.diff and "schedule: 30 2 * * *" in \
+        proposal.diff
+    assert "secretKeyRef" in proposal.diff and "AWS_SECRET_ACCESS_KEY" in proposal.diff
+    assert sandbox.obj("batch", "v1", "cronjobs", "data", "backup-user-db") is None
+    bob = await _ask(bot, "backup user-db --to data-user-db-0", who="U0BOB")
+    assert "found nothing matching 'user-db' in your namespaces (shop, shop-staging)" \
+        in bob.text and bob.proposals == ()  # data is not one of bob's namespaces
     carol = await _ask(bot, "backup user-db --to data-user-db-0", who="U0CAROL")
-    [proposal] = carol.proposals
-    assert proposal.tool == "create_backup_job" and proposal.args["database"] == "user-db"
+    [one_off] = carol.proposals
+    assert one_off.tool == "create_backup_job" and one_off.args["database"] == "user-db"
 
 
 async def test_my_app_keeps_crashing(bot: tuple[UserChatAgent, Rig],

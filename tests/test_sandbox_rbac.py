@@ -148,7 +148,7 @@ def test_self_subject_access_review(sandbox: ThreadedSandbox) -> None:
     again = authz.create_self_subject_access_review(review)  # nothing is stored: no 409
     assert first.status.allowed is True and again.status.allowed is True
     denied = authz.create_self_subject_access_review({"spec": {"resourceAttributes": {
-        "namespace": "data", "verb": "patch", "group": "apps", "resource": "deployments",
+        "namespace": "default", "verb": "patch", "group": "apps", "resource": "deployments",
         "subresource": "scale"}}})
     assert denied.status.allowed is False
 

@@ -130,8 +130,8 @@ async def test_create_cronjob_once(sandbox: ThreadedSandbox) -> None:
 
 
 async def test_backup_job(sandbox: ThreadedSandbox) -> None:
-    with pytest.raises(errors.Forbidden, match="may not create jobs"):
-        await _plan(alice(sandbox, "data"), "create_backup_job", database="user-db",
+    with pytest.raises(errors.Forbidden, match="bob may not create jobs"):
+        await _plan(env_for(sandbox, "bob", "data"), "create_backup_job", database="user-db",
                     destination_pvc="data-user-db-0")
     carol = env_for(sandbox, "carol", "data")
     plan = await _plan(carol, "create_backup_job", database="user-db",
@@ -215,6 +215,7 @@ WRITE_ARGS = {
     "create_backup_job": {"database": "user-db", "destination_pvc": "data-user-db-0",
                           "namespace": "data"},
     "apply_yaml": {"manifest": DEPLOY.split("---")[1]},
+    "create_backup_cronjob": {"database": "user-db", "namespace": "data"},
 }
 
 

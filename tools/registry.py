@@ -12,7 +12,7 @@ from tools.args import ToolArgs
 from tools.kube.access import Access
 from tools.reads import network, pods, workloads
 from tools.spec import ActionPlan, Effect, ToolEnv, ToolResult, ToolSpec
-from tools.writes import apply, batch
+from tools.writes import apply, backup, batch
 from tools.writes import workloads as changes
 
 READ_PODS = Access("", "pods", "list")
@@ -53,6 +53,10 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("create_backup_job", "Propose a one-off Job dumping a database StatefulSet into "
              "a PVC (needs approval).", Effect.WRITE, batch.BackupArgs, (batch.CREATE_JOB,),
              plan=batch.plan_backup, execute=batch.execute_create),
+    ToolSpec("create_backup_cronjob", "Propose a daily compressed, encrypted database dump "
+             "to S3-compatible storage (needs approval).", Effect.WRITE,
+             backup.BackupCronJobArgs, (backup.CREATE_CRONJOB,),
+             plan=backup.plan_backup_cronjob, execute=batch.execute_create),
     ToolSpec("apply_yaml", "Propose applying allowlisted manifests (no Secrets, RBAC or "
              "privileged pods) (needs approval).", Effect.WRITE, apply.ApplyArgs,
              tuple(Access(group, plural, "patch") for group, plural in apply.ALLOWED.values()),

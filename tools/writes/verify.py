@@ -42,7 +42,7 @@ async def applied(env: ToolEnv, plan: ActionPlan) -> bool | None:
     if plan.tool == "update_configmap" and target:
         return _marked(await _get(env, f"/api/v1/namespaces/{target.namespace}/configmaps/"
                                        f"{target.name}"), plan)
-    if plan.tool in ("create_cronjob", "create_backup_job"):
+    if plan.tool in ("create_cronjob", "create_backup_job", "create_backup_cronjob"):
         manifest = plan.payload["manifest"]
         return _marked(await _get(env, f"{plan.payload['path']}/{manifest['metadata']['name']}"),
                        plan)
