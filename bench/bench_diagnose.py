@@ -1,0 +1,105 @@
+"""Diagnosis speed (issue #9): a 500-pod namespace, analysed in < 2 s excluding network.
+
+The snapshot is read once from the sandbox (its time is the cluster's and the network's); the
+analysis itself — every analyzer and the correlation — is timed on that snapshot, median of 5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.common import Result
+from sandbox.kube.threaded import ThreadedCluster
+from tools.analysis import snapshot as snapshot_mod
+from tools.analysis.engine import analyse
+from tools.kube.client import UserCluster, api_client
+from tools.security import KubeconfigCredentials, SecurityContext
+from tools.spec import ToolEnv
+
+PODS = 500
+
+
+def _fixture(path: Path) -> None:
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "sandbox.hexabot.io/v1", "kind": "User", "metadata": {"name": "admin"},
+         "token": "bench", "groups": ["admins"]},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "big"}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "all"},
+         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "all"}, "subjects": [{"kind": "Group", "name": "admins"}],
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": "all"}},
+    ]
+    for s in range(50):
+        labels = {"app": f"svc-{s:02d}"}
+        docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
+                     "metadata": {"name": f"svc-{s:02d}", "namespace": "big"},
+                     "spec": {"replicas": 10, "selector": {"matchLabels": labels},
+                              "template": {"metadata": {"labels": labels}, "spec": {
+                                  "containers": [{"name": "app", "image": "app:1"}]}}},
+                     "status": {"replicas": 10, "readyReplicas": 10}})
+        docs.append({"apiVersion": "v1", "kind": "Service",
+                     "metadata": {"name": f"svc-{s:02d}", "namespace": "big"},
+                     "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}})
+        docs.append({"apiVersion": "v1", "kind": "Endpoints",
+                     "metadata": {"name": f"svc-{s:02d}", "namespace": "big"},
+                     "subsets": [{"addresses": [{"ip": f"10.9.{s}.{k}"} for k in range(10)],
+                                  "ports": [{"port": 8080}]}]})
+    for i in range(PODS):
+        s = i % 50
+        oom = i % 97 == 0
+        docs.append({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"svc-{s:02d}-abc-{i:04d}", "namespace": "big",
+                         "labels": {"app": f"svc-{s:02d}"}},
+            "spec": {"containers": [{"name": "app", "image": "app:1",
+                                     "ports": [{"containerPort": 8080}],
+                                     "resources": {"limits": {"cpu": "500m",
+                                                              "memory": "512Mi"}}}]},
+            "status": {"phase": "Running", "containerStatuses": [{
+                "name": "app", "image": "app:1", "ready": not oom, "restartCount": 5 if oom
+                else 0, "state": {"running": {}},
+                "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+                if oom else {}}]}})
+        docs.append({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
+                     "metadata": {"name": f"svc-{s:02d}-abc-{i:04d}", "namespace": "big"},
+                     "containers": [{"name": "app", "usage": {"cpu": f"{100 + i % 350}m",
+                                                              "memory": "200Mi"}}]})
+    path.write_text(yaml.safe_dump_all(docs))
+
+
+async def _measure(document: dict[str, Any]) -> Result:
+    creds = KubeconfigCredentials(document, "admin", "bench")
+    ctx = SecurityContext("UB", "b", "admin", (), "w", ("big",), "big", (), False, creds)
+    env = ToolEnv(ctx, UserCluster(api_client(creds), creds))
+    snap = await snapshot_mod.take(env, "big")
+    timings, findings = [], []
+    for _ in range(5):
+        began = time.perf_counter()
+        findings = analyse(snap)
+        timings.append(time.perf_counter() - began)
+    median = statistics.median(timings)
+    return Result(f"diagnose a {PODS}-pod namespace (analysis, excluding network)",
+                  f"{median * 1000:.0f} ms, {len(findings)} findings from "
+                  f"{len(snap['pods'])} pods", "< 2 s", median < 2)
+
+
+def run() -> list[Result]:
+    with tempfile.TemporaryDirectory() as tmp:
+        fixture = Path(tmp) / "big.yaml"
+        _fixture(fixture)
+        cluster = ThreadedCluster(fixture)
+        sc = cluster.start()
+        try:
+            return [asyncio.run(_measure(yaml.safe_load(sc.kubeconfig.read_text())))]
+        finally:
+            cluster.stop()
