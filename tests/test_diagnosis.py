@@ -161,3 +161,21 @@ def test_cli_diagnose_json(clean_env: dict[str, str], database_url: str,
     assert body[0]["proposal"]["tool"] == "apply_yaml"
     assert set(body[0]) == {"code", "severity", "resource", "evidence", "cause", "fix",
                             "proposal"}
+
+
+def test_errors_in_logs_alone_and_folded_into_a_crash() -> None:
+    burst = "\n".join(["INFO ok"] + [f"ERROR db connection refused ({i})" for i in range(4)])
+    running = snap(pods=[pod()])
+    running.logs["api-1"] = burst
+    [finding] = analyse(running)
+    assert finding.code == "ErrorsInLogs" and finding.name == "api"
+    assert finding.evidence[-1] == "api-1: ERROR db connection refused (3)"
+    crashing = snap(pods=[pod(status={"phase": "Running", "containerStatuses": [{
+        "name": "app", "ready": False, "restartCount": 3,
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]})])
+    crashing.logs["api-1"] = burst
+    [story] = analyse(crashing)  # the crash is the story; the log lines are its evidence
+    assert story.code == "CrashLoopBackOff"
+    assert "api-1: ERROR db connection refused (3)" in story.evidence
+    assert story.symptoms[0].startswith("ErrorsInLogs Deployment api")

@@ -8,6 +8,7 @@ pod-level problem are folded into that finding (``engine.correlate``).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import yaml
@@ -280,4 +281,24 @@ def nodes(snapshot: Snapshot) -> list[Finding]:
     return findings
 
 
-ANALYZERS = (pods, services, workloads, nodes)
+ERROR_LINE = re.compile(r"\b(ERROR|FATAL|CRITICAL|panic|Exception|Traceback)\b")
+ERROR_BURST = 3
+
+
+def logs(snapshot: Snapshot) -> list[Finding]:
+    findings: dict[tuple[str, str], Finding] = {}
+    by_name = {p["metadata"]["name"]: p for p in snapshot["pods"]}
+    for name, text in snapshot.logs.items():
+        errors = [line for line in text.splitlines() if ERROR_LINE.search(line)]
+        if len(errors) < ERROR_BURST or name not in by_name:
+            continue
+        kind, workload, _ = owner(snapshot, by_name[name])
+        finding = findings.setdefault((kind, workload), Finding(
+            "ErrorsInLogs", "warning", kind, snapshot.namespace, workload,
+            f"{len(errors)} error lines in the recent logs of {name}",
+            "read the errors below; they usually name the failing dependency or input"))
+        finding.evidence += [f"{name}: {line.strip()[:200]}" for line in errors[-3:]]
+    return list(findings.values())
+
+
+ANALYZERS = (pods, services, workloads, nodes, logs)

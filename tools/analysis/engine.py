@@ -30,11 +30,13 @@ def correlate(snapshot: Snapshot, findings: list[Finding]) -> list[Finding]:
                 if all(labels.get(k) == v for k, v in selector.items()):
                     kind, name, _ = owner(snapshot, pod)
                     cause = causes.get((kind, name)) or cause
-        elif finding.code == "RolloutStuck":
-            cause = causes.get(("Deployment", finding.name))
+        elif finding.code in ("RolloutStuck", "ErrorsInLogs"):
+            cause = causes.get((finding.kind, finding.name))
         if cause is not None:
             cause.symptoms.append(f"{finding.code} {finding.kind} {finding.name}: "
                                   f"{finding.cause}")
+            if finding.code == "ErrorsInLogs":
+                cause.evidence += finding.evidence
         else:
             kept.append(finding)
     return sorted(kept, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.code, f.name))

@@ -31,11 +31,16 @@ SOURCES = {
 }
 
 
+LOG_PODS = 5          # logs are read for at most this many unhealthy pods
+LOG_LINES = 200
+
+
 @dataclass
 class Snapshot:
     namespace: str
     items: dict[str, list[Obj]] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)  # pod -> recent (or previous) log
 
     def __getitem__(self, kind: str) -> list[Obj]:
         return self.items.get(kind, [])
@@ -62,4 +67,34 @@ async def take(env: ToolEnv, namespace: str) -> Snapshot:
             snapshot.unreadable.append(kind)
 
     await asyncio.gather(*(fetch(kind, path) for kind, path in SOURCES.items()))
+    await _logs(env, snapshot)
     return snapshot
+
+
+def _unhealthy(pod: Obj) -> tuple[bool, bool]:
+    """(unhealthy, restarted) for a pod's containers."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    restarted = any(int(c.get("restartCount", 0)) for c in statuses)
+    return restarted or any(not c.get("ready") for c in statuses), restarted
+
+
+async def _logs(env: ToolEnv, snapshot: Snapshot) -> None:
+    picked = [p for p in snapshot["pods"] if _unhealthy(p)[0]][:LOG_PODS]
+
+    async def read(pod: Obj) -> None:
+        name = pod["metadata"]["name"]
+        containers = (pod.get("spec") or {}).get("containers") or [{}]
+        query: list[tuple[str, object]] = [("tailLines", LOG_LINES), ("limitBytes", 65536),
+                                           ("container", containers[0].get("name", ""))]
+        if _unhealthy(pod)[1]:
+            query.append(("previous", "true"))
+        try:
+            text = await env.cluster.call("GET", f"/api/v1/namespaces/{snapshot.namespace}/"
+                                          f"pods/{name}/log", query=query, what="read logs")
+        except (errors.Forbidden, errors.NotFound, errors.InvalidArguments):
+            if "logs" not in snapshot.unreadable:
+                snapshot.unreadable.append("logs")
+            return
+        snapshot.logs[name] = str(text or "")
+
+    await asyncio.gather(*(read(p) for p in picked))
