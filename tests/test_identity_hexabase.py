@@ -24,7 +24,7 @@ from app.settings import ConfigError, Settings, load_settings
 from sandbox.hexabase import FakeHexabase, FakeUser, serve
 from tests.conftest import run_cli
 from tests.identity_support import KUBECONFIG
-from tests.services import free_port
+from tests.services import fetch_rows, free_port
 from tools.security import KubeconfigCredentials
 
 
@@ -51,12 +51,7 @@ class World:
     sleeps: list[float]
 
     async def rows(self, sql: str) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.database_url.replace("postgresql+asyncpg",
-                                                               "postgresql"))
-        try:
-            return list(await conn.fetch(sql))
-        finally:
-            await conn.close()
+        return await fetch_rows(self.database_url, sql)
 
     async def sign_in(self, slack_id: str, sub: str) -> httpx.Response:
         """What a browser does: open the login link, follow the IdP's redirect."""
