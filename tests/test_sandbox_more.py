@@ -97,7 +97,8 @@ VERB_CASES = [  # user, method, path, body, allowed
     ("alice", "PUT", "/api/v1/namespaces/shop/configmaps/web-app-config",
      {"metadata": {"name": "web-app-config"}}, True),
     ("alice", "DELETE", "/api/v1/namespaces/shop/configmaps/web-app-config", None, False),
-    ("alice", "POST", "/api/v1/namespaces/data/configmaps", {"metadata": {"name": "n"}}, False),
+    ("alice", "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "n"}},
+     False),
     ("alice", "GET", "/api/v1/nodes", None, True),
     ("alice", "DELETE", "/api/v1/nodes/node-1", None, False),
 ]
