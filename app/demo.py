@@ -60,13 +60,14 @@ def directory(sc: SandboxCluster) -> dict[str, object]:
     }
 
 
-async def _answer(emulator: SlackEmulator, channel: str, after: int) -> dict[str, Any]:
-    """Wait for the bot's finished answer (the 'working…' message replaced)."""
+async def _answer(emulator: SlackEmulator, channel: str, asked_ts: str) -> dict[str, Any]:
+    """The bot's answer to the message ``asked_ts``: the first bot message after it (its
+    'working…' placeholder), once replaced; approval cards come after it."""
     for _ in range(600):
-        answers = [m for m in emulator.state.history(channel)[after:]
-                   if m.get("bot_id") and m["text"] != "working…"]
-        if answers:
-            return answers[0]
+        first = next((m for m in emulator.state.history(channel)
+                      if m.get("bot_id") and m["ts"] > asked_ts), None)
+        if first is not None and first["text"] != "working…":
+            return first
         await asyncio.sleep(0.05)
     raise TimeoutError("the bot did not answer within 30 s")
 
@@ -75,9 +76,8 @@ async def _tour(emulator: SlackEmulator, out: Console) -> None:
     dm = emulator.state.im_with("U0ALICE").id
     for text in CONVERSATIONS:
         out.rule(f"alice (DM): {text}")
-        before = len(emulator.state.history(dm)) + 1
-        await emulator.say("U0ALICE", dm, text)
-        answer = await _answer(emulator, dm, before)
+        asked = await emulator.say("U0ALICE", dm, text)
+        answer = await _answer(emulator, dm, asked["ts"])
         out.print(answer["text"], markup=False, highlight=False)
 
 
