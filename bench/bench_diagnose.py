@@ -6,9 +6,7 @@ analysis itself — every analyzer and the correlation — is timed on that snap
 
 from __future__ import annotations
 
-import asyncio
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,9 @@ from typing import Any
 import yaml
 
 from bench.common import Result, admin_fixture
-from sandbox.kube.threaded import ThreadedCluster
+from bench.harness import admin_env, on_fixture
 from tools.analysis import snapshot as snapshot_mod
 from tools.analysis.engine import analyse
-from tools.kube.client import UserCluster, api_client
-from tools.security import KubeconfigCredentials, SecurityContext
-from tools.spec import ToolEnv
 
 PODS = 500
 
@@ -67,9 +62,7 @@ def _fixture(path: Path) -> None:
 
 
 async def _measure(document: dict[str, Any]) -> Result:
-    creds = KubeconfigCredentials(document, "admin", "bench")
-    ctx = SecurityContext("UB", "b", "admin", (), "w", ("big",), "big", (), False, creds)
-    env = ToolEnv(ctx, UserCluster(api_client(creds), creds))
+    env = admin_env(document, "big")
     snap = await snapshot_mod.take(env, "big")
     timings, findings = [], []
     for _ in range(5):
@@ -83,12 +76,4 @@ async def _measure(document: dict[str, Any]) -> Result:
 
 
 def run() -> list[Result]:
-    with tempfile.TemporaryDirectory() as tmp:
-        fixture = Path(tmp) / "big.yaml"
-        _fixture(fixture)
-        cluster = ThreadedCluster(fixture)
-        sc = cluster.start()
-        try:
-            return [asyncio.run(_measure(yaml.safe_load(sc.kubeconfig.read_text())))]
-        finally:
-            cluster.stop()
+    return [on_fixture(_fixture, _measure)]

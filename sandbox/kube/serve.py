@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sandbox.kube.controller import Controllers
 from sandbox.kube.fixture import FixtureError
 from sandbox.kube.http import KubeHttp
 from sandbox.kube.tls import make_serving_cert
+from sandbox.net import free_port
 
 CLUSTER_NAME = "hexabot-sandbox"
 __all__ = ["FixtureError", "SandboxCluster", "sandbox_cluster", "serve_forever"]
@@ -62,12 +62,6 @@ class SandboxCluster:
         return next(u.token for u in self.fixture.users if u.name == user)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.0.0.1",
                           port: int = 0, kubeconfig_out: Path | None = None,
@@ -82,7 +76,7 @@ async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.
     api = KubeHttp(cluster, latency)
     runner = web.AppRunner(api.app, access_log=None, shutdown_timeout=2)
     cert = make_serving_cert(host)
-    port = port or _free_port(host)
+    port = port or free_port(host)
     url = f"https://{host}:{port}"
     await runner.setup()
     controllers.start()

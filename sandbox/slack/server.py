@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from aiohttp import web
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
+from sandbox.net import free_port
 from sandbox.slack.socket import SocketHub
 from sandbox.slack.state import APP_ID, BOT_ID, BOT_USER, TEAM, SlackState
 
@@ -269,10 +269,7 @@ class SlackEmulator:
 async def slack_emulator(host: str = "127.0.0.1", port: int = 0, ack_timeout: float = 3.0,
                          console: bool = True) -> AsyncIterator[SlackEmulator]:
     """Serve the emulator (and, by default, the web console at ``/``) on loopback."""
-    if not port:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
+    port = port or free_port(host)
     emulator = SlackEmulator(ack_timeout)
     if console:
         from sandbox.slack import console as web_console  # the console builds on this module
