@@ -41,7 +41,7 @@ from tools.spec import Effect, Pricing, ToolEnv
 MAX_MODEL_CALLS = 6
 MAX_TOOL_CALLS = 10
 COMMAND_WORDS = {"help", "pods", "pod", "status", "logs", "scale", "restart", "events", "usage",
-                 "troubleshoot", "backup"}
+                 "troubleshoot", "backup", "workflow", "workflows"}
 TOOL_CACHE_SECONDS = 300.0
 
 

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
+from agents.orchestrator.service import Orchestrator
+from agents.orchestrator.workflow import WorkflowError
 from agents.resolve import Match, resolve
 from agents.toolbox import Toolbox
 from agents.types import Reply
@@ -24,13 +29,17 @@ HELP = """I can answer these without an LLM (command mode):
 • `usage [name]` — CPU/memory vs limits  • `troubleshoot checkout-worker`
 • `scale api-service 4` / `restart api-service` — proposals you approve
 • `backup user-db --to PVC` — a one-off database dump, proposed for approval
+• `workflows` / `workflow scale_application name=web-app replicas=4` — multi-step runs
 Or ask plainly: "How is my web app doing?", "My API is slow, can you scale it up?",
 "Set up backups for my database", "My app keeps crashing"."""
 
 Handler = Callable[["CommandMode", Toolbox, dict[str, Any], str], Awaitable[str]]
 
 
+@dataclass
 class CommandMode:
+    orchestrator: Orchestrator | None = None
+
     async def handle(self, box: Toolbox, text: str) -> Reply:
         cleaned = re.sub(r"<@[A-Z0-9]+>|^/hexabot\s*", "", text).strip()
         try:
@@ -171,6 +180,28 @@ class CommandMode:
             lines.append(f"Proposed fix: {proposal.summary} — awaiting approval #{proposal.id}.")
         return "\n".join(lines)
 
+    async def workflows(self, box: Toolbox, _: dict[str, Any], __: str) -> str:
+        if self.orchestrator is None:
+            return "Workflows are not available here (no orchestrator is configured)."
+        return "Workflows (`workflow NAME key=value …`):\n" + "\n".join(
+            f"• `{w.name}` ({', '.join(i.name + ('' if i.required else '?') for i in w.inputs)})"
+            f" — {w.description}" for w in self.orchestrator.workflows.values())
+
+    async def workflow(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        """Start a workflow template as the user; its proposals become cards like any other."""
+        if self.orchestrator is None:
+            return "Workflows are not available here (no orchestrator is configured)."
+        inputs: dict[str, Any] = {}
+        for pair in text.split()[2:]:
+            key, _, value = pair.partition("=")
+            inputs[key] = yaml.safe_load(value) if value else ""
+        try:
+            run, proposals = await self.orchestrator.start(box.ctx, groups["workflow"], inputs)
+        except WorkflowError as exc:
+            return str(exc)
+        box.proposals.extend(proposals)
+        return run.text()
+
     async def _pod(self, box: Toolbox, text: str) -> tuple[dict[str, Any] | None, str]:
         pods = (await box.read("list_pods", {})).data["pods"]
         exact = [p for p in pods if p["name"] == text.strip()]
@@ -205,6 +236,8 @@ EXPLICIT: tuple[tuple[str, Handler], ...] = (
     (rf"usage(?: {NAME})?", CommandMode.usage),
     (rf"troubleshoot(?: {NAME})?", CommandMode.troubleshoot),
     (rf"backup {NAME}(?: --to (?P<pvc>[a-z0-9][a-z0-9.-]*))?", CommandMode.backup),
+    (r"workflows", CommandMode.workflows),
+    (r"workflow (?P<workflow>[a-z_][a-z0-9_]*)(?: [a-z_][a-z0-9_]*=\S*)*", CommandMode.workflow),
 )
 INTENTS: tuple[tuple[tuple[str, ...], Handler], ...] = (
     ((r"crash", r"keeps restarting", r"\bbroken\b", r"\bdown\b", r"oom"),

@@ -23,15 +23,19 @@ out = Console(soft_wrap=True)
 
 def _decide(ctx: typer.Context, directory: Path | None, action_id: str, who: str,
             approve: bool) -> None:
-    async def run() -> Decision:
+    async def run() -> tuple[Decision, list[str]]:
         async with open_services(settings_with_directory(ctx, directory)) as services:
             flow = services.confirmations
-            return await (flow.approve(action_id, who) if approve
-                          else flow.reject(action_id, who))
+            decision = await (flow.approve(action_id, who) if approve
+                              else flow.reject(action_id, who))
+            resumed = await services.orchestrator.resume_for(action_id) if decision.ok else []
+            return decision, [run.text() for _, run in resumed]
 
-    decision = asyncio.run(run())
+    decision, reports = asyncio.run(run())
     (out if decision.ok else Console(stderr=True)).print(decision.message, markup=False,
                                                          highlight=False)
+    for report in reports:
+        out.print(report, markup=False, highlight=False)
     if not decision.ok:
         raise typer.Exit(1)
 

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from agents.agent import UserChatAgent
+from agents.command import CommandMode
 from agents.gateway import Gateway
 from agents.memory import Memory
+from agents.orchestrator.runs import RunStore
+from agents.orchestrator.service import Orchestrator
 from app import migrate
 from app.database import Database, open_database
 from app.identity import static
@@ -37,6 +40,7 @@ class Services:
     pricing: Pricing
     confirmations: DecisionFlow
     agent: UserChatAgent
+    orchestrator: Orchestrator
 
 
 def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory, LinkFlow | None]:
@@ -68,10 +72,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         gateway = Gateway(providers(settings), decisions.store.record, settings.llm_routes)
         memory = Memory(database.engine, settings.memory_budget_tokens,
                         timedelta(hours=settings.memory_ttl_hours))
-        agent = UserChatAgent(identity, decisions, clusters, gateway, memory, pricing)
+        orchestrator = Orchestrator(identity, decisions, clusters, RunStore(database.engine),
+                                    pricing)
+        agent = UserChatAgent(identity, decisions, clusters, gateway, memory, pricing,
+                              command=CommandMode(orchestrator))
         try:
             yield Services(settings=settings, database=database, identity=identity,
                            store=store, link_flow=flow, clusters=clusters, pricing=pricing,
-                           confirmations=decisions, agent=agent)
+                           confirmations=decisions, agent=agent,
+                           orchestrator=orchestrator)
         finally:
             clusters.close()

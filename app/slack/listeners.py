@@ -20,6 +20,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from agents.orchestrator.engine import Run
+from agents.orchestrator.runs import Owner
 from agents.types import Ask
 from app.identity.service import IdentityError
 from app.services import Services
@@ -184,6 +186,24 @@ async def _decide(services: Services, client: AsyncWebClient, click: Click,
     await client.chat_update(channel=click.channel, ts=click.message_ts,
                              text=f"{decision.action.state.value}: {decision.action.plan.summary}",
                              blocks=render.card(decision.action))
+    for owner, run in await services.orchestrator.resume_for(click.action):
+        await post_run(client, owner, run)
+
+
+async def post_run(client: AsyncWebClient, owner: Owner, run: Run) -> None:
+    """A resumed workflow's report where its owner started it: the thread, else their DM.
+    Runs started from the CLI have no Slack session (``hexabot workflow show`` tells)."""
+    kind, _, rest = owner.session_id.partition(":")
+    thread: str | None = None
+    if kind == "thread":
+        channel, thread = rest.split(":")[:2]
+    elif kind in ("dm", "slash"):
+        channel = (await client.conversations_open(users=owner.slack_id))["channel"]["id"]
+    else:
+        return
+    text = run.text()
+    await client.chat_postMessage(channel=channel, thread_ts=thread, text=text[:3000],
+                                  blocks=render.validate(render.text_blocks(text)))
 
 
 async def _slash(services: Services, user: str, channel: str, verb: str, rest: str,

@@ -18,6 +18,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from agents.orchestrator.engine import Run
+from agents.orchestrator.runs import Owner
 from app.background import run_background
 from app.services import Services, open_services
 from app.settings import ConfigError, Settings
@@ -63,7 +65,11 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
                                              text=f"expired: {action.plan.summary}",
                                              blocks=render.card(action))
 
-        background = asyncio.create_task(run_background(services, stop, on_expired=expired))
+        async def resumed(owner: Owner, run: Run) -> None:
+            await listeners.post_run(app.client, owner, run)
+
+        background = asyncio.create_task(run_background(services, stop, on_expired=expired,
+                                                        on_resumed=resumed))
         await handler.connect_async()
         try:
             yield services

@@ -1,0 +1,101 @@
+"""Workflow templates are checked whole at load: every mistake is refused naming the file and
+the step.  The shipped templates load with the real specialised agents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agents.orchestrator.specialists import default_agents
+from agents.orchestrator.template import TemplateError, references, render
+from agents.orchestrator.workflow import WorkflowError, load, load_all
+
+AGENTS = default_agents()
+
+
+def test_the_shipped_templates_load() -> None:
+    found = load_all(AGENTS)
+    assert {"debug_pod_issues", "scale_application", "backup_database",
+            "performance_review"} <= set(found)
+    scale = found["scale_application"]
+    assert [s.id for s in scale.steps] == ["find", "validate", "propose", "approval", "monitor"]
+    assert scale.step("validate").permissions[0].describe() == \
+        'patch deployments/scale (API group "apps")'
+
+
+def write(tmp_path: Path, steps: list[dict[str, Any]], name: str = "wf",
+          **top: Any) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "inputs": {"app": {"required": True}},
+                                    "steps": steps, **top}))
+    return path
+
+
+FIND = {"id": "find", "agent": "kubernetes", "action": "find_workload",
+        "params": {"name": "{{ inputs.app }}"}}
+
+
+@pytest.mark.parametrize(("steps", "where", "problem"), [
+    ([{**FIND, "agent": "wizard"}], "step 'find'", "unknown agent 'wizard'"),
+    ([{**FIND, "action": "fly"}], "step 'find'", "agent kubernetes has no action 'fly'"),
+    ([{**FIND, "params": {"name": "x", "colour": "red"}}], "step 'find'",
+     "unknown param(s) colour"),
+    ([{**FIND, "params": {}}], "step 'find'", "missing param(s) name"),
+    ([{**FIND, "params": {"name": "{{ inputs.app"}}], "step 'find'", "unbalanced braces"),
+    ([{**FIND, "params": {"name": "{{ os.system('x') }}"}}], "step 'find'",
+     "bad template"),
+    ([{**FIND, "params": {"name": "{{ inputs.nope }}"}}], "step 'find'",
+     "undeclared input 'nope'"),
+    ([FIND, {"id": "logs", "agent": "debugging", "action": "worst_pod",
+             "params": {"name": "{{ steps.find.name }}"}}], "step 'logs'",
+     "uses step 'find', which is not among its dependencies"),
+    ([{**FIND, "depends_on": ["ghost"]}], "step 'find'", "unknown step 'ghost'"),
+    ([FIND, FIND], "step 'find'", "duplicate id"),
+    ([{**FIND, "timeout": -1}], "step 'find': timeout", "must be a number"),
+    ([{**FIND, "retries": 99}], "step 'find': retries", "must be a number"),
+    ([{**FIND, "permissions": ["delete"]}], "step 'find'", "is not 'VERB RESOURCE"),
+    ([{**FIND, "sudo": True}], "steps[0]", "unknown key(s) sudo"),
+])
+def test_mistakes_are_refused_naming_file_and_step(tmp_path: Path, steps: list[dict[str, Any]],
+                                                   where: str, problem: str) -> None:
+    path = write(tmp_path, steps)
+    with pytest.raises(WorkflowError) as caught:
+        load(path, AGENTS)
+    assert str(caught.value).startswith(str(path)), caught.value
+    assert where in str(caught.value) and problem in str(caught.value), caught.value
+
+
+def test_cycles_are_refused_with_the_cycle(tmp_path: Path) -> None:
+    steps = [{**FIND, "depends_on": ["c"]},
+             {"id": "b", "agent": "debugging", "action": "diagnose", "depends_on": ["find"]},
+             {"id": "c", "agent": "debugging", "action": "diagnose", "depends_on": ["b"]}]
+    with pytest.raises(WorkflowError, match=r"dependency cycle find -> c -> b -> find"):
+        load(write(tmp_path, steps), AGENTS)
+
+
+def test_file_level_mistakes(tmp_path: Path) -> None:
+    with pytest.raises(WorkflowError, match="must match the file name"):
+        load(write(tmp_path, [FIND], name="wf").rename(tmp_path / "other.yaml"), AGENTS)
+    with pytest.raises(WorkflowError, match=r"unknown key\(s\) schedule"):
+        load(write(tmp_path, [FIND], schedule="daily"), AGENTS)
+    with pytest.raises(WorkflowError, match="output: template names undeclared input 'x'"):
+        load(write(tmp_path, [FIND], output="{{ inputs.x }}"), AGENTS)
+    (tmp_path / "broken.yaml").write_text("steps: [\n")
+    with pytest.raises(WorkflowError, match=r"broken\.yaml: not valid YAML"):
+        load(tmp_path / "broken.yaml", AGENTS)
+
+
+def test_rendering_keeps_types_and_defaults() -> None:
+    scope = {"inputs": {"n": 3, "none": None}, "steps": {"a": {"pods": [{"name": "p-1"}]}}}
+    assert render("{{ inputs.n }}", scope) == 3
+    assert render("x{{ inputs.n }}y", scope) == "x3y"
+    assert render({"k": ["{{ steps.a.pods.0.name }}"]}, scope) == {"k": ["p-1"]}
+    assert render("{{ inputs.none | default(5) }}", scope) == 5
+    assert render("{{ inputs.none }}", scope) is None
+    with pytest.raises(TemplateError, match="has no value"):
+        render("{{ steps.a.pods.7.name }}", scope)
+    assert references("{{ inputs.n }} and {{ steps.a.b }}") == [("inputs", "n"),
+                                                               ("steps", "a")]
