@@ -36,12 +36,13 @@ from tools.audit import AuditEvent
 from tools.kube.access import allowed
 from tools.kube.client import ClusterClients
 from tools.security import SecurityContext
-from tools.spec import Effect, Pricing, ToolEnv
+from tools.spec import Effect
 
 MAX_MODEL_CALLS = 6
 MAX_TOOL_CALLS = 10
 COMMAND_WORDS = {"help", "pods", "pod", "status", "logs", "scale", "restart", "events", "usage",
-                 "troubleshoot", "backup", "workflow", "workflows"}
+                 "troubleshoot", "backup", "workflow", "workflows", "performance",
+                 "optimize", "optimise"}
 TOOL_CACHE_SECONDS = 300.0
 
 
@@ -79,7 +80,6 @@ class UserChatAgent:
     clusters: ClusterClients
     gateway: Gateway | None = None
     memory: Memory | None = None
-    pricing: Pricing = field(default_factory=Pricing)
     command: CommandMode = field(default_factory=CommandMode)
     _tool_cache: dict[tuple[str, str, str], tuple[float, list[str]]] = field(
         default_factory=dict)
@@ -89,8 +89,7 @@ class UserChatAgent:
         ctx = await self.identity.context(ask.slack_id, session_id=ask.session_id,
                                           request_id=ask.request_id, workspace=ask.workspace,
                                           namespace=ask.namespace)
-        box = Toolbox(ctx, ToolEnv(ctx, self.clusters.for_context(ctx), self.pricing),
-                      self.flow)
+        box = Toolbox(ctx, self.flow.env_for(ctx), self.flow)
         history = await self.memory.load(ask.session_id, ctx.slack_id) if self.memory else []
         reply = await self._answer(box, ask.text, history)
         box.events.append(AuditEvent(
@@ -119,7 +118,7 @@ class UserChatAgent:
         except NoProviderAnswered as exc:
             reply = await self.command.handle(box, text)
             return Reply(f"{reply.text} — no LLM answered ({exc})", reply.mode,
-                         reply.proposals, reply.tools_called)
+                         reply.proposals, reply.tools_called, attachments=reply.attachments)
 
     async def allowed_tools(self, box: Toolbox) -> list[str]:
         """READ tools always (the API server still decides); WRITE tools only where an access
@@ -159,7 +158,7 @@ class UserChatAgent:
                 body = answer.content if isinstance(answer.content, str) else json.dumps(
                     answer.content)
                 return Reply(f"{body}\n_(LLM: {provider})_", "llm", tuple(box.proposals),
-                             tuple(box.calls), provider)
+                             tuple(box.calls), provider, tuple(box.attachments))
             for call in answer.tool_calls:
                 tool_calls += 1
                 if tool_calls > MAX_TOOL_CALLS:

@@ -29,6 +29,8 @@ HELP = """I can answer these without an LLM (command mode):
 • `usage [name]` — CPU/memory vs limits  • `troubleshoot checkout-worker`
 • `scale api-service 4` / `restart api-service` — proposals you approve
 • `backup user-db --to PVC` — a one-off database dump, proposed for approval
+• `performance [name]` — usage vs requests/limits, HPA, latency (chart with Prometheus)
+• `optimize [name] [--propose]` — rightsizing, replicas, limits, probes, PDBs with costs
 • `workflows` / `workflow scale_application name=web-app replicas=4` — multi-step runs
 Or ask plainly: "How is my web app doing?", "My API is slow, can you scale it up?",
 "Set up backups for my database", "My app keeps crashing"."""
@@ -47,7 +49,7 @@ class CommandMode:
         except errors.ToolError as exc:
             answer = f"I could not do that: {exc.message}"
         return Reply(f"{answer}\n_(command mode)_", "command", tuple(box.proposals),
-                     tuple(box.calls))
+                     tuple(box.calls), attachments=tuple(box.attachments))
 
     async def _dispatch(self, box: Toolbox, text: str) -> str:
         lowered = text.lower()
@@ -180,6 +182,44 @@ class CommandMode:
             lines.append(f"Proposed fix: {proposal.summary} — awaiting approval #{proposal.id}.")
         return "\n".join(lines)
 
+    async def _scoped(self, box: Toolbox, groups: dict[str, Any]
+                      ) -> tuple[dict[str, Any] | None, str]:
+        """Tool args for one named workload (its namespace), or the current namespace."""
+        if not groups.get("name"):
+            return {}, ""
+        target, problem = await self._target(box, groups["name"])
+        if target is None:
+            return None, problem
+        return {"name": target["name"], "namespace": target["namespace"]}, ""
+
+    async def performance(self, box: Toolbox, groups: dict[str, Any], _: str) -> str:
+        args, problem = await self._scoped(box, groups)
+        if args is None:
+            return problem
+        return (await box.read("analyze_performance", args)).text
+
+    async def optimize(self, box: Toolbox, groups: dict[str, Any], _: str) -> str:
+        """Suggestions; with ``--propose`` (and a name) each ready plan becomes a proposal."""
+        args, problem = await self._scoped(box, groups)
+        if args is None:
+            return problem
+        result = await box.read("suggest_optimizations", args)
+        if not groups.get("propose"):
+            ready = sum(1 for s in result.data["suggestions"] if s["proposal"])
+            hint = (f"\n{ready} of them can be proposed for approval: `optimize NAME "
+                    "--propose`." if ready else "")
+            return result.text + hint
+        if not args:
+            return "Name the workload to propose changes for: `optimize web-app --propose`."
+        lines = [result.text]
+        for suggestion in result.data["suggestions"]:
+            if suggestion["proposal"]:
+                proposal = await box.propose(suggestion["proposal"]["tool"], {
+                    **suggestion["proposal"]["args"], "namespace": args["namespace"]})
+                lines.append(f"Proposed ({suggestion['kind']}): {proposal.summary} — "
+                             f"awaiting approval #{proposal.id}.")
+        return "\n".join(lines)
+
     async def workflows(self, box: Toolbox, _: dict[str, Any], __: str) -> str:
         if self.orchestrator is None:
             return "Workflows are not available here (no orchestrator is configured)."
@@ -236,6 +276,8 @@ EXPLICIT: tuple[tuple[str, Handler], ...] = (
     (rf"usage(?: {NAME})?", CommandMode.usage),
     (rf"troubleshoot(?: {NAME})?", CommandMode.troubleshoot),
     (rf"backup {NAME}(?: --to (?P<pvc>[a-z0-9][a-z0-9.-]*))?", CommandMode.backup),
+    (rf"performance(?: {NAME})?", CommandMode.performance),
+    (rf"optimi[sz]e(?: {NAME})?(?P<propose> --propose)?", CommandMode.optimize),
     (r"workflows", CommandMode.workflows),
     (r"workflow (?P<workflow>[a-z_][a-z0-9_]*)(?: [a-z_][a-z0-9_]*=\S*)*", CommandMode.workflow),
 )
@@ -244,6 +286,9 @@ INTENTS: tuple[tuple[tuple[str, ...], Handler], ...] = (
      CommandMode.troubleshoot),
     ((r"back ?up",), CommandMode.backup),
     ((r"\bslow\b", r"scale (it )?up", r"more replicas"), CommandMode.scale),
+    ((r"optimi[sz]", r"save money", r"\bcosts?\b", r"right-?siz", r"over-?provision"),
+     CommandMode.optimize),
+    ((r"perform", r"latency", r"error rate"), CommandMode.performance),
     ((r"\blogs?\b",), CommandMode.logs),
     ((r"\bevents?\b",), CommandMode.events),
     ((r"how is", r"how's", r"\bdoing\b", r"\bstatus\b", r"\bhealth"), CommandMode.status),

@@ -6,11 +6,12 @@ same exposure rules (derived from the registry), auditing and result bookkeeping
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.types import Proposal, ToolCall
+from agents.types import Attachment, Proposal, ToolCall
 from confirmations.flow import DecisionFlow
 from tools import errors, registry
 from tools.analysis import engine
@@ -33,6 +34,7 @@ class Toolbox:
     calls: list[ToolCall] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
     async def record(self, event: AuditEvent) -> None:
         self.events.append(event)
@@ -56,6 +58,9 @@ class Toolbox:
                               began, exc.message)
             raise
         self.calls.append(ToolCall(tool, args, True, result.text))
+        self.attachments += [Attachment(c["filename"], c["title"],
+                                        base64.b64decode(c["png_base64"]))
+                             for c in result.data.get("charts") or []]
         await self._audit(tool, "ok", began)
         return result
 

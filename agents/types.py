@@ -38,12 +38,21 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that goes with an answer (a PNG chart): uploaded beside the reply in Slack."""
+    filename: str
+    title: str
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     mode: Literal["llm", "command"]
     proposals: tuple[Proposal, ...] = ()
     tools_called: tuple[ToolCall, ...] = ()
     provider: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"reply": self.text, "mode": self.mode,

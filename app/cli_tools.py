@@ -27,7 +27,7 @@ from app.services import open_services
 from tools import errors, registry
 from tools.analysis import engine
 from tools.audit import AuditEvent
-from tools.spec import ActionPlan, Effect, ToolEnv
+from tools.spec import ActionPlan, Effect
 
 tools_cli = typer.Typer(help="List and run the Kubernetes tools as a user.",
                         no_args_is_help=True)
@@ -76,7 +76,7 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
     async with open_services(settings_with_directory(ctx, settings_dir)) as services:
         security = await services.identity.context(who, workspace=workspace,
                                                    namespace=namespace)
-        env = ToolEnv(security, services.clusters.for_context(security), services.pricing)
+        env = services.confirmations.env_for(security)
         event: dict[str, Any] = {
             "actor": security.slack_id, "hexabase_user": security.hexabase_user,
             "workspace": security.workspace, "namespace": security.namespace,
@@ -117,7 +117,7 @@ async def _diagnose(settings_dir: Path | None, ctx: typer.Context, who: str,
     async with open_services(settings_with_directory(ctx, settings_dir)) as services:
         security = await services.identity.context(who, workspace=workspace,
                                                    namespace=namespace)
-        env = ToolEnv(security, services.clusters.for_context(security), services.pricing)
+        env = services.confirmations.env_for(security)
         findings, unreadable = await engine.diagnose(env, security.namespace)
         await services.store.record(AuditEvent(
             kind="tool.read", outcome="ok", actor=security.slack_id,

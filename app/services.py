@@ -26,6 +26,7 @@ from app.settings import ConfigError, Settings
 from confirmations.flow import DecisionFlow
 from confirmations.store import ConfirmationStore
 from tools.kube.client import ClusterClients
+from tools.prometheus import Prometheus
 from tools.spec import Pricing
 
 
@@ -68,13 +69,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         identity = IdentityService(directory, store)
         pricing = Pricing(settings.price_vcpu_hour, settings.price_gib_hour)
         decisions = DecisionFlow(ConfirmationStore(database.engine), identity, clusters, pricing,
-                                 ttl=timedelta(minutes=settings.approval_ttl_minutes))
+                                 ttl=timedelta(minutes=settings.approval_ttl_minutes),
+                                 prometheus=Prometheus(settings.prometheus_url)
+                                 if settings.prometheus_url else None)
         gateway = Gateway(providers(settings), decisions.store.record, settings.llm_routes)
         memory = Memory(database.engine, settings.memory_budget_tokens,
                         timedelta(hours=settings.memory_ttl_hours))
-        orchestrator = Orchestrator(identity, decisions, clusters, RunStore(database.engine),
-                                    pricing)
-        agent = UserChatAgent(identity, decisions, clusters, gateway, memory, pricing,
+        orchestrator = Orchestrator(identity, decisions, clusters, RunStore(database.engine))
+        agent = UserChatAgent(identity, decisions, clusters, gateway, memory,
                               command=CommandMode(orchestrator))
         try:
             yield Services(settings=settings, database=database, identity=identity,

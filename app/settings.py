@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     approval_ttl_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
 
     # Cost estimates of plans (USD), e.g. on-demand prices of your cloud.
+    prometheus_url: str | None = Field(default=None, description="optional Prometheus for "
+                                       "history, latency and error rate")
     price_vcpu_hour: float = Field(default=0.0316, ge=0)
     price_gib_hour: float = Field(default=0.0042, ge=0)
 
@@ -178,6 +180,11 @@ class Settings(BaseSettings):
     @classmethod
     def _ollama_url(cls, value: str | None) -> str | None:
         return _http_url(value, what="the Ollama server")
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _prometheus_url(cls, value: str | None) -> str | None:
+        return _http_url(value, what="Prometheus")
 
     @field_validator("openai_base_url")
     @classmethod

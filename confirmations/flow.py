@@ -26,6 +26,7 @@ from tools import errors, registry
 from tools.audit import AuditEvent
 from tools.kube.access import allowed
 from tools.kube.client import ClusterClients
+from tools.prometheus import Prometheus
 from tools.security import SecurityContext
 from tools.spec import Pricing, ToolEnv
 from tools.writes.verify import applied
@@ -58,13 +59,17 @@ class DecisionFlow:
     def __init__(self, store: ConfirmationStore, identity: ContextSource,
                  clusters: ClusterClients, pricing: Pricing | None = None,
                  ttl: timedelta = DEFAULT_TTL,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 prometheus: Prometheus | None = None) -> None:
         self.store, self.identity, self.clusters = store, identity, clusters
         self.pricing, self.ttl, self.clock = pricing or Pricing(), ttl, clock
+        self.prometheus = prometheus
         self.on_execution_start: Callable[[str], None] | None = None  # benchmarks
 
-    def _env(self, ctx: SecurityContext) -> ToolEnv:
-        return ToolEnv(ctx, self.clusters.for_context(ctx), self.pricing)
+    def env_for(self, ctx: SecurityContext) -> ToolEnv:
+        """How every layer reaches the cluster as ``ctx``: their client, prices, Prometheus."""
+        return ToolEnv(ctx, self.clusters.for_context(ctx), self.pricing,
+                       prometheus=self.prometheus)
 
     def _event(self, kind: str, action: PendingAction, actor: str, outcome: str,
                **extra: Any) -> AuditEvent:
@@ -78,7 +83,7 @@ class DecisionFlow:
 
     async def propose(self, ctx: SecurityContext, tool: str,
                       raw: dict[str, Any]) -> PendingAction:
-        plan = await registry.plan(registry.get(tool), self._env(ctx), raw)
+        plan = await registry.plan(registry.get(tool), self.env_for(ctx), raw)
         now = self.clock()
         two_person = ctx.needs_two_people(plan.namespace)
         event = AuditEvent(kind="confirmation.propose", actor=ctx.slack_id, outcome="ok",
@@ -141,7 +146,7 @@ class DecisionFlow:
         began = time.monotonic()
         requester = await self.identity.context(action.requester, workspace=action.workspace,
                                                 namespace=action.namespace)
-        env = self._env(requester)
+        env = self.env_for(requester)
         spec = registry.get(action.tool)
         access = spec.access(registry.parse_args(spec, action.plan.args))
         target = action.plan.targets[0].name if action.plan.targets else None
@@ -219,7 +224,7 @@ class DecisionFlow:
             else:
                 requester = await self.identity.context(action.requester,
                                                         workspace=action.workspace)
-                found = await applied(self._env(requester), action.plan)
+                found = await applied(self.env_for(requester), action.plan)
                 state, note = {True: (State.SUCCEEDED, "applied (found in the cluster after a "
                                                        "restart)"),
                                False: (State.FAILED, "not applied (checked after a restart)"),

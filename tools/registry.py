@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from tools import errors
+from tools.analysis import optimize, performance
 from tools.args import ToolArgs
 from tools.kube.access import Access
 from tools.reads import network, pods, workloads
@@ -37,6 +38,15 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("get_events", "Show recent events, warnings first, duplicates merged with "
              "counts.", Effect.READ, network.EventsArgs, (Access("", "events", "list"),),
              run=network.get_events),
+    ToolSpec("analyze_performance", "Analyse workloads' CPU/memory vs requests and limits, "
+             "restarts, HPA bounds; latency and a chart with Prometheus.", Effect.READ,
+             performance.PerformanceArgs,
+             (READ_PODS, Access("metrics.k8s.io", "pods", "list")),
+             run=performance.analyze_performance),
+    ToolSpec("suggest_optimizations", "Suggest rightsized requests, replica counts, limits, "
+             "probes and PodDisruptionBudgets with monthly cost deltas.", Effect.READ,
+             optimize.OptimizeArgs, (READ_PODS, Access("metrics.k8s.io", "pods", "list")),
+             run=optimize.suggest_optimizations),
     ToolSpec("scale_deployment", "Propose setting a Deployment's replica count (needs "
              "approval).", Effect.WRITE, changes.ScaleArgs, (changes.SCALE,),
              plan=changes.plan_scale, execute=changes.execute_scale),

@@ -21,6 +21,7 @@ from tools.args import ToolArgs
 from tools.errors import InvalidArguments
 from tools.kube.access import Access
 from tools.kube.client import UserCluster
+from tools.prometheus import Prometheus
 from tools.security import SecurityContext
 
 PLAN_ANNOTATION = "hexabot.io/plan-id"
@@ -105,11 +106,13 @@ class ActionPlan:
 
 @dataclass
 class ToolEnv:
-    """What a tool function gets: who (ctx), how to reach the cluster as them, and prices."""
+    """What a tool function gets: who (ctx), how to reach the cluster as them, prices, and
+    the optional Prometheus the performance analyses read."""
     ctx: SecurityContext
     cluster: UserCluster
     pricing: Pricing = field(default_factory=Pricing)
     limit: int = 4096
+    prometheus: Prometheus | None = None
 
     def namespace(self, args: ToolArgs) -> str:
         wanted = args.namespace or self.ctx.namespace

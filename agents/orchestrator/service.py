@@ -21,17 +21,15 @@ from agents.types import Proposal
 from confirmations.flow import ContextSource, DecisionFlow
 from tools.kube.client import ClusterClients
 from tools.security import SecurityContext
-from tools.spec import Pricing, ToolEnv
 
 
 class Orchestrator:
     def __init__(self, identity: ContextSource, flow: DecisionFlow, clusters: ClusterClients,
-                 runs: RunStore, pricing: Pricing | None = None,
+                 runs: RunStore,
                  agents: Mapping[str, Specialist] | None = None,
                  workflows: Mapping[str, Workflow] | None = None,
                  sleep: Sleep = asyncio.sleep) -> None:
         self.identity, self.flow, self.clusters, self.runs = identity, flow, clusters, runs
-        self.pricing = pricing or Pricing()
         self.agents = dict(agents) if agents is not None else default_agents()
         self.workflows = dict(workflows) if workflows is not None else load_all(self.agents)
         self.engine = Engine(self.agents, sleep)
@@ -44,8 +42,7 @@ class Orchestrator:
         return found
 
     def _box(self, ctx: SecurityContext) -> Toolbox:
-        return Toolbox(ctx, ToolEnv(ctx, self.clusters.for_context(ctx), self.pricing),
-                       self.flow)
+        return Toolbox(ctx, self.flow.env_for(ctx), self.flow)
 
     async def start(self, ctx: SecurityContext, name: str, inputs: Mapping[str, Any],
                     reply_channel: str | None = None, reply_ts: str | None = None

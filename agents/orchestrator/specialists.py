@@ -206,7 +206,8 @@ def default_agents(extra: tuple[Specialist, ...] = ()) -> dict[str, Specialist]:
                     _act(validate_scale, {"name", "replicas"}, {"namespace"}),
                     _act(propose, {"tool"}, {"args"}),
                     _act(await_approval, {"action"})),
-        _specialist("monitoring", "Watches workloads.",
+        _specialist("monitoring", "Watches workloads and their performance.",
+                    _read_tool("analyze_performance"), _read_tool("suggest_optimizations"),
                     _act(watch_rollout, {"name"}, {"namespace", "replicas", "interval"})),
         *extra,
     )

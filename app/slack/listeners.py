@@ -105,6 +105,10 @@ async def answer(services: Services, client: AsyncWebClient, message: Message) -
     else:
         await client.chat_update(channel=message.channel, ts=working["ts"],
                                  text=reply.text[:3000], blocks=render.reply(reply))
+    for attachment in reply.attachments:  # charts, beside the answer
+        await client.files_upload_v2(channel=message.channel, thread_ts=message.thread_ts,
+                                     content=attachment.content, filename=attachment.filename,
+                                     title=attachment.title)
     for proposal in reply.proposals:
         action = await services.confirmations.store.get(proposal.id)
         if action is None:

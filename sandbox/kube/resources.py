@@ -78,6 +78,8 @@ KINDS: tuple[Kind, ...] = (
        short_names=("hpa",), subresources=("status",), categories=("all",)),
     _k("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",),
        subresources=("status",)),
+    _k("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=("pdb",),
+       subresources=("status",)),
     _k("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _k("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _k("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),

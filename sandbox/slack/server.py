@@ -63,6 +63,7 @@ class SlackEmulator:
         self.app.router.add_route("*", "/api/{method}", self._api)
         self.app.router.add_get("/link/", self.hub.handle)
         self.app.router.add_post("/response/{channel}/{ts}/{user}", self._response_url)
+        self.app.router.add_post("/upload/{file_id}", self._upload)
 
     @property
     def api_url(self) -> str:
@@ -191,10 +192,54 @@ class SlackEmulator:
         return {"view": {"id": "V" + uuid.uuid4().hex[:8].upper(), **view}}
 
     def m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Step 1 of Slack's upload: a one-file URL that takes the bytes (no token needed)."""
+        if not p.get("filename"):
+            raise SlackError("invalid_arguments")
+        try:
+            length = int(p.get("length", ""))
+        except ValueError as exc:
+            raise SlackError("invalid_arguments") from exc
         file_id = "F" + uuid.uuid4().hex[:8].upper()
-        self.state.files.append({"id": file_id, "filename": p.get("filename"), "content": ""})
-        return {"upload_url": f"{self.url}/api/files.upload.content?file={file_id}",
-                "file_id": file_id}
+        self.state.files.append({"id": file_id, "filename": str(p["filename"]),
+                                 "length": length, "content": None, "shared": None})
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Step 2: the bytes; like Slack's, refused when they are not the announced length."""
+        found = self._file(request.match_info["file_id"])
+        content = await request.read()
+        if found is None or found["content"] is not None or len(content) != found["length"]:
+            return web.Response(status=400, text="bad upload")
+        found["content"] = content
+        return web.Response(text=f"OK - {len(content)}")
+
+    def _file(self, file_id: str) -> dict[str, Any] | None:
+        return next((f for f in self.state.files if f["id"] == file_id), None)
+
+    def m_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: share the uploaded files in a channel (or thread) as one message."""
+        entries = json.loads(p["files"]) if isinstance(p.get("files"), str) else p.get("files")
+        if not entries:
+            raise SlackError("invalid_arguments")
+        shared = []
+        for entry in entries:
+            found = self._file(str(entry.get("id")))
+            if found is None or found["content"] is None:
+                raise SlackError("file_not_found")
+            found["title"] = entry.get("title") or found["filename"]
+            shared.append(found)
+        public = [{"id": f["id"], "name": f["filename"], "title": f["title"],
+                   "size": len(f["content"]),
+                   "mimetype": "image/png" if f["content"].startswith(b"\x89PNG") else
+                   "application/octet-stream"} for f in shared]
+        if p.get("channel_id"):
+            channel = self._conversation(p["channel_id"])
+            message = self.state.post(channel, BOT_USER, str(p.get("initial_comment") or ""),
+                                      None, p.get("thread_ts") or None, bot=True)
+            message["files"] = public
+            for f in shared:
+                f["shared"] = (channel, message["ts"])
+        return {"files": public}
 
     async def _response_url(self, request: web.Request) -> web.Response:
         """What Bolt's ``respond()`` posts to: replace the original, or answer ephemerally."""

@@ -11,9 +11,8 @@ import math
 import re
 from typing import Any
 
-import yaml
-
 from tools import quantity
+from tools.analysis import proposals
 from tools.analysis.findings import Finding
 from tools.analysis.snapshot import Obj, Snapshot
 
@@ -50,24 +49,6 @@ def _suggest_memory(peak: float | None, limit: float) -> float:
     """A new limit: the next power-of-two MiB above 125 % of the peak (or double the limit)."""
     need = (peak or limit) * 1.25 if peak else limit * 2
     return float(2 ** math.ceil(math.log2(need / MI)) * MI)
-
-
-def _memory_proposal(workload: Obj | None, container: str,
-                     new_limit: float) -> dict[str, Any] | None:
-    """A ready apply_yaml plan of the workload with the new memory limit (and request ≤ it)."""
-    if workload is None:
-        return None
-    manifest = {"apiVersion": workload.get("apiVersion", "apps/v1"),
-                "kind": workload.get("kind", "Deployment"),
-                "metadata": {"name": workload["metadata"]["name"],
-                             "namespace": workload["metadata"]["namespace"]},
-                "spec": {k: v for k, v in (workload.get("spec") or {}).items()
-                         if k in ("replicas", "selector", "template", "serviceName")}}
-    for c in manifest["spec"]["template"]["spec"]["containers"]:
-        if c["name"] == container:
-            resources = c.setdefault("resources", {})
-            resources.setdefault("limits", {})["memory"] = quantity.memory(new_limit)
-    return {"tool": "apply_yaml", "args": {"manifest": yaml.safe_dump(manifest)}}
 
 
 def pods(snapshot: Snapshot) -> list[Finding]:
@@ -121,7 +102,8 @@ def pods(snapshot: Snapshot) -> list[Finding]:
                      f"exitCode={last.get('exitCode')}, restartCount={restarts}",
                      f"limits.memory={quantity.memory(limit)}"] + (
                         [f"metrics peak memory={quantity.memory(peak)}"] if peak else []),
-                    _memory_proposal(workload, cname, new) if new else None)
+                    proposals.resources(workload, {cname: {"limits": {
+                        "memory": quantity.memory(new)}}}) if new else None)
                 continue
             reason = waiting.get("reason", "")
             if reason in ("ImagePullBackOff", "ErrImagePull"):
@@ -158,8 +140,7 @@ def pods(snapshot: Snapshot) -> list[Finding]:
                     f"add a replica ({replicas} → {replicas + 1}) or raise the CPU limit", [
                         f"pod {name} container {cname}: cpu {quantity.cpu(cpu)} of limit "
                         f"{quantity.cpu(cpu_limit)}"],
-                    {"tool": "scale_deployment", "args": {"name": workload_name,
-                                                          "replicas": replicas + 1}}
+                    proposals.scale(workload_name, replicas + 1)
                     if kind == "Deployment" else None)
             memory = quantity.parse((usage.get(cname) or {}).get("memory"))
             memory_limit = _limit(pod, cname, "memory")

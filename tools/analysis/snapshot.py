@@ -27,6 +27,7 @@ SOURCES = {
     "cronjobs": "/apis/batch/v1/namespaces/{ns}/cronjobs",
     "hpas": "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers",
     "metrics": "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods",
+    "pdbs": "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
     "nodes": "/api/v1/nodes",
 }
 
@@ -55,7 +56,10 @@ class Snapshot:
         return {}
 
 
-async def take(env: ToolEnv, namespace: str) -> Snapshot:
+async def take(env: ToolEnv, namespace: str, logs: bool = True,
+               kinds: tuple[str, ...] = tuple(SOURCES)) -> Snapshot:
+    """Everything in ``kinds`` (all by default) and, with ``logs``, recent logs of up to
+    LOG_PODS unhealthy pods."""
     snapshot = Snapshot(namespace)
 
     async def fetch(kind: str, path: str) -> None:
@@ -66,8 +70,9 @@ async def take(env: ToolEnv, namespace: str) -> Snapshot:
         except (errors.Forbidden, errors.NotFound):
             snapshot.unreadable.append(kind)
 
-    await asyncio.gather(*(fetch(kind, path) for kind, path in SOURCES.items()))
-    await _logs(env, snapshot)
+    await asyncio.gather(*(fetch(kind, SOURCES[kind]) for kind in kinds))
+    if logs:
+        await _logs(env, snapshot)
     return snapshot
 
 

@@ -24,6 +24,7 @@ from tools.writes.common import (
     diff,
     dry_run,
     executed_already,
+    pod_requests,
     require,
     stale,
     target_of,
@@ -39,6 +40,7 @@ ALLOWED: dict[tuple[str, str], tuple[str, str]] = {
     ("batch/v1", "Job"): ("batch", "jobs"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"): ("autoscaling", "horizontalpodautoscalers"),
     ("networking.k8s.io/v1", "Ingress"): ("networking.k8s.io", "ingresses"),
+    ("policy/v1", "PodDisruptionBudget"): ("policy", "poddisruptionbudgets"),
 }
 REFUSED_WHY = {
     "Secret": "Secrets are never applied through chat; use your secret manager",
@@ -114,6 +116,16 @@ def _project(current: Any, shape: Any) -> Any:
     return current
 
 
+def _monthly(env: ToolEnv, obj: dict[str, Any] | None) -> float | None:
+    """What a workload's pods request per month (None: not a workload with a pod template)."""
+    spec = (obj or {}).get("spec") or {}
+    if "template" not in spec:
+        return None
+    assert obj is not None
+    cores, memory = pod_requests(obj)
+    return env.pricing.monthly(cores, memory) * int(spec.get("replicas", 1))
+
+
 def _path(group: str, api_version: str, plural: str, namespace: str) -> str:
     prefix = "/api/v1" if not group else f"/apis/{api_version}"
     return f"{prefix}/namespaces/{namespace}/{plural}"
@@ -128,6 +140,7 @@ async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
     if not docs or len(docs) > MAX_DOCUMENTS:
         raise errors.InvalidArguments(f"give 1 to {MAX_DOCUMENTS} objects, not {len(docs)}")
     objects, targets, diffs, seen = [], [], [], set()
+    costs: list[tuple[float | None, float | None]] = []
     for index, doc in enumerate(docs):
         group, plural, namespace, name = _check(env, doc, index, default_ns)
         if (plural, namespace, name) in seen:
@@ -151,6 +164,7 @@ async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
         objects.append({"path": path, "name": name, "manifest": doc,
                         "existed_version": (current or {}).get("metadata", {}).get(
                             "resourceVersion")})
+        costs.append((_monthly(env, current), _monthly(env, doc)))
     creates = sum(1 for o in objects if not o["existed_version"])
     return ActionPlan(
         tool="apply_yaml", args=args.model_dump(), workspace=env.ctx.workspace,
@@ -160,6 +174,8 @@ async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
                                          for o in objects),
         diff="\n".join(diffs), risk=Risk.MEDIUM if creates == len(objects) else Risk.HIGH,
         payload={"objects": objects}, targets=tuple(targets),
+        cost_delta=round(sum((after or 0.0) - (before or 0.0) for before, after in costs), 2)
+        if any(after is not None for _, after in costs) else None,
         dry_run="passed (server-side apply, dry run)")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tools import errors
+from tools import errors, quantity
 from tools.kube.access import Access, allowed
 from tools.spec import ActionPlan, Target, ToolEnv
 
@@ -67,3 +67,14 @@ def diff(before: Any, after: Any, label: str) -> str:
 def executed_already(obj: dict[str, Any] | None, plan: ActionPlan) -> bool:
     annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
     return bool(annotations.get("hexabot.io/plan-id") == plan.id)
+
+
+def pod_requests(workload: dict[str, Any]) -> tuple[float, float]:
+    """(cores, bytes) one pod of a workload's template requests."""
+    cores = memory = 0.0
+    template = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for c in template.get("containers") or []:
+        requests = (c.get("resources") or {}).get("requests") or {}
+        cores += quantity.parse(requests.get("cpu")) or 0.0
+        memory += quantity.parse(requests.get("memory")) or 0.0
+    return cores, memory

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
-from tools import errors, quantity
+from tools import errors
 from tools.args import Name, ToolArgs
 from tools.kube.access import Access
 from tools.spec import PLAN_ANNOTATION, ActionPlan, Risk, ToolEnv, ToolResult
@@ -24,6 +24,7 @@ from tools.writes.common import (
     diff,
     dry_run,
     executed_already,
+    pod_requests,
     require,
     stale,
     target_of,
@@ -45,16 +46,6 @@ class ScaleArgs(ToolArgs):
     replicas: int = Field(ge=0, le=MAX_REPLICAS)
 
 
-def _requests(deployment: dict[str, Any]) -> tuple[float, float]:
-    cores = memory = 0.0
-    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-    for c in template.get("containers") or []:
-        requests = (c.get("resources") or {}).get("requests") or {}
-        cores += quantity.parse(requests.get("cpu")) or 0.0
-        memory += quantity.parse(requests.get("memory")) or 0.0
-    return cores, memory
-
-
 async def plan_scale(env: ToolEnv, args: ScaleArgs) -> ActionPlan:
     namespace = env.namespace(args)
     await require(env, SCALE, namespace, args.name)
@@ -64,7 +55,7 @@ async def plan_scale(env: ToolEnv, args: ScaleArgs) -> ActionPlan:
     if current == args.replicas:
         raise errors.PlanRefused(f"{namespace}/{args.name} already has {current} replicas; "
                                  "nothing to change.")
-    cores, memory = _requests(deployment)
+    cores, memory = pod_requests(deployment)
     delta = env.pricing.monthly(cores, memory) * (args.replicas - current)
     target = target_of("Deployment", deployment)
     body = {"metadata": {"resourceVersion": target.resource_version},

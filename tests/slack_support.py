@@ -1,0 +1,57 @@
+"""The real Bolt app connected over Socket Mode to the Slack emulator, and waiting helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.settings import load_settings
+from app.slack.run import connected
+from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
+from tests.confirm_support import DIRECTORY
+from tests.sandbox_support import ThreadedSandbox
+
+
+@contextlib.asynccontextmanager
+async def connected_emulator(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch,
+                             **settings: Any) -> AsyncIterator[SlackEmulator]:
+    """Users alice, bob, carol, mallory; #shop with the first three; the bot connected."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "")
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    async with slack_emulator() as emulator:
+        for user, name in (("U0ALICE", "alice"), ("U0BOB", "bob"), ("U0CAROL", "carol"),
+                           ("U0MALLORY", "mallory")):
+            emulator.state.add_user(user, name)
+        emulator.state.add_channel("C0SHOP", "shop", ["U0ALICE", "U0BOB", "U0CAROL"])
+        loaded = load_settings(database_url=database_url, directory_file=directory,
+                               slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN,
+                               slack_api_url=emulator.api_url, **settings)
+        async with connected(loaded):
+            await until(lambda: emulator.hub.connections)
+            yield emulator
+
+
+async def until(condition: Callable[[], Any], seconds: float = 20) -> Any:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def bot_messages(emulator: SlackEmulator, channel: str) -> list[dict[str, Any]]:
+    return [m for m in emulator.state.history(channel) if m.get("bot_id")]
+
+
+def answered(emulator: SlackEmulator, channel: str) -> list[dict[str, Any]]:
+    return [m for m in bot_messages(emulator, channel) if m["text"] != "working…"]

@@ -1,0 +1,141 @@
+"""AnalyzePerformance: per workload, usage against requests and limits, restarts, replicas
+against the HPA's bounds — and, where a Prometheus is configured, p95 latency, error rate and
+usage over time drawn as a PNG chart (attached in Slack).
+
+Without Prometheus the analysis says so and uses the metrics API's live sample only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+from pydantic import Field
+
+from tools import errors, quantity
+from tools.analysis import chart, snapshot, usage
+from tools.analysis.usage import ContainerUsage, WorkloadUsage
+from tools.args import Name, ToolArgs
+from tools.prometheus import CPU, ERROR_RATE, LATENCY_P95, MEMORY, Prometheus, Series, pod_pattern
+from tools.spec import ToolEnv, ToolResult
+from tools.text import bound
+
+KINDS = ("pods", "deployments", "statefulsets", "hpas", "metrics", "pdbs")
+
+
+class PerformanceArgs(ToolArgs):
+    name: Name | None = Field(default=None, description="one workload (default: all)")
+    window_minutes: int = Field(default=60, ge=5, le=1440,
+                                description="history to chart when Prometheus is configured")
+
+
+def _pct(used: float | None, of: float | None) -> str:
+    return f"{100 * used / of:.0f}%" if used is not None and of else "-"
+
+
+def _container_line(c: ContainerUsage) -> str:
+    if c.cpu is None and c.memory is None:
+        return f"  {c.name}: no metrics"
+    return (f"  {c.name}: cpu {quantity.cpu(c.cpu)} (peak {quantity.cpu(c.cpu_peak)}) = "
+            f"{_pct(c.cpu_peak, c.cpu_request)} of request {quantity.cpu(c.cpu_request)}, "
+            f"{_pct(c.cpu_peak, c.cpu_limit)} of limit {quantity.cpu(c.cpu_limit)}; memory "
+            f"{quantity.memory(c.memory)} (peak {quantity.memory(c.memory_peak)}) = "
+            f"{_pct(c.memory_peak, c.memory_request)} of request "
+            f"{quantity.memory(c.memory_request)}, {_pct(c.memory_peak, c.memory_limit)} of "
+            f"limit {quantity.memory(c.memory_limit)}")
+
+
+def notes(w: WorkloadUsage) -> list[str]:
+    """What stands out, in words."""
+    found = []
+    if w.ready < w.replicas:
+        found.append(f"only {w.ready} of {w.replicas} replicas ready")
+    if w.restarts:
+        found.append(f"{w.restarts} restarts")
+    if w.hpa and w.hpa["current"] >= w.hpa["max"]:
+        found.append(f"HPA at its maximum ({w.hpa['max']})")
+    for c in w.containers:
+        if c.cpu_peak is not None and c.cpu_limit and c.cpu_peak >= 0.8 * c.cpu_limit:
+            found.append(f"{c.name} near its CPU limit (throttling)")
+        if c.memory_peak is not None and c.memory_limit and \
+                c.memory_peak >= 0.9 * c.memory_limit:
+            found.append(f"{c.name} near its memory limit (OOM risk)")
+        if c.cpu_peak is not None and c.cpu_request and c.cpu_peak < 0.2 * c.cpu_request:
+            found.append(f"{c.name} uses under 20% of its CPU request")
+    return found
+
+
+async def _history(prom: Prometheus, w: WorkloadUsage, minutes: int
+                   ) -> tuple[dict[str, Any], Series, Series]:
+    pods = pod_pattern(w.kind, w.name)
+    latency, error_rate, cpu, memory = await asyncio.gather(
+        prom.value(LATENCY_P95.format(ns=w.namespace, pods=pods)),
+        prom.value(ERROR_RATE.format(ns=w.namespace, pods=pods)),
+        prom.series(CPU.format(ns=w.namespace, pods=pods), minutes),
+        prom.series(MEMORY.format(ns=w.namespace, pods=pods), minutes))
+    return ({"latency_p95_ms": None if latency is None else round(latency * 1000, 1),
+             "error_rate": error_rate,
+             "cpu_peak_total": max((v for _, v in cpu), default=None),
+             "memory_peak_total": max((v for _, v in memory), default=None)}, cpu, memory)
+
+
+def _workload_json(w: WorkloadUsage) -> dict[str, Any]:
+    return {"kind": w.kind, "name": w.name, "namespace": w.namespace, "replicas": w.replicas,
+            "ready": w.ready, "pods": w.pods, "restarts": w.restarts, "hpa": w.hpa,
+            "pdb": w.pdb, "containers": [c.as_json() for c in w.containers],
+            "notes": notes(w)}
+
+
+async def analyze_performance(env: ToolEnv, args: PerformanceArgs) -> ToolResult:
+    namespace = env.namespace(args)
+    snap = await snapshot.take(env, namespace, logs=False, kinds=KINDS)
+    if "pods" in snap.unreadable:
+        raise errors.Forbidden(f"you may not list pods in {namespace}")
+    found = [w for w in usage.workloads(snap) if args.name in (None, w.name)]
+    if args.name and not found:
+        raise errors.NotFound(f"no workload {args.name!r} in {namespace}")
+    rows = [_workload_json(w) for w in found]
+    charts: list[dict[str, str]] = []
+    source = "live metrics sample" + ("" if "metrics" not in snap.unreadable
+                                      else " (not readable as you)")
+    histories: list[tuple[dict[str, Any], Series, Series]] = []
+    if env.prometheus is not None and found:
+        try:
+            histories = list(await asyncio.gather(*(
+                _history(env.prometheus, w, args.window_minutes) for w in found)))
+        except errors.ToolError as exc:  # the live sample still answers
+            source += f"; Prometheus failed, so no history: {exc.message}"
+    if histories:
+        cpu, memory = {}, {}
+        for row, (extra, cpu_series, memory_series) in zip(rows, histories, strict=True):
+            row.update(extra)
+            cpu[row["name"]], memory[row["name"]] = cpu_series, memory_series
+        source += f" + Prometheus, last {args.window_minutes} min"
+        if any(cpu.values()) or any(memory.values()):
+            title = f"{namespace}: usage over the last {args.window_minutes} min"
+            png = await asyncio.to_thread(chart.usage_png, title, cpu, memory)
+            charts.append({"title": title, "filename": f"{namespace}-usage.png",
+                           "png_base64": base64.b64encode(png).decode()})
+    elif env.prometheus is None:
+        source += "; no Prometheus configured (no history, latency or error rate)"
+    lines = [f"performance in {namespace} ({len(found)} workload"
+             f"{'' if len(found) == 1 else 's'}; {source})"]
+    for w, row in zip(found, rows, strict=True):
+        hpa = (f"HPA {w.hpa['min']}..{w.hpa['max']} (now {w.hpa['current']})" if w.hpa
+               else "no HPA")
+        lines.append(f"{w.kind} {w.name}: {w.ready}/{w.replicas} ready, {w.restarts} "
+                     f"restarts, {hpa}")
+        lines += [_container_line(c) for c in w.containers]
+        if row.get("latency_p95_ms") is not None or row.get("error_rate") is not None:
+            rate = row.get("error_rate")
+            lines.append(f"  p95 latency {row.get('latency_p95_ms', '-')} ms, errors "
+                         + (f"{100 * rate:.2f}%" if rate is not None else "-"))
+        if row["notes"]:
+            lines.append("  ⚠ " + "; ".join(row["notes"]))
+    if charts:
+        lines.append(f"(chart: {charts[0]['filename']})")
+    text, cut = bound("\n".join(lines), env.limit)
+    return ToolResult(text, {"namespace": namespace, "workloads": rows, "charts": charts,
+                             "prometheus": env.prometheus is not None,
+                             "unreadable": snap.unreadable}, cut)
