@@ -136,14 +136,14 @@ class Controllers:
                              "ownerReferences": [_owner_ref(deployment)]},
                 "spec": {"replicas": wanted, "selector": selector, "template": new_template},
             })
-            self._event(deployment, "ScalingReplicaSet",
+            self.event(deployment, "ScalingReplicaSet",
                         f"Scaled up replica set {rs_name} from 0 to {wanted}")
         elif current["spec"].get("replicas", 1) != wanted:
             before = current["spec"].get("replicas", 1)
             current["spec"]["replicas"] = wanted
             self.cluster.store.update(self.replicasets, current, check_version=False)
             verb = "up" if wanted > before else "down"
-            self._event(deployment, "ScalingReplicaSet",
+            self.event(deployment, "ScalingReplicaSet",
                         f"Scaled {verb} replica set {current['metadata']['name']} from {before} "
                         f"to {wanted}")
         for old in owned:
@@ -153,7 +153,7 @@ class Controllers:
                 old = copy.deepcopy(old)
                 old["spec"]["replicas"] = 0
                 self.cluster.store.update(self.replicasets, old, check_version=False)
-                self._event(deployment, "ScalingReplicaSet",
+                self.event(deployment, "ScalingReplicaSet",
                             f"Scaled down replica set {old['metadata']['name']} from {before} "
                             "to 0")
         self._deployment_status(deployment["metadata"]["namespace"], name)
@@ -228,13 +228,13 @@ class Controllers:
         pod["status"] = {"phase": "Pending", "conditions": [
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": now_iso()}]}
         created = self.cluster.store.create(self.pods, pod)
-        self._event(owner, "SuccessfulCreate", f"Created pod: {name}")
+        self.event(owner, "SuccessfulCreate", f"Created pod: {name}")
         self._later(self.pod_start_delay, self._start_pod, created["metadata"]["namespace"], name)
 
     def _delete_pod(self, owner: Obj, pod: Obj) -> None:
         self.cluster.store.delete(self.pods, pod["metadata"]["namespace"],
                                   pod["metadata"]["name"])
-        self._event(owner, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+        self.event(owner, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
 
     def _start_pod(self, namespace: str, name: str, phase: str = "Running") -> None:
         pod = self.cluster.store.peek(self.pods, namespace, name)
@@ -258,7 +258,7 @@ class Controllers:
         }
         self.cluster.store.update(self.pods, pod, check_version=False)
         if running:
-            self._event(pod, "Started", "Started container(s) "
+            self.event(pod, "Started", "Started container(s) "
                         + ", ".join(c["name"] for c in pod["spec"].get("containers") or []))
 
     def _pod_owner(self, pod: Obj) -> tuple[Kind, Obj] | None:
@@ -325,7 +325,7 @@ class Controllers:
                              {"type": "Complete", "status": "True",
                               "lastTransitionTime": now_iso()}]}
         self.cluster.store.update(self.jobs, job, check_version=False)
-        self._event(job, "Completed", "Job completed")
+        self.event(job, "Completed", "Job completed")
 
     # -- garbage collection, events, timers ----------------------------------------------
     def _collect_garbage(self, change: Change) -> None:
@@ -343,7 +343,7 @@ class Controllers:
             for child in self.cluster.owned_by(kind, obj):
                 store.delete(kind, child["metadata"]["namespace"], child["metadata"]["name"])
 
-    def _event(self, about: Obj, reason: str, message: str, type_: str = "Normal") -> None:
+    def event(self, about: Obj, reason: str, message: str, type_: str = "Normal") -> None:
         meta = about["metadata"]
         if self.cluster.store.peek(self.cluster.namespaces, None, meta["namespace"]) is None:
             return

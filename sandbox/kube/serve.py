@@ -23,6 +23,7 @@ from aiohttp import web
 from sandbox.kube import fixture as fixture_mod
 from sandbox.kube.cluster import Cluster
 from sandbox.kube.controller import Controllers
+from sandbox.kube.cronjobs import CronJobs
 from sandbox.kube.fixture import FixtureError
 from sandbox.kube.http import KubeHttp
 from sandbox.kube.tls import make_serving_cert
@@ -57,6 +58,7 @@ class SandboxCluster:
     controllers: Controllers
     fixture: fixture_mod.Fixture
     ca_pem: bytes
+    cronjobs: CronJobs
 
     def token(self, user: str) -> str:
         return next(u.token for u in self.fixture.users if u.name == user)
@@ -73,6 +75,7 @@ async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.
     loaded = fixture_mod.load(path, cluster.registry)
     cluster.seed(loaded)
     controllers = Controllers(cluster, pod_start_delay, job_run_seconds)
+    cronjobs = CronJobs(cluster, controllers.event)
     api = KubeHttp(cluster, latency)
     runner = web.AppRunner(api.app, access_log=None, shutdown_timeout=2)
     cert = make_serving_cert(host)
@@ -80,6 +83,7 @@ async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.
     url = f"https://{host}:{port}"
     await runner.setup()
     controllers.start()
+    cronjobs.start()
     try:
         await web.TCPSite(runner, host, port, ssl_context=cert.ssl_context()).start()
         with tempfile.TemporaryDirectory(prefix="hexabot-sandbox-") as tmp:
@@ -87,9 +91,11 @@ async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.
             document = kubeconfig(url, cert.ca_data, loaded.users)
             config_path.write_text(yaml.safe_dump(document, sort_keys=False))
             config_path.chmod(0o600)
-            yield SandboxCluster(url, config_path, cluster, controllers, loaded, cert.ca_pem)
+            yield SandboxCluster(url, config_path, cluster, controllers, loaded, cert.ca_pem,
+                                 cronjobs)
     finally:
         api.closing.set()
+        await cronjobs.stop()
         await controllers.stop()
         await runner.cleanup()
 

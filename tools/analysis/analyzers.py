@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, timedelta
 from typing import Any
+
+from croniter import croniter
 
 from tools import quantity
 from tools.analysis import proposals
@@ -29,13 +32,33 @@ def owner(snapshot: Snapshot, pod: Obj) -> tuple[str, str, Obj | None]:
     """(kind, name, object) of the workload that runs ``pod`` (the pod itself if none)."""
     labels = pod["metadata"].get("labels") or {}
     for kind, items in (("Deployment", snapshot["deployments"]),
-                        ("StatefulSet", snapshot["statefulsets"])):
+                        ("StatefulSet", snapshot["statefulsets"]),
+                        ("DaemonSet", snapshot["daemonsets"])):
         for workload in items:
             selector = ((workload.get("spec") or {}).get("selector") or {}).get(
                 "matchLabels") or {}
             if _matches(selector, labels):
                 return kind, workload["metadata"]["name"], workload
+    for ref in pod["metadata"].get("ownerReferences") or []:
+        if ref.get("kind") == "Job":
+            job = next((j for j in snapshot["jobs"] if j["metadata"]["name"] == ref["name"]),
+                       None)
+            return "Job", str(ref["name"]), job
     return "Pod", pod["metadata"]["name"], None
+
+
+UNSCHEDULABLE_FIXES = (  # what the scheduler's message says → what to do about it
+    ("Insufficient cpu", "lower the pod's requests (cpu) or add nodes with free cpu"),
+    ("Insufficient memory", "lower the pod's requests (memory) or add nodes with free memory"),
+    ("taint", "add a matching toleration, or run it on nodes without that taint"),
+    ("affinity", "fix the pod's nodeSelector/affinity, or label a node to match it"),
+    ("selector", "fix the pod's nodeSelector/affinity, or label a node to match it"),
+)
+
+
+def unschedulable_fix(message: str) -> str:
+    return next((fix for hint, fix in UNSCHEDULABLE_FIXES if hint in message),
+                "lower the pod's requests, add capacity, or fix taints/selectors")
 
 
 def _limit(pod: Obj, container: str, resource: str) -> float | None:
@@ -76,7 +99,7 @@ def pods(snapshot: Snapshot) -> list[Finding]:
                     cond.get("reason") == "Unschedulable":
                 add("Unschedulable", "critical", f"no node can run {name}: "
                     f"{cond.get('message', 'no reason given')}",
-                    "lower the pod's requests, add capacity, or fix taints/selectors",
+                    unschedulable_fix(cond.get("message") or ""),
                     [f"pod {name} PodScheduled=False: {cond.get('message', '')}"])
         for init in status.get("initContainerStatuses") or []:
             term = ((init.get("lastState") or {}).get("terminated") or
@@ -154,6 +177,19 @@ def pods(snapshot: Snapshot) -> list[Finding]:
     return list(found.values())
 
 
+def _ingress_backends(snapshot: Snapshot) -> list[tuple[Obj, str, str]]:
+    """(ingress, host+path, service name) for every backend of every Ingress."""
+    found = []
+    for ingress in snapshot["ingresses"]:
+        for rule in (ingress.get("spec") or {}).get("rules") or []:
+            for path in ((rule.get("http") or {}).get("paths")) or []:
+                service = ((path.get("backend") or {}).get("service") or {}).get("name")
+                if service:
+                    found.append((ingress, f"{rule.get('host', '*')}{path.get('path', '/')}",
+                                  str(service)))
+    return found
+
+
 def services(snapshot: Snapshot) -> list[Finding]:
     findings = []
     endpoints = {e["metadata"]["name"]: e for e in snapshot["endpoints"]}
@@ -167,11 +203,14 @@ def services(snapshot: Snapshot) -> list[Finding]:
         ready = sum(len(s.get("addresses") or [])
                     for s in (endpoints.get(name) or {}).get("subsets") or [])
         if not ready:
+            routes = [f"ingress {i['metadata']['name']} routes {path} to it"
+                      for i, path, backend in _ingress_backends(snapshot) if backend == name]
             findings.append(Finding(
                 "ServiceNoEndpoints", "critical", "Service", snapshot.namespace, name,
                 f"service {name} has no ready endpoint ({len(backing)} pods match its selector)",
                 "make the selected pods ready, or fix the selector",
-                [f"selector {selector}", f"{len(backing)} matching pods, 0 ready endpoints"]))
+                [f"selector {selector}", f"{len(backing)} matching pods, 0 ready endpoints",
+                 *routes]))
         ports = {p.get("containerPort") for pod in backing
                  for c in (pod.get("spec") or {}).get("containers") or []
                  for p in c.get("ports") or []} | {p.get("name") for pod in backing
@@ -236,12 +275,42 @@ def workloads(snapshot: Snapshot) -> list[Finding]:
                     "read the failed pods' logs and re-run the job when fixed",
                     [f"condition Failed: {cond.get('message', '')}"]))
     for cron in snapshot["cronjobs"]:
-        if (cron.get("spec") or {}).get("suspend"):
-            findings.append(Finding(
-                "CronJobSuspendedOrMissed", "warning", "CronJob", ns, cron["metadata"]["name"],
-                "the CronJob is suspended: nothing runs on its schedule",
-                "unsuspend it if it should run", ["spec.suspend=true"]))
+        finding = _cronjob(snapshot, cron)
+        if finding is not None:
+            findings.append(finding)
     return findings
+
+
+MISSED_GRACE = timedelta(minutes=5)
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _cronjob(snapshot: Snapshot, cron: Obj) -> Finding | None:
+    """Suspended, or its last expected run (past the starting deadline) never started."""
+    spec, status, name = cron.get("spec") or {}, cron.get("status") or {}, \
+        cron["metadata"]["name"]
+    if spec.get("suspend"):
+        return Finding("CronJobSuspendedOrMissed", "warning", "CronJob", snapshot.namespace,
+                       name, "the CronJob is suspended: nothing runs on its schedule",
+                       "unsuspend it if it should run", ["spec.suspend=true"])
+    grace = max(MISSED_GRACE, timedelta(seconds=int(spec.get("startingDeadlineSeconds") or 0)))
+    schedule = str(spec.get("schedule", ""))
+    if not croniter.is_valid(schedule):
+        return None
+    due = croniter(schedule, snapshot.at - grace).get_prev(datetime)
+    last = _time(status.get("lastScheduleTime")) or _time(
+        cron["metadata"].get("creationTimestamp"))
+    if last is None or due <= last:
+        return None
+    return Finding("CronJobSuspendedOrMissed", "warning", "CronJob", snapshot.namespace, name,
+                   f"the run due at {due:%Y-%m-%d %H:%M} UTC never started",
+                   "check the CronJob controller's events (too many missed starts, or a "
+                   "startingDeadlineSeconds too short) and its concurrencyPolicy",
+                   [f"schedule {spec.get('schedule')!r}", "status.lastScheduleTime="
+                    f"{status.get('lastScheduleTime') or 'never'}"])
 
 
 def nodes(snapshot: Snapshot) -> list[Finding]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tools import errors
@@ -23,6 +24,8 @@ SOURCES = {
     "quotas": "/api/v1/namespaces/{ns}/resourcequotas",
     "deployments": "/apis/apps/v1/namespaces/{ns}/deployments",
     "statefulsets": "/apis/apps/v1/namespaces/{ns}/statefulsets",
+    "daemonsets": "/apis/apps/v1/namespaces/{ns}/daemonsets",
+    "ingresses": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
     "jobs": "/apis/batch/v1/namespaces/{ns}/jobs",
     "cronjobs": "/apis/batch/v1/namespaces/{ns}/cronjobs",
     "hpas": "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers",
@@ -42,6 +45,7 @@ class Snapshot:
     items: dict[str, list[Obj]] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)  # pod -> recent (or previous) log
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))  # when it was taken
 
     def __getitem__(self, kind: str) -> list[Obj]:
         return self.items.get(kind, [])
