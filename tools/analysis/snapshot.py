@@ -100,9 +100,11 @@ async def _logs(env: ToolEnv, snapshot: Snapshot) -> None:
         try:
             text = await env.cluster.call("GET", f"/api/v1/namespaces/{snapshot.namespace}/"
                                           f"pods/{name}/log", query=query, what="read logs")
-        except (errors.Forbidden, errors.NotFound, errors.InvalidArguments):
+        except errors.Forbidden:
             if "logs" not in snapshot.unreadable:
                 snapshot.unreadable.append("logs")
+            return
+        except (errors.NotFound, errors.InvalidArguments):  # no (previous) container log
             return
         snapshot.logs[name] = str(text or "")
 
