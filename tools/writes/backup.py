@@ -29,6 +29,14 @@ ENGINES = {  # image hint -> (engine, default port, dump command writing to $FIL
     "mongo": ("mongodb", 27017, 'mongodump --host "$DB_HOST" --archive="$FILE"'),
     "redis": ("redis", 6379, 'redis-cli -h "$DB_HOST" --rdb "$FILE"'),
 }
+INCREMENTAL = {  # why the plan is full dumps, and what incremental backups would take
+    "postgres": "incremental backups need WAL archiving (pgBackRest or WAL-G), which this "
+                "CronJob does not set up.",
+    "mysql": "incremental backups need binlog shipping (e.g. Percona XtraBackup), which this "
+             "CronJob does not set up.",
+    "mongodb": "incremental backups need oplog capture, which this CronJob does not set up.",
+    "redis": "an RDB snapshot is always a full copy.",
+}
 PORTS = {5432: "postgres", 3306: "mysql", 27017: "mongo", 6379: "redis"}
 CREATE_CRONJOB = Access("batch", "cronjobs", "create")
 
@@ -51,7 +59,8 @@ class Strategy:
                 f"{self.storage or 'unknown size'} of {self.storage_class or 'default'} storage. "
                 f"Plan: a {self.kind} every day at {self.schedule} (off-peak), compressed, "
                 f"uploaded with server-side encryption to S3-compatible storage, kept "
-                f"{self.retention_days} days; credentials from a Secret reference only.")
+                f"{self.retention_days} days; credentials from a Secret reference only. "
+                f"Full rather than incremental: {INCREMENTAL.get(self.engine, '')}")
 
 
 def detect(sts: dict[str, Any]) -> tuple[str, str, str] | None:
