@@ -28,13 +28,14 @@ from sandbox.kube.serve import SandboxCluster, sandbox_cluster
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 
 NOT_BUILT_YET = (
-    ("AI analyzers, troubleshooting workflows and backup strategies", "#9"),
     ("Helm chart, container image, metrics and health endpoints", "#10"),
     ("Chat API for the Hexabase UI", "#11"),
     ("Operation policies and high-risk tools", "#12"),
 )
 CONVERSATIONS = ("How is my web app doing?", "My API is slow, can you scale it up?",
-                 "Set up backups for my database", "My app keeps crashing")
+                 "Set up backups for my database", "My app keeps crashing",
+                 "What can I optimise to save money?",
+                 "workflow debug_pod_issues name=checkout")
 PEOPLE = (("U0ALICE", "alice", "developer"), ("U0BOB", "bob", "viewer"),
           ("U0CAROL", "carol", "admin"))
 
@@ -110,8 +111,10 @@ async def _run(settings: Settings, out: Console, wait: bool) -> None:
                 out.print(f"Open {emulator.url}/ — switch between alice, bob and carol.\n"
                           "Try, as alice in #shop: `scale api-service to 4`, then Approve as "
                           "alice (refused: two-person namespace), as bob (refused: viewer) "
-                          "and as carol (runs as alice).  Or `/hexabot whoami`, `logs "
-                          "checkout-worker --previous`, `events`.", highlight=False)
+                          "and as carol (runs as alice).  Or `workflow scale_application "
+                          "name=web-app replicas=4` (approve as carol: the run watches the "
+                          "rollout and reports in the thread), `performance`, `/hexabot "
+                          "whoami`, `logs checkout-worker --previous`.", highlight=False)
                 if wait:
                     out.print("Ctrl-C stops everything.", highlight=False)
                     await _until_signal()
