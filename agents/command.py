@@ -59,7 +59,7 @@ class CommandMode:
                 return await handler(self, box, match.groupdict(), text)
         for keywords, handler in INTENTS:
             if any(re.search(k, lowered) for k in keywords):
-                return await handler(self, box, {}, text)
+                return await handler(self, box, {"about": text}, text)
         return f"I did not understand {text!r}.\n{HELP}"
 
     # -- resolution ----------------------------------------------------------------------
@@ -167,6 +167,12 @@ class CommandMode:
             if target is None:
                 return problem
             namespace, workload = target["namespace"], target["name"]
+        elif groups.get("about"):  # "what is wrong with X": X if it names a workload
+            match = resolve(groups["about"], await box.workloads(),
+                            prefer_namespace=box.ctx.namespace)
+            if match.found is not None:
+                named = match.found["name"]
+                namespace, workload = match.found["namespace"], match.found["name"]
         findings, unreadable = await box.diagnose(namespace)
         if workload:
             findings = [f for f in findings if f.name == workload]
@@ -282,8 +288,8 @@ EXPLICIT: tuple[tuple[str, Handler], ...] = (
     (r"workflow (?P<workflow>[a-z_][a-z0-9_]*)(?: [a-z_][a-z0-9_]*=\S*)*", CommandMode.workflow),
 )
 INTENTS: tuple[tuple[tuple[str, ...], Handler], ...] = (
-    ((r"crash", r"keeps restarting", r"\bbroken\b", r"\bdown\b", r"oom"),
-     CommandMode.troubleshoot),
+    ((r"crash", r"keeps restarting", r"\bbroken\b", r"\bdown\b", r"oom", r"what'?s wrong",
+      r"what is wrong", r"\bfailing\b", r"\bdebug\b"), CommandMode.troubleshoot),
     ((r"back ?up",), CommandMode.backup),
     ((r"\bslow\b", r"scale (it )?up", r"more replicas"), CommandMode.scale),
     ((r"optimi[sz]", r"save money", r"\bcosts?\b", r"right-?siz", r"over-?provision"),

@@ -70,7 +70,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         pricing = Pricing(settings.price_vcpu_hour, settings.price_gib_hour)
         decisions = DecisionFlow(ConfirmationStore(database.engine), identity, clusters, pricing,
                                  ttl=timedelta(minutes=settings.approval_ttl_minutes),
-                                 prometheus=Prometheus(settings.prometheus_url)
+                                 prometheus=Prometheus(
+                                     settings.prometheus_url,
+                                     latency_query=settings.prometheus_latency_query,
+                                     error_query=settings.prometheus_error_query)
                                  if settings.prometheus_url else None)
         gateway = Gateway(providers(settings), decisions.store.record, settings.llm_routes)
         memory = Memory(database.engine, settings.memory_budget_tokens,

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tools.prometheus import ERROR_RATE, LATENCY_P95
+
 ENV_PREFIX = "HEXABOT_"
 LLM_PROVIDERS = ("ollama", "openai")
 
@@ -127,6 +129,10 @@ class Settings(BaseSettings):
     # Cost estimates of plans (USD), e.g. on-demand prices of your cloud.
     prometheus_url: str | None = Field(default=None, description="optional Prometheus for "
                                        "history, latency and error rate")
+    prometheus_latency_query: str = Field(default=LATENCY_P95, description="PromQL with {ns} "
+                                          "and {pods}: p95 latency in seconds")
+    prometheus_error_query: str = Field(default=ERROR_RATE, description="PromQL with {ns} and "
+                                        "{pods}: the ratio of failed requests")
     price_vcpu_hour: float = Field(default=0.0316, ge=0)
     price_gib_hour: float = Field(default=0.0042, ge=0)
 
@@ -185,6 +191,19 @@ class Settings(BaseSettings):
     @classmethod
     def _prometheus_url(cls, value: str | None) -> str | None:
         return _http_url(value, what="Prometheus")
+
+    @field_validator("prometheus_latency_query", "prometheus_error_query")
+    @classmethod
+    def _promql(cls, value: str) -> str:
+        try:
+            value.format(ns="ns", pods="pods")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("may only use the placeholders {ns} and {pods} (double other "
+                             f"braces: {{{{ }}}}): {exc}") from exc
+        if "{ns}" not in value or "{pods}" not in value:
+            raise ValueError("must use both {ns} and {pods}, so it only reads the user's "
+                             "own workload")
+        return value
 
     @field_validator("openai_base_url")
     @classmethod

@@ -34,6 +34,15 @@ users:
 """
 
 
+def cli_env(clean_env: dict[str, str], database_url: str, sandbox: ThreadedSandbox,
+            tmp_path: Path) -> dict[str, str]:
+    """The environment for `hexabot` subprocesses acting in the sandbox as DIRECTORY's users."""
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    return {**clean_env, "HEXABOT_DATABASE_URL": database_url,
+            "HEXABOT_DIRECTORY_FILE": str(directory)}
+
+
 @dataclass
 class Rig:
     flow: DecisionFlow

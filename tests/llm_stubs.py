@@ -16,7 +16,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from tests.services import free_port
+from tests.services import serve_app
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -109,12 +109,6 @@ async def serve(stub: WireStub) -> AsyncIterator[WireStub]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", stub.openai)
     app.router.add_post("/api/chat", stub.ollama)
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    stub.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_app(app) as url:
+        stub.url = url
         yield stub
-    finally:
-        await runner.cleanup()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from tests.services import free_port
+from tests.services import serve_app
 
 METRICS = {"container_cpu_usage_seconds_total": "cpu",
            "container_memory_working_set_bytes": "memory",
@@ -89,12 +89,6 @@ async def serve(stub: PrometheusStub) -> AsyncIterator[PrometheusStub]:
     app = web.Application()
     app.router.add_get("/api/v1/query", stub.query)
     app.router.add_get("/api/v1/query_range", stub.query_range)
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    stub.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_app(app) as url:
+        stub.url = url
         yield stub
-    finally:
-        await runner.cleanup()

@@ -7,15 +7,19 @@ start fails the tests that need it, loudly: nothing here skips.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from sandbox.net import free_port
 
@@ -129,3 +133,16 @@ async def fetch_rows(database_url: str, sql: str) -> list[Any]:
         return list(await conn.fetch(sql))
     finally:
         await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: web.Application) -> AsyncIterator[str]:
+    """An aiohttp app on a free loopback port for the ``with`` block; yields its base URL."""
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -210,3 +210,18 @@ def test_cli_ask_json(clean_env: dict[str, str], database_url: str, sandbox: Thr
     assert body["proposals"][0]["args"]["replicas"] == 4
     assert body["tools_called"] == [{"tool": "scale_deployment", "args": {
         "name": "api-service", "replicas": 4, "namespace": "shop"}, "ok": True}]
+
+
+async def test_the_model_troubleshoots_with_the_diagnosis_and_designs_backups(r: Rig) -> None:
+    provider, model = scripted(call("troubleshoot_issues", {"name": "checkout-worker"}),
+                               call("generate_backup_strategy", {"database": "user-db",
+                                                                 "namespace": "data"}, "c2"),
+                               say("checkout-worker is OOMKilled: raise its limit to 1Gi."))
+    reply = await agent(r, provider).handle(ask("why does checkout keep dying, and back up "
+                                                "my db"))
+    assert reply.mode == "llm" and not reply.proposals
+    diagnosis, strategy = tool_messages(model)
+    assert "[critical] OOMKilled Deployment shop/checkout-worker" in diagnosis
+    proposal = json.loads(diagnosis.split("ready proposal: ", 1)[1].split("\n", 1)[0])
+    assert proposal["tool"] == "apply_yaml" and "memory: 1Gi" in proposal["args"]["manifest"]
+    assert "user-db is a postgres database (postgres:16.4) on 50Gi of fast-ssd" in strategy

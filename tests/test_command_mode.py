@@ -95,3 +95,11 @@ async def test_explicit_commands_ambiguity_and_not_understood(
     nothing = await _ask(bot, "status payments")
     assert "found nothing matching 'payments' in your namespaces" in nothing.text
     assert "web-app" in nothing.text  # says what is there instead
+
+
+async def test_what_is_wrong_with_a_named_workload(bot: tuple[UserChatAgent, Rig]) -> None:
+    broken = await _ask(bot, "What is wrong with the checkout worker?")
+    assert tools(broken)[0] == "diagnose"
+    assert "OOMKilled Deployment shop/checkout-worker" in broken.text
+    fine = await _ask(bot, "what's wrong with web-app?")
+    assert "I found nothing wrong with web-app." in fine.text and not fine.proposals

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.confirm_support import DIRECTORY
+from tests.confirm_support import cli_env
 from tests.conftest import run_cli
 from tests.sandbox_support import ThreadedSandbox
 from tests.tools_support import env_for
@@ -147,10 +147,7 @@ async def test_demo_cluster_end_to_end(sandbox: ThreadedSandbox) -> None:
 
 def test_cli_diagnose_json(clean_env: dict[str, str], database_url: str,
                            sandbox: ThreadedSandbox, tmp_path: Path) -> None:
-    directory = tmp_path / "directory.yaml"
-    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
-    env = {**clean_env, "HEXABOT_DATABASE_URL": database_url,
-           "HEXABOT_DIRECTORY_FILE": str(directory)}
+    env = cli_env(clean_env, database_url, sandbox, tmp_path)
     result = run_cli(["diagnose", "--as", "carol", "--namespace", "shop", "--json"], env,
                      tmp_path)
     assert result.returncode == 0, result.stderr

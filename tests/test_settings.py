@@ -81,6 +81,9 @@ def test_auto_orders_configured_providers(monkeypatch: pytest.MonkeyPatch) -> No
         ("OLLAMA_URL", "ftp://h", "Ollama"),
         ("LLM", "gemini", "'auto', 'off'"),
         ("DIRECTORY_FILE", "/nonexistent/dir.yaml", "existing directory YAML file"),
+        ("PROMETHEUS_URL", "prom:9090", "http:// or https://"),
+        ("PROMETHEUS_LATENCY_QUERY", 'up{job="x"}', "only use the placeholders {ns} and {pods}"),
+        ("PROMETHEUS_ERROR_QUERY", "sum(errors)", "must use both {ns} and {pods}"),
     ],
 )
 def test_bad_value_names_the_variable(

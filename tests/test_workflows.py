@@ -15,9 +15,10 @@ from agents.command import CommandMode
 from agents.orchestrator.runs import RunStore
 from agents.orchestrator.service import Orchestrator
 from agents.types import Ask
-from tests.confirm_support import DIRECTORY, Rig, rig
+from tests.confirm_support import Rig, cli_env, rig
 from tests.conftest import run_cli
 from tests.sandbox_support import ThreadedSandbox
+from tools.security import SecurityContext
 
 
 @pytest.fixture
@@ -120,10 +121,7 @@ async def test_workflows_in_command_mode(bench: tuple[Orchestrator, Rig]) -> Non
 
 def test_cli_run_then_approve_resumes(clean_env: dict[str, str], database_url: str,
                                       sandbox: ThreadedSandbox, tmp_path: Path) -> None:
-    directory = tmp_path / "directory.yaml"
-    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
-    env = {**clean_env, "HEXABOT_DATABASE_URL": database_url,
-           "HEXABOT_DIRECTORY_FILE": str(directory)}
+    env = cli_env(clean_env, database_url, sandbox, tmp_path)
     listing = run_cli(["workflow", "list"], env, tmp_path)
     assert listing.returncode == 0 and "backup_database" in listing.stdout
     started = run_cli(["workflow", "run", "scale_application", "--as", "alice",
@@ -138,3 +136,31 @@ def test_cli_run_then_approve_resumes(clean_env: dict[str, str], database_url: s
     assert "from 3 to 2" in approved.stdout
     shown = run_cli(["workflow", "show", body["id"], "--as", "bob"], env, tmp_path)
     assert shown.returncode == 1 and f"no workflow run {body['id']} of yours" in shown.stderr
+
+
+class Departed:
+    """A ContextSource for someone who has left the directory since starting a run."""
+
+    async def context(self, who: str, session_id: str = "", request_id: str = "",
+                      workspace: str | None = None,
+                      namespace: str | None = None) -> SecurityContext:
+        raise LookupError(f"{who} is not in Hexabot's directory")
+
+
+async def test_a_run_whose_owner_left_is_stopped_not_resumed(
+        bench: tuple[Orchestrator, Rig], sandbox: ThreadedSandbox) -> None:
+    orchestrator, r = bench
+    alice = await r.identity.context("U0ALICE")
+    _, [proposal] = await orchestrator.start(alice, "scale_application",
+                                             {"name": "web-app", "replicas": 6})
+    assert (await r.flow.approve(proposal.id, "U0CAROL")).ok
+    orchestrator.identity = Departed()
+    [(_, done)] = await orchestrator.resume_due()
+    assert done.state == "failed" and done.steps["monitor"].status == "pending"
+    assert done.output == ("stopped: cannot act for U0ALICE any more (U0ALICE is not in "
+                           "Hexabot's directory)")
+    [row] = await r.rows("SELECT state FROM workflow_runs")
+    assert row["state"] == "failed" and await orchestrator.resume_due() == []
+    [end] = await r.rows("SELECT event->>'outcome' AS outcome FROM audit_outbox WHERE "
+                         "event->>'kind' = 'workflow.end'")
+    assert end["outcome"] == "denied"

@@ -39,8 +39,12 @@ def pod_pattern(kind: str, name: str) -> str:
 
 @dataclass
 class Prometheus:
+    """``latency_query`` and ``error_query`` may be replaced to fit other metric names; they
+    are formatted with ``{ns}`` (namespace) and ``{pods}`` (the workload's pod regex)."""
     url: str
     timeout: float = 5.0
+    latency_query: str = LATENCY_P95
+    error_query: str = ERROR_RATE
 
     async def _get(self, path: str, params: dict[str, Any]) -> Any:
         try:

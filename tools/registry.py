@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from tools import errors
 from tools.analysis import optimize, performance
+from tools.analysis import tools as analysis_tools
 from tools.args import ToolArgs
 from tools.kube.access import Access
 from tools.reads import network, pods, workloads
@@ -47,6 +48,14 @@ TOOLS: tuple[ToolSpec, ...] = (
              "probes and PodDisruptionBudgets with monthly cost deltas.", Effect.READ,
              optimize.OptimizeArgs, (READ_PODS, Access("metrics.k8s.io", "pods", "list")),
              run=optimize.suggest_optimizations),
+    ToolSpec("troubleshoot_issues", "Find root causes in a namespace (crashes, OOM, probes, "
+             "scheduling, services, rollouts, quotas, nodes) with fixes.", Effect.READ,
+             analysis_tools.TroubleshootArgs, (READ_PODS,),
+             run=analysis_tools.troubleshoot_issues),
+    ToolSpec("generate_backup_strategy", "Design backups for a database StatefulSet: schedule, "
+             "retention, compression, encryption, destination.", Effect.READ,
+             analysis_tools.StrategyArgs, (Access("apps", "statefulsets", "get"),),
+             run=analysis_tools.generate_backup_strategy),
     ToolSpec("scale_deployment", "Propose setting a Deployment's replica count (needs "
              "approval).", Effect.WRITE, changes.ScaleArgs, (changes.SCALE,),
              plan=changes.plan_scale, execute=changes.execute_scale),

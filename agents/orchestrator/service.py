@@ -19,6 +19,7 @@ from agents.orchestrator.workflow import Workflow, WorkflowError, load_all
 from agents.toolbox import Toolbox
 from agents.types import Proposal
 from confirmations.flow import ContextSource, DecisionFlow
+from tools.audit import AuditEvent
 from tools.kube.client import ClusterClients
 from tools.security import SecurityContext
 
@@ -69,8 +70,18 @@ class Orchestrator:
         if not decided:
             await self.runs.release(run_id)
             return None
-        ctx = await self.identity.context(owner.slack_id, session_id=owner.session_id,
-                                          workspace=owner.workspace, namespace=owner.namespace)
+        try:
+            ctx = await self.identity.context(owner.slack_id, session_id=owner.session_id,
+                                              workspace=owner.workspace,
+                                              namespace=owner.namespace)
+        except LookupError as exc:  # left the directory, or lost the workspace/namespace
+            run.state, run.output = "failed", f"stopped: cannot act for {owner.slack_id} " \
+                                              f"any more ({exc})"
+            await self.runs.save(owner, run, [AuditEvent(
+                kind="workflow.end", actor=owner.slack_id, outcome="denied",
+                workspace=owner.workspace, namespace=owner.namespace, error=str(exc),
+                detail={"workflow": run.workflow, "run": run.id, "state": run.state})])
+            return owner, run
         box = self._box(ctx)
         run = await self.engine.resume(self.workflow(run.workflow), run, box)
         await self.runs.save(owner, run, box.events)

@@ -16,9 +16,8 @@ from typing import Any
 
 from pydantic import Field
 
-from tools import errors, quantity
-from tools.analysis import proposals, snapshot, usage
-from tools.analysis.performance import KINDS
+from tools import quantity
+from tools.analysis import proposals, usage
 from tools.analysis.proposals import Changes
 from tools.analysis.usage import WorkloadUsage
 from tools.args import Name, ToolArgs
@@ -152,12 +151,7 @@ def suggest(found: list[WorkloadUsage], pricing: Pricing, headroom: float) -> li
 
 async def suggest_optimizations(env: ToolEnv, args: OptimizeArgs) -> ToolResult:
     namespace = env.namespace(args)
-    snap = await snapshot.take(env, namespace, logs=False, kinds=KINDS)
-    if "pods" in snap.unreadable:
-        raise errors.Forbidden(f"you may not list pods in {namespace}")
-    found = [w for w in usage.workloads(snap) if args.name in (None, w.name)]
-    if args.name and not found:
-        raise errors.NotFound(f"no workload {args.name!r} in {namespace}")
+    snap, found = await usage.read(env, namespace, args.name)
     suggestions = suggest(found, env.pricing, args.headroom_percent / 100)
     total = sum(s.cost_delta for s in suggestions)
     lines = [f"{len(suggestions)} suggestions for {namespace} (headroom "

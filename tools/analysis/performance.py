@@ -14,14 +14,12 @@ from typing import Any
 from pydantic import Field
 
 from tools import errors, quantity
-from tools.analysis import chart, snapshot, usage
+from tools.analysis import chart, usage
 from tools.analysis.usage import ContainerUsage, WorkloadUsage
 from tools.args import Name, ToolArgs
-from tools.prometheus import CPU, ERROR_RATE, LATENCY_P95, MEMORY, Prometheus, Series, pod_pattern
+from tools.prometheus import CPU, MEMORY, Prometheus, Series, pod_pattern
 from tools.spec import ToolEnv, ToolResult
 from tools.text import bound
-
-KINDS = ("pods", "deployments", "statefulsets", "hpas", "metrics", "pdbs")
 
 
 class PerformanceArgs(ToolArgs):
@@ -70,8 +68,8 @@ async def _history(prom: Prometheus, w: WorkloadUsage, minutes: int
                    ) -> tuple[dict[str, Any], Series, Series]:
     pods = pod_pattern(w.kind, w.name)
     latency, error_rate, cpu, memory = await asyncio.gather(
-        prom.value(LATENCY_P95.format(ns=w.namespace, pods=pods)),
-        prom.value(ERROR_RATE.format(ns=w.namespace, pods=pods)),
+        prom.value(prom.latency_query.format(ns=w.namespace, pods=pods)),
+        prom.value(prom.error_query.format(ns=w.namespace, pods=pods)),
         prom.series(CPU.format(ns=w.namespace, pods=pods), minutes),
         prom.series(MEMORY.format(ns=w.namespace, pods=pods), minutes))
     return ({"latency_p95_ms": None if latency is None else round(latency * 1000, 1),
@@ -89,12 +87,7 @@ def _workload_json(w: WorkloadUsage) -> dict[str, Any]:
 
 async def analyze_performance(env: ToolEnv, args: PerformanceArgs) -> ToolResult:
     namespace = env.namespace(args)
-    snap = await snapshot.take(env, namespace, logs=False, kinds=KINDS)
-    if "pods" in snap.unreadable:
-        raise errors.Forbidden(f"you may not list pods in {namespace}")
-    found = [w for w in usage.workloads(snap) if args.name in (None, w.name)]
-    if args.name and not found:
-        raise errors.NotFound(f"no workload {args.name!r} in {namespace}")
+    snap, found = await usage.read(env, namespace, args.name)
     rows = [_workload_json(w) for w in found]
     charts: list[dict[str, str]] = []
     source = "live metrics sample" + ("" if "metrics" not in snap.unreadable

@@ -8,9 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools import quantity
+from tools import errors, quantity
+from tools.analysis import snapshot as snapshot_mod
 from tools.analysis.analyzers import owner
 from tools.analysis.snapshot import Obj, Snapshot
+from tools.spec import ToolEnv
+
+KINDS = ("pods", "deployments", "statefulsets", "hpas", "metrics", "pdbs")
 
 
 @dataclass
@@ -119,3 +123,15 @@ def workloads(snapshot: Snapshot) -> list[WorkloadUsage]:
                 "livenessProbe" in spec))
         found.append(usage)
     return found
+
+
+async def read(env: ToolEnv, namespace: str, name: str | None
+               ) -> tuple[Snapshot, list[WorkloadUsage]]:
+    """As the user: the snapshot (no logs) and its workloads, or only ``name``."""
+    snap = await snapshot_mod.take(env, namespace, logs=False, kinds=KINDS)
+    if "pods" in snap.unreadable:
+        raise errors.Forbidden(f"you may not list pods in {namespace}")
+    found = [w for w in workloads(snap) if name in (None, w.name)]
+    if name and not found:
+        raise errors.NotFound(f"no workload {name!r} in {namespace}")
+    return snap, found
