@@ -102,10 +102,12 @@ async def _run(settings: Settings, out: Console, wait: bool) -> None:
             bot_settings = settings.model_copy(update={
                 "directory_file": path, "slack_api_url": emulator.api_url,
                 "slack_bot_token": settings.slack_bot_token or _secret(BOT_TOKEN),
-                "slack_app_token": settings.slack_app_token or _secret(APP_TOKEN)})
-            async with connected(bot_settings):
+                "slack_app_token": settings.slack_app_token or _secret(APP_TOKEN),
+                "http_host": "127.0.0.1", "http_port": 0})
+            async with connected(bot_settings) as bot:
                 out.print(f"[bold]Sandbox cluster[/]: {sc.url}; [bold]Slack emulator[/]: "
-                          f"{emulator.url}; bot connected in Socket Mode")
+                          f"{emulator.url}; bot connected in Socket Mode; health, readiness "
+                          f"and metrics at {bot.http_url}/healthz, /readyz, /metrics")
                 await _tour(emulator, out)
                 out.rule("Web console")
                 out.print(f"Open {emulator.url}/ — switch between alice, bob and carol.\n"

@@ -42,6 +42,7 @@ class Services:
     confirmations: DecisionFlow
     agent: UserChatAgent
     orchestrator: Orchestrator
+    http_url: str = ""  # the HTTP side server's, once `hexabot run` serves it
 
 
 def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory, LinkFlow | None]:

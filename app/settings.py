@@ -126,13 +126,19 @@ class Settings(BaseSettings):
 
     approval_ttl_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
 
-    # Cost estimates of plans (USD), e.g. on-demand prices of your cloud.
+    # The bot's HTTP side server (health, readiness, metrics, OAuth callback); port 0 = any.
+    http_host: str = "0.0.0.0"  # the pod's port, reached through its Service
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    shutdown_timeout_seconds: float = Field(default=25.0, gt=0, le=600, description="how long "
+                                            "SIGTERM waits for work in flight")
+
     prometheus_url: str | None = Field(default=None, description="optional Prometheus for "
                                        "history, latency and error rate")
     prometheus_latency_query: str = Field(default=LATENCY_P95, description="PromQL with {ns} "
                                           "and {pods}: p95 latency in seconds")
     prometheus_error_query: str = Field(default=ERROR_RATE, description="PromQL with {ns} and "
                                         "{pods}: the ratio of failed requests")
+    # Cost estimates of plans (USD), e.g. on-demand prices of your cloud.
     price_vcpu_hour: float = Field(default=0.0316, ge=0)
     price_gib_hour: float = Field(default=0.0042, ge=0)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tools import metrics
 from tools.audit import GENESIS, AuditEvent, chain_hash
 
 CHAIN_LOCK = 0x48584155  # "HXAU"
@@ -47,3 +48,5 @@ async def record(conn: AsyncConnection, *events: AuditEvent) -> None:
                      "hash": digest})
         prev = digest
     await conn.execute(audit_outbox.insert(), rows)
+    for event in events:
+        metrics.observe(event)

@@ -143,6 +143,15 @@ class ConfirmationStore:
                 T.state.in_([s.value for s in states])).order_by(T.created_at))).all()
         return [_action(r) for r in rows]
 
+    async def count_by_state(self) -> dict[str, int]:
+        """How many actions are in each state (every state, zeros included)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(T.state, sa.func.count()).group_by(
+                T.state))).all()
+        counts = {state.value: 0 for state in State}
+        counts.update({str(state): int(n) for state, n in rows})
+        return counts
+
     async def for_user(self, slack_id: str, workspaces: Sequence[str]) -> list[PendingAction]:
         """Pending actions the user asked for, or in their workspaces (they may approve)."""
         async with self.engine.connect() as conn:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from app.services import Services
 from app.settings import load_settings
 from app.slack.run import connected
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
@@ -20,8 +21,9 @@ from tests.sandbox_support import ThreadedSandbox
 @contextlib.asynccontextmanager
 async def connected_emulator(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch,
-                             **settings: Any) -> AsyncIterator[SlackEmulator]:
-    """Users alice, bob, carol, mallory; #shop with the first three; the bot connected."""
+                             **settings: Any) -> AsyncIterator[tuple[SlackEmulator, Services]]:
+    """Users alice, bob, carol, mallory; #shop with the first three; the bot connected (its
+    HTTP side server on a free loopback port)."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.setenv(name, "")
     directory = tmp_path / "directory.yaml"
@@ -31,12 +33,13 @@ async def connected_emulator(database_url: str, sandbox: ThreadedSandbox, tmp_pa
                            ("U0MALLORY", "mallory")):
             emulator.state.add_user(user, name)
         emulator.state.add_channel("C0SHOP", "shop", ["U0ALICE", "U0BOB", "U0CAROL"])
-        loaded = load_settings(database_url=database_url, directory_file=directory,
-                               slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN,
-                               slack_api_url=emulator.api_url, **settings)
-        async with connected(loaded):
+        loaded = load_settings(**{"database_url": database_url, "directory_file": directory,
+                                  "slack_bot_token": BOT_TOKEN, "slack_app_token": APP_TOKEN,
+                                  "slack_api_url": emulator.api_url, "http_host": "127.0.0.1",
+                                  "http_port": 0, **settings})
+        async with connected(loaded) as services:
             await until(lambda: emulator.hub.connections)
-            yield emulator
+            yield emulator, services
 
 
 async def until(condition: Callable[[], Any], seconds: float = 20) -> Any:

@@ -26,7 +26,7 @@ async def slack(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
                                                memory=[8e8, 9e8, 8.5e8], latency=0.09,
                                                errors=0.01)})
     async with serve(stub), connected_emulator(database_url, sandbox, tmp_path, monkeypatch,
-                                               prometheus_url=stub.url) as emulator:
+                                               prometheus_url=stub.url) as (emulator, _):
         yield emulator
 
 

@@ -17,7 +17,7 @@ from tests.slack_support import answered, bot_messages, connected_emulator, unti
 @pytest.fixture
 async def slack(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
                 monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SlackEmulator]:
-    async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch) as emulator:
+    async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch) as (emulator, _):
         yield emulator
 
 

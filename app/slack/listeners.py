@@ -27,6 +27,7 @@ from app.identity.service import IdentityError
 from app.services import Services
 from app.slack import render
 from app.slack.dedupe import EventLog
+from app.slack.observe import InFlight
 
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 PRIVATE_TOOLS = {"view_logs"}  # output that stays between the bot and the asker
@@ -120,8 +121,13 @@ async def answer(services: Services, client: AsyncWebClient, message: Message) -
         await services.confirmations.store.set_card(action.id, message.channel, posted["ts"])
 
 
-def register(app: AsyncApp, services: Services, events: EventLog) -> None:
+def register(app: AsyncApp, services: Services, events: EventLog,
+             inflight: InFlight | None = None) -> None:
+    """Every listener runs inside ``inflight`` (graceful shutdown waits for them)."""
+    track = inflight.tracked if inflight is not None else (lambda listener: listener)
+
     @app.event("message")
+    @track
     async def on_direct_message(body: dict[str, Any], event: dict[str, Any],
                                 client: AsyncWebClient) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
@@ -131,6 +137,7 @@ def register(app: AsyncApp, services: Services, events: EventLog) -> None:
             await answer(services, client, message)
 
     @app.event("app_mention")
+    @track
     async def on_mention(body: dict[str, Any], event: dict[str, Any],
                          client: AsyncWebClient) -> None:
         if event.get("bot_id"):
@@ -140,6 +147,7 @@ def register(app: AsyncApp, services: Services, events: EventLog) -> None:
             await answer(services, client, message)
 
     @app.command("/hexabot")
+    @track
     async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user, text = command["user_id"], command.get("text", "").strip()
@@ -153,16 +161,19 @@ def register(app: AsyncApp, services: Services, events: EventLog) -> None:
                       response_type="ephemeral")
 
     @app.action("approve")
+    @track
     async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await _decide(services, client, Click.from_body(body), approve=True)
 
     @app.action("reject")
+    @track
     async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await _decide(services, client, Click.from_body(body), approve=False)
 
     @app.event("app_home_opened")
+    @track
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(event["user"])
         try:

@@ -20,17 +20,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.orchestrator.engine import Run
 from agents.orchestrator.runs import Owner
+from app.audit import clickhouse
+from app.audit.shipper import Shipper
 from app.background import run_background
+from app.http import server
 from app.services import Services, open_services
 from app.settings import ConfigError, Settings
-from app.slack import listeners, render
+from app.slack import listeners, observe, render
 from app.slack.dedupe import EventLog
+from app.slack.observe import InFlight
 from confirmations.model import PendingAction
 
 log = logging.getLogger("hexabot.slack")
 
 
-def build_app(services: Services) -> AsyncApp:
+def build_app(services: Services, inflight: InFlight | None = None) -> AsyncApp:
     settings = services.settings
     if settings.slack_bot_token is None or settings.slack_app_token is None:
         raise ConfigError(["HEXABOT_SLACK_BOT_TOKEN and HEXABOT_SLACK_APP_TOKEN: both are "
@@ -46,18 +50,24 @@ def build_app(services: Services) -> AsyncApp:
         log.error("unhandled error in a Slack listener (%s): %r", body.get("type"), error,
                   exc_info=error)
 
-    listeners.register(app, services, EventLog(services.database.engine))
+    listeners.register(app, services, EventLog(services.database.engine), inflight)
     return app
 
 
 @contextlib.asynccontextmanager
 async def connected(settings: Settings) -> AsyncIterator[Services]:
-    """Services, the Bolt app connected over Socket Mode, and the background work."""
+    """Services, the Bolt app connected over Socket Mode, the HTTP side server and the
+    background work.  Leaving the block is the graceful shutdown: readiness goes red, Socket
+    Mode disconnects (Slack sends new events to the other replicas), listeners in flight get
+    up to ``shutdown_timeout_seconds`` to finish, the background work stops, the audit outbox
+    is flushed to ClickHouse, then the HTTP server closes."""
     async with open_services(settings) as services:
-        app = build_app(services)
+        inflight = InFlight()
+        app = build_app(services, inflight)
         assert settings.slack_app_token is not None
         handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-        stop = asyncio.Event()
+        observe.count_acks(handler)
+        stop, draining = asyncio.Event(), asyncio.Event()
 
         async def expired(action: PendingAction) -> None:
             if action.slack_channel and action.slack_ts:
@@ -68,15 +78,40 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
         async def resumed(owner: Owner, run: Run) -> None:
             await listeners.post_run(app.client, owner, run)
 
-        background = asyncio.create_task(run_background(services, stop, on_expired=expired,
-                                                        on_resumed=resumed))
-        await handler.connect_async()
-        try:
-            yield services
-        finally:
-            stop.set()
-            await handler.close_async()
-            await asyncio.wait_for(background, 30)
+        async def slack_connected() -> bool:
+            return bool(await handler.client.is_connected())
+
+        side = server.build(services, slack_connected, draining.is_set)
+        async with server.serving(side, settings.http_host, settings.http_port) as url:
+            services.http_url = url
+            background = asyncio.create_task(run_background(
+                services, stop, on_expired=expired, on_resumed=resumed))
+            await handler.connect_async()
+            try:
+                yield services
+            finally:
+                draining.set()
+                await handler.close_async()
+                if not await inflight.idle(settings.shutdown_timeout_seconds):
+                    log.warning("shutting down with %d listener runs still in flight",
+                                inflight.running)
+                stop.set()
+                await asyncio.wait_for(background, 30)
+                await flush_audit(services)
+
+
+async def flush_audit(services: Services) -> None:
+    """Ship what the outbox still holds (when ClickHouse is configured and up)."""
+    if services.settings.clickhouse_url is None:
+        return
+    shipper = Shipper(services.database.engine,
+                      services.settings.clickhouse_url.get_secret_value())
+    try:
+        shipped = await shipper.drain()
+    except clickhouse.ClickHouseUnavailable as exc:
+        log.warning("audit not flushed at shutdown (it stays in the outbox): %s", exc)
+        return
+    log.info("flushed %d audit events to ClickHouse at shutdown", shipped)
 
 
 async def run(settings: Settings) -> None:

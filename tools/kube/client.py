@@ -23,7 +23,7 @@ from kubernetes.config.config_exception import ConfigException
 from urllib3 import HTTPHeaderDict, Retry
 from urllib3.exceptions import HTTPError
 
-from tools import errors
+from tools import errors, metrics
 from tools.security import Credentials, ImpersonationCredentials, SecurityContext
 
 CACHE_SECONDS = 300.0
@@ -96,12 +96,14 @@ class UserCluster:
                                                          _request_timeout=TIMEOUT_SECONDS)
                 data = response.read()
             except (HTTPError, OSError) as exc:
+                metrics.KUBE_ERRORS.labels("unreachable").inc()
                 raise errors.Unavailable(f"{what}: the API server at {self.host} is "
                                          f"unreachable ({exc})") from exc
             finally:
                 self.seconds += time.perf_counter() - began
             if response.status < 400:
                 return data, str(response.getheader("Content-Type") or "")
+            metrics.KUBE_ERRORS.labels(str(response.status)).inc()
             mapped = errors.from_status(response.status, data, dict(response.getheaders()),
                                         what)
             if isinstance(mapped, errors.RateLimited) and attempt + 1 < attempts:

@@ -1,0 +1,1 @@
+"""The bot's HTTP side server: health, readiness, metrics and the OAuth callback."""

@@ -1,0 +1,93 @@
+"""The HTTP side server that ``hexabot run`` starts beside Socket Mode (issue #10).
+
+- ``GET /healthz`` — the process and its event loop answer (liveness).
+- ``GET /readyz`` — Slack connected, database reachable, migrations at head (readiness): 200
+  when all hold, else 503; the JSON names each check.
+- ``GET /metrics`` — prometheus-client text (``tools.metrics``); the confirmation and outbox
+  gauges are read from Postgres at each scrape.
+- ``GET /oauth/callback`` — the Hexabase login callback, when that identity provider is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import migrate
+from app.audit.shipper import OutboxMissing, backlog
+from app.identity import callback
+from app.services import Services
+from tools import metrics
+
+CHECK_SECONDS = 3.0
+
+
+async def _database(services: Services) -> tuple[bool, str]:
+    try:
+        async with asyncio.timeout(CHECK_SECONDS):
+            async with services.database.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            current = await migrate.current_revision(services.database.engine)
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        return False, f"unreachable: {type(exc).__name__}"
+    head = migrate.head_revision()
+    return current == head, (f"schema at head {head}" if current == head else
+                             f"schema at {current or 'nothing'}, head is {head}")
+
+
+def build(services: Services, slack_connected: Callable[[], Awaitable[bool]],
+          draining: Callable[[], bool] = lambda: False) -> web.Application:
+    app = web.Application()
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        database_ok, database = await _database(services)
+        slack_ok, stopping = await slack_connected(), draining()
+        checks: dict[str, dict[str, object]] = {
+            "slack": {"ok": slack_ok, "detail": "connected" if slack_ok else "not connected"},
+            "database": {"ok": database_ok, "detail": database},
+            "shutdown": {"ok": not stopping, "detail": "draining" if stopping else "running"}}
+        ready = all(bool(c["ok"]) for c in checks.values())
+        return web.json_response({"ready": ready, "checks": checks},
+                                 status=200 if ready else 503)
+
+    async def metrics_page(_: web.Request) -> web.Response:
+        try:
+            for state, count in (await services.confirmations.store.count_by_state()).items():
+                metrics.CONFIRMATIONS.labels(state).set(count)
+            waiting, oldest = await backlog(services.database.engine)
+            metrics.OUTBOX_SIZE.set(waiting)
+            metrics.OUTBOX_LAG.set(oldest or 0.0)
+        except (SQLAlchemyError, OSError, OutboxMissing):
+            pass  # the counters still answer; /readyz says the database is down
+        return web.Response(body=generate_latest(metrics.REGISTRY),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    if services.link_flow is not None:
+        callback.add_route(app, services.link_flow)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+    """Serve ``app`` for the ``with`` block; yields the base URL (port 0: a free one)."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,131 @@
+"""Operating the bot (issue #10): the HTTP side server's health, readiness and metrics, and
+graceful shutdown — in process against the Slack emulator, and `hexabot run` as a real process
+stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, slack_emulator
+from tests.confirm_support import DIRECTORY
+from tests.conftest import REPO
+from tests.sandbox_support import ThreadedSandbox
+from tests.services import free_port
+from tests.slack_support import answered, connected_emulator, until
+
+
+def metric(page: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text page (0 when absent)."""
+    for line in page.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+            if all(found.get(k) == v for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_health_readiness_and_metrics(database_url: str, sandbox: ThreadedSandbox,
+                                            tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch) as (
+            slack, bot), httpx.AsyncClient(base_url=bot.http_url, trust_env=False) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["slack"] == {"ok": True, "detail": "connected"}
+        assert ready.json()["checks"]["database"]["detail"].startswith("schema at head")
+
+        before = (await http.get("/metrics")).text
+        dm = slack.state.im_with("U0ALICE").id
+        await slack.say("U0ALICE", dm, "pods")
+        await until(lambda: answered(slack, dm))
+        await slack.say("U0ALICE", "C0SHOP", "<@UHEXABOT> scale api-service 3")
+        await until(lambda: [m for m in answered(slack, "C0SHOP")
+                             if m["text"].startswith("Approval needed")])
+        page = (await http.get("/metrics")).text
+        kind = {"type": "events_api"}
+        assert metric(page, "hexabot_slack_events_received_total", **kind) >= \
+            metric(before, "hexabot_slack_events_received_total", **kind) + 2
+        assert metric(page, "hexabot_slack_events_acked_total", **kind) >= 2
+        assert metric(page, "hexabot_slack_ack_seconds_count", **kind) >= 2
+        assert metric(page, "hexabot_tool_calls_total", tool="list_pods", effect="read",
+                      outcome="ok") >= 1
+        assert metric(page, "hexabot_confirmation_events_total", step="propose",
+                      outcome="ok") >= 1
+        assert metric(page, "hexabot_confirmations", state="pending") == 1
+        assert metric(page, "hexabot_audit_outbox_unshipped") >= 3  # no ClickHouse here
+        assert "hexabot_kubernetes_api_errors_total" in page
+
+
+async def test_graceful_shutdown_finishes_work_in_flight(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = ThreadedSandbox(None, tmp_path, latency=0.7).start()  # each API call takes 0.7 s
+    try:
+        async with httpx.AsyncClient(trust_env=False) as http, \
+                contextlib.AsyncExitStack() as stack:
+            slack, bot = await stack.enter_async_context(connected_emulator(
+                database_url, slow, tmp_path, monkeypatch, shutdown_timeout_seconds=20))
+            readyz = f"{bot.http_url}/readyz"
+            dm = slack.state.im_with("U0ALICE").id
+            await slack.say("U0ALICE", dm, "How is my web app doing?")  # several slow calls
+            await until(lambda: [m for m in slack.state.history(dm) if m.get("bot_id")])
+            shutdown = asyncio.create_task(stack.aclose())
+            drained = await until(lambda: not slack.hub.connections)
+            assert drained and (await http.get(readyz)).status_code == 503
+            assert answered(slack, dm) == []  # still working when the socket closed …
+            await shutdown
+        [reply] = answered(slack, dm)  # … and finished before the bot stopped
+        assert "deployment shop/web-app: 3/3 ready" in reply["text"]
+    finally:
+        slow.stop()
+
+
+def test_hexabot_run_exits_cleanly_on_sigterm(database_url: str, sandbox: ThreadedSandbox,
+                                              tmp_path: Path) -> None:
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    port = free_port()
+
+    async def scenario() -> tuple[int, str]:
+        async with slack_emulator() as emulator:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("HEXABOT_")}
+            env.update({"HEXABOT_DATABASE_URL": database_url,
+                        "HEXABOT_DIRECTORY_FILE": str(directory),
+                        "HEXABOT_SLACK_BOT_TOKEN": BOT_TOKEN,
+                        "HEXABOT_SLACK_APP_TOKEN": APP_TOKEN,
+                        "HEXABOT_SLACK_API_URL": emulator.api_url,
+                        "HEXABOT_HTTP_HOST": "127.0.0.1", "HEXABOT_HTTP_PORT": str(port),
+                        "HEXABOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO),
+                        "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "",
+                        "https_proxy": ""})
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "app", "run", cwd=tmp_path, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            async with httpx.AsyncClient(trust_env=False) as http:
+                for _ in range(300):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code \
+                                == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                else:
+                    process.kill()
+                    raise AssertionError((await process.communicate())[0].decode())
+            assert emulator.hub.connections
+            process.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(process.communicate(), 60)
+            await until(lambda: not emulator.hub.connections)
+            return process.returncode or 0, output.decode()
+
+    code, output = asyncio.run(scenario())
+    assert code == 0, output
