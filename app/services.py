@@ -13,6 +13,7 @@ from agents.gateway import Gateway
 from agents.memory import Memory
 from agents.orchestrator.runs import RunStore
 from agents.orchestrator.service import Orchestrator
+from agents.orchestrator.workflow import WorkflowError
 from app import migrate
 from app.database import Database, open_database
 from app.identity import static
@@ -79,7 +80,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         gateway = Gateway(providers(settings), decisions.store.record, settings.llm_routes)
         memory = Memory(database.engine, settings.memory_budget_tokens,
                         timedelta(hours=settings.memory_ttl_hours))
-        orchestrator = Orchestrator(identity, decisions, clusters, RunStore(database.engine))
+        try:
+            orchestrator = Orchestrator(identity, decisions, clusters,
+                                        RunStore(database.engine),
+                                        workflows_dir=settings.workflows_dir)
+        except WorkflowError as exc:
+            where = "HEXABOT_WORKFLOWS_DIR" if settings.workflows_dir else "workflow templates"
+            raise ConfigError([f"{where}: {exc}"]) from exc
         agent = UserChatAgent(identity, decisions, clusters, gateway, memory,
                               command=CommandMode(orchestrator))
         try:

@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     memory_ttl_hours: float = Field(default=24.0, gt=0)
 
     approval_ttl_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    workflows_dir: Path | None = Field(default=None, description="extra workflow templates "
+                                       "(*.yaml) beside the built-in ones")
+
+    @field_validator("workflows_dir")
+    @classmethod
+    def _workflows_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory of workflow templates")
+        return value
 
     # The bot's HTTP side server (health, readiness, metrics, OAuth callback); port 0 = any.
     http_host: str = "0.0.0.0"  # the pod's port, reached through its Service

@@ -58,6 +58,10 @@ def _mutate(tmp: Path, change) -> Path:  # type: ignore[no-untyped-def]
     (lambda d: d["users"][0]["workspaces"][0].pop("context"), "users[0].workspaces[0]",
      "kubeconfig and context go together"),
     (lambda d: d.update(admins=[]), "admins", "unknown key"),
+    (lambda d: d["bot"].update(in_cluster=True), "bot",
+     "give either kubeconfig and context, or in_cluster: true"),
+    (lambda d: d.update(bot={"in_cluster": True}), "bot.in_cluster",
+     "not running in a pod with a ServiceAccount token"),
 ])
 def test_refusals_name_file_path_and_reason(tmp_path: Path, change, where: str,  # type: ignore[no-untyped-def]
                                             reason: str) -> None:
@@ -67,6 +71,25 @@ def test_refusals_name_file_path_and_reason(tmp_path: Path, change, where: str, 
     message = str(info.value)
     assert message.startswith(f"{path}: {where}: "), message
     assert reason in message
+
+
+def test_in_cluster_bot_uses_the_pods_service_account(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("projected-token")
+    monkeypatch.setattr(static, "SERVICE_ACCOUNT", account)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    document = copy.deepcopy(directory(tmp_path))
+    document["bot"] = {"in_cluster": True}
+    loaded = static.load(write(tmp_path, document, "pod.yaml"))
+    credentials = loaded.users[0].workspaces[1].credentials
+    assert isinstance(credentials, ImpersonationCredentials)
+    kubeconfig = credentials.bot_kubeconfig
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://10.96.0.1:443"
+    assert kubeconfig["users"][0]["user"] == {"tokenFile": str(account / "token")}
+    assert "projected-token" not in json.dumps(kubeconfig)  # read by the client, not copied
 
 
 def _cli_env(clean_env: dict[str, str], database_url: str, path: Path) -> dict[str, str]:

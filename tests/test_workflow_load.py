@@ -99,3 +99,15 @@ def test_rendering_keeps_types_and_defaults() -> None:
         render("{{ steps.a.pods.7.name }}", scope)
     assert references("{{ inputs.n }} and {{ steps.a.b }}") == [("inputs", "n"),
                                                                ("steps", "a")]
+
+
+def test_extra_templates_load_beside_the_built_in_ones(tmp_path: Path) -> None:
+    write(tmp_path, [FIND], name="find_app")
+    assert "find_app" in load_all(AGENTS, tmp_path) and "scale_application" in \
+        load_all(AGENTS, tmp_path)
+    clash = tmp_path / "again"
+    clash.mkdir()
+    write(clash, [FIND], name="scale_application")
+    with pytest.raises(WorkflowError, match="'scale_application' is already defined in .*"
+                                            "agents/workflows/scale_application.yaml"):
+        load_all(AGENTS, clash)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from agents.orchestrator.engine import Engine, Run, Sleep
@@ -29,10 +30,12 @@ class Orchestrator:
                  runs: RunStore,
                  agents: Mapping[str, Specialist] | None = None,
                  workflows: Mapping[str, Workflow] | None = None,
+                 workflows_dir: Path | None = None,
                  sleep: Sleep = asyncio.sleep) -> None:
         self.identity, self.flow, self.clusters, self.runs = identity, flow, clusters, runs
         self.agents = dict(agents) if agents is not None else default_agents()
-        self.workflows = dict(workflows) if workflows is not None else load_all(self.agents)
+        self.workflows = dict(workflows) if workflows is not None else load_all(
+            self.agents, *([workflows_dir] if workflows_dir else []))
         self.engine = Engine(self.agents, sleep)
 
     def workflow(self, name: str) -> Workflow:

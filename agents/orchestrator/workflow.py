@@ -245,10 +245,15 @@ def load(path: Path, agents: Mapping[str, Specialist]) -> Workflow:
     return parse(data, str(path), agents)
 
 
-def load_all(agents: Mapping[str, Specialist],
-             directory: Path = WORKFLOWS_DIR) -> dict[str, Workflow]:
-    found = {}
-    for path in sorted(directory.glob("*.yaml")):
-        workflow = load(path, agents)
-        found[workflow.name] = workflow
+def load_all(agents: Mapping[str, Specialist], *extra: Path) -> dict[str, Workflow]:
+    """The built-in templates, then those in each ``extra`` directory; a name used twice is
+    refused naming both files."""
+    found: dict[str, Workflow] = {}
+    for directory in (WORKFLOWS_DIR, *extra):
+        for path in sorted(directory.glob("*.yaml")):
+            workflow = load(path, agents)
+            if workflow.name in found:
+                raise WorkflowError(f"{path}: workflow {workflow.name!r} is already defined "
+                                    f"in {found[workflow.name].source}")
+            found[workflow.name] = workflow
     return found

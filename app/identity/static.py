@@ -3,6 +3,7 @@
 Format (``HEXABOT_DIRECTORY_FILE`` or ``--directory``)::
 
     bot: {kubeconfig: PATH, context: NAME}          # optional; needed for impersonation
+    # or  bot: {in_cluster: true}                   # the pod's ServiceAccount (Helm chart)
     users:
       - slack_id: U0ALICE
         name: alice
@@ -26,6 +27,7 @@ at start, not at the first request.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +55,37 @@ class _Impersonate(_Strict):
 
 
 class _Bot(_Strict):
-    kubeconfig: str
-    context: str
+    kubeconfig: str | None = None
+    context: str | None = None
+    in_cluster: bool = False  # the pod's ServiceAccount (the Helm chart's way)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _Bot:
+        if self.in_cluster == bool(self.kubeconfig and self.context):
+            raise ValueError("give either kubeconfig and context, or in_cluster: true")
+        return self
+
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster_kubeconfig(source: Path) -> dict[str, Any]:
+    """A kubeconfig for the pod's ServiceAccount; the token is a file the client re-reads
+    whenever it builds a client, so the kubelet's token rotation is followed."""
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get(
+        "KUBERNETES_SERVICE_PORT", "443")
+    if not host or not (SERVICE_ACCOUNT / "token").is_file():
+        raise DirectoryError(source, "bot.in_cluster", "not running in a pod with a "
+                             "ServiceAccount token (KUBERNETES_SERVICE_HOST or "
+                             f"{SERVICE_ACCOUNT}/token missing)")
+    server = f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}"
+    return {"apiVersion": "v1", "kind": "Config", "current-context": "in-cluster",
+            "clusters": [{"name": "in-cluster", "cluster": {
+                "server": server, "certificate-authority": str(SERVICE_ACCOUNT / "ca.crt")}}],
+            "users": [{"name": "hexabot", "user": {
+                "tokenFile": str(SERVICE_ACCOUNT / "token")}}],
+            "contexts": [{"name": "in-cluster", "context": {"cluster": "in-cluster",
+                                                            "user": "hexabot"}}]}
 
 
 class _Workspace(_Strict):
@@ -156,7 +187,10 @@ def load(source: Path) -> StaticDirectory:
     base = source.resolve().parent
     _unique(parsed, source)
     bot: tuple[dict[str, Any], str, str] | None = None
-    if parsed.bot is not None:
+    if parsed.bot is not None and parsed.bot.in_cluster:
+        bot = (in_cluster_kubeconfig(source), "in-cluster", "in-cluster ServiceAccount")
+    elif parsed.bot is not None:
+        assert parsed.bot.kubeconfig is not None and parsed.bot.context is not None
         document, path = _read_kubeconfig(base, parsed.bot.kubeconfig, parsed.bot.context,
                                           "bot", source)
         bot = (document, parsed.bot.context, path)
