@@ -1,0 +1,1 @@
+"""Workflow templates shipped with Hexabot (YAML, loaded by agents.orchestrator.workflow)."""
