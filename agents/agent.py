@@ -31,7 +31,7 @@ from agents.memory import Memory
 from agents.toolbox import Toolbox
 from agents.types import Ask, Reply
 from confirmations.flow import ContextSource, DecisionFlow
-from tools import errors, registry
+from tools import context, errors, registry
 from tools.audit import AuditEvent
 from tools.kube.access import allowed
 from tools.kube.client import ClusterClients
@@ -89,6 +89,8 @@ class UserChatAgent:
         ctx = await self.identity.context(ask.slack_id, session_id=ask.session_id,
                                           request_id=ask.request_id, workspace=ask.workspace,
                                           namespace=ask.namespace)
+        context.request_id.set(ctx.request_id)
+        context.session_id.set(ctx.session_id)
         box = Toolbox(ctx, self.flow.env_for(ctx), self.flow)
         history = await self.memory.load(ask.session_id, ctx.slack_id) if self.memory else []
         reply = await self._answer(box, ask.text, history)

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app import cli_audit, cli_chat, cli_confirm, cli_identity, cli_tools, cli_workflow
+from app import cli_audit, cli_chat, cli_confirm, cli_identity, cli_tools, cli_workflow, logs
 from app import doctor as doctor_mod
 from app import migrate as migrate_mod
 from app.audit import clickhouse
@@ -136,6 +136,7 @@ def run_cmd(ctx: typer.Context) -> None:
     from app.slack import run as slack_run
 
     settings = settings_of(ctx)
+    logs.configure(settings)
     out.print(f"connecting to Slack at {settings.slack_api_url} …", highlight=False)
     asyncio.run(slack_run.run(settings))
     out.print("stopped")

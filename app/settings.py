@@ -13,7 +13,7 @@ import base64
 import binascii
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -134,6 +134,9 @@ class Settings(BaseSettings):
         if value is not None and not value.is_dir():
             raise ValueError(f"{value} is not a directory of workflow templates")
         return value
+
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # The bot's HTTP side server (health, readiness, metrics, OAuth callback); port 0 = any.
     http_host: str = "0.0.0.0"  # the pod's port, reached through its Service

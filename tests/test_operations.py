@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -96,7 +97,7 @@ def test_hexabot_run_exits_cleanly_on_sigterm(database_url: str, sandbox: Thread
     directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
     port = free_port()
 
-    async def scenario() -> tuple[int, str]:
+    async def scenario() -> tuple[int, str, str]:
         async with slack_emulator() as emulator:
             env = {k: v for k, v in os.environ.items() if not k.startswith("HEXABOT_")}
             env.update({"HEXABOT_DATABASE_URL": database_url,
@@ -106,11 +107,12 @@ def test_hexabot_run_exits_cleanly_on_sigterm(database_url: str, sandbox: Thread
                         "HEXABOT_SLACK_API_URL": emulator.api_url,
                         "HEXABOT_HTTP_HOST": "127.0.0.1", "HEXABOT_HTTP_PORT": str(port),
                         "HEXABOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO),
+                        "HEXABOT_LOG_FORMAT": "json", "HEXABOT_LOG_LEVEL": "DEBUG",
                         "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "",
                         "https_proxy": ""})
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "app", "run", cwd=tmp_path, env=env,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             async with httpx.AsyncClient(trust_env=False) as http:
                 for _ in range(300):
                     with contextlib.suppress(httpx.HTTPError):
@@ -120,12 +122,20 @@ def test_hexabot_run_exits_cleanly_on_sigterm(database_url: str, sandbox: Thread
                     await asyncio.sleep(0.1)
                 else:
                     process.kill()
-                    raise AssertionError((await process.communicate())[0].decode())
+                    raise AssertionError((await process.communicate())[1].decode())
             assert emulator.hub.connections
             process.send_signal(signal.SIGTERM)
-            output, _ = await asyncio.wait_for(process.communicate(), 60)
+            output, errors = await asyncio.wait_for(process.communicate(), 60)
             await until(lambda: not emulator.hub.connections)
-            return process.returncode or 0, output.decode()
+            return process.returncode or 0, output.decode(), errors.decode()
 
-    code, output = asyncio.run(scenario())
-    assert code == 0, output
+    code, output, log = asyncio.run(scenario())
+    assert code == 0, log
+    assert output.splitlines()[-1] == "stopped"
+    entries = [json.loads(line) for line in log.splitlines()]  # every log line is JSON
+    assert any(e["logger"] == "hexabot.slack" and "connected to Slack" in e["message"]
+               for e in entries)
+    assert any(e["level"] == "DEBUG" for e in entries)  # the chatty libraries too …
+    password = database_url.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
+    for secret in (BOT_TOKEN, APP_TOKEN, *([password] if password else [])):
+        assert secret not in log and secret not in output  # … and still no secret
