@@ -31,7 +31,7 @@ from agents.memory import Memory
 from agents.toolbox import Toolbox
 from agents.types import Ask, Reply
 from confirmations.flow import ContextSource, DecisionFlow
-from tools import context, errors, registry
+from tools import context, errors, registry, tracing
 from tools.audit import AuditEvent
 from tools.kube.access import allowed
 from tools.kube.client import ClusterClients
@@ -85,6 +85,14 @@ class UserChatAgent:
         default_factory=dict)
 
     async def handle(self, ask: Ask) -> Reply:
+        with tracing.tracer().start_as_current_span(
+                "chat.turn", attributes={"hexabot.request_id": ask.request_id,
+                                         "hexabot.session_id": ask.session_id}) as span:
+            reply = await self._handle(ask)
+            span.set_attribute("hexabot.mode", reply.mode)
+            return reply
+
+    async def _handle(self, ask: Ask) -> Reply:
         began = time.monotonic()
         ctx = await self.identity.context(ask.slack_id, session_id=ask.session_id,
                                           request_id=ask.request_id, workspace=ask.workspace,

@@ -13,7 +13,7 @@ from typing import Any
 
 from agents.types import Attachment, Proposal, ToolCall
 from confirmations.flow import DecisionFlow
-from tools import errors, registry
+from tools import errors, registry, tracing
 from tools.analysis import engine
 from tools.analysis.findings import Finding
 from tools.audit import AuditEvent
@@ -51,7 +51,9 @@ class Toolbox:
         """Run a READ tool; a ToolError is recorded and re-raised for the caller to word."""
         began = time.monotonic()
         try:
-            result = await registry.run(registry.get(tool), self.env, args)
+            with tracing.tracer().start_as_current_span(
+                    f"tool {tool}", attributes={"hexabot.tool": tool, "hexabot.effect": "read"}):
+                result = await registry.run(registry.get(tool), self.env, args)
         except errors.ToolError as exc:
             self.calls.append(ToolCall(tool, args, False, exc.message))
             await self._audit(tool, "denied" if isinstance(exc, errors.Forbidden) else "error",
@@ -67,7 +69,10 @@ class Toolbox:
     async def propose(self, tool: str, args: dict[str, Any]) -> Proposal:
         """Plan a WRITE tool and store it as a pending action; nothing is applied."""
         try:
-            action = await self.flow.propose(self.ctx, tool, args)
+            with tracing.tracer().start_as_current_span(
+                    f"tool {tool}", attributes={"hexabot.tool": tool,
+                                                "hexabot.effect": "write"}):
+                action = await self.flow.propose(self.ctx, tool, args)
         except errors.ToolError as exc:
             self.calls.append(ToolCall(tool, args, False, exc.message))
             await self.record(AuditEvent(
@@ -95,7 +100,8 @@ class Toolbox:
 
     async def diagnose(self, namespace: str) -> tuple[list[Finding], list[str]]:
         began = time.monotonic()
-        findings, unreadable = await engine.diagnose(self.env, namespace)
+        with tracing.tracer().start_as_current_span("tool diagnose"):
+            findings, unreadable = await engine.diagnose(self.env, namespace)
         self.calls.append(ToolCall("diagnose", {"namespace": namespace}, True,
                                    f"{len(findings)} findings"))
         await self._audit("diagnose", "ok", began)

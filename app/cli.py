@@ -21,7 +21,7 @@ from app import doctor as doctor_mod
 from app import migrate as migrate_mod
 from app.audit import clickhouse
 from app.database import DatabaseUnavailable, open_database
-from app.settings import ConfigError, Settings, load_settings
+from app.settings import ConfigError, Settings
 
 cli = typer.Typer(
     name="hexabot",
@@ -36,10 +36,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 def settings_of(ctx: typer.Context) -> Settings:
     """The invocation's settings, built on first use."""
-    root = ctx.find_root()
-    if not isinstance(root.obj, Settings):
-        root.obj = load_settings()
-    return root.obj
+    return cli_identity.settings_with_directory(ctx, None)
 
 
 @cli.command("version")

@@ -16,6 +16,7 @@ import typer
 from aiohttp import web
 from rich.console import Console
 
+from app import tracing
 from app.identity import callback
 from app.identity.hexabase import Linked
 from app.identity.service import IdentityError
@@ -34,6 +35,7 @@ def settings_with_directory(ctx: typer.Context, directory: Path | None) -> Setti
     root = ctx.find_root()
     if not isinstance(root.obj, Settings):
         root.obj = load_settings(**({"directory_file": directory} if directory else {}))
+        tracing.configure(root.obj)  # off unless HEXABOT_OTLP_ENDPOINT; flushed at exit
     return root.obj
 
 

@@ -135,6 +135,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is not a directory of workflow templates")
         return value
 
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP collector for "
+                                      "traces, e.g. http://otel-collector:4318; unset = off")
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _otlp(cls, value: str | None) -> str | None:
+        return _http_url(value, what="the OTLP collector")
+
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

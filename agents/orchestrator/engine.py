@@ -22,7 +22,7 @@ from agents.orchestrator import template
 from agents.orchestrator.specialists import Parked, Specialist, StepFailed
 from agents.orchestrator.workflow import Step, Workflow
 from agents.toolbox import Toolbox
-from tools import errors
+from tools import errors, tracing
 from tools.audit import AuditEvent
 from tools.kube.access import allowed
 
@@ -145,6 +145,12 @@ class Engine:
                     changed = True
 
     async def _step(self, step: Step, run: Run, box: Toolbox) -> None:
+        with tracing.tracer().start_as_current_span(
+                f"workflow step {step.id}", attributes={"hexabot.workflow": run.workflow,
+                                                        "hexabot.run": run.id}):
+            await self._run_step(step, run, box)
+
+    async def _run_step(self, step: Step, run: Run, box: Toolbox) -> None:
         state, began = run.steps[step.id], time.monotonic()
         try:
             params = template.render(step.params, run.scope())

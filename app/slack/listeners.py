@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -28,6 +29,7 @@ from app.services import Services
 from app.slack import render
 from app.slack.dedupe import EventLog
 from app.slack.observe import InFlight
+from tools import tracing
 
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 PRIVATE_TOOLS = {"view_logs"}  # output that stays between the bot and the asker
@@ -76,6 +78,13 @@ class Click:
 
 
 async def answer(services: Services, client: AsyncWebClient, message: Message) -> None:
+    with tracing.tracer().start_as_current_span(
+            "slack.message", kind=SpanKind.SERVER,
+            attributes={"hexabot.direct": message.direct, "slack.event_id": message.event_id}):
+        await _answer(services, client, message)
+
+
+async def _answer(services: Services, client: AsyncWebClient, message: Message) -> None:
     try:
         working = await client.chat_postMessage(channel=message.channel, text="working…",
                                                 thread_ts=message.thread_ts)
@@ -190,6 +199,14 @@ def register(app: AsyncApp, services: Services, events: EventLog,
 
 async def _decide(services: Services, client: AsyncWebClient, click: Click,
                   approve: bool) -> None:
+    with tracing.tracer().start_as_current_span(
+            "slack.click", kind=SpanKind.SERVER,
+            attributes={"hexabot.action": click.action, "hexabot.approve": approve}):
+        await _decided(services, client, click, approve)
+
+
+async def _decided(services: Services, client: AsyncWebClient, click: Click,
+                   approve: bool) -> None:
     flow = services.confirmations
     decision = await (flow.approve(click.action, click.user) if approve
                       else flow.reject(click.action, click.user))

@@ -20,10 +20,11 @@ from typing import Any
 
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
+from opentelemetry.trace import SpanKind, StatusCode
 from urllib3 import HTTPHeaderDict, Retry
 from urllib3.exceptions import HTTPError
 
-from tools import errors, metrics
+from tools import errors, metrics, tracing
 from tools.security import Credentials, ImpersonationCredentials, SecurityContext
 
 CACHE_SECONDS = 300.0
@@ -91,16 +92,22 @@ class UserCluster:
                 headers[key] = value
             self.calls += 1
             began = time.perf_counter()
-            try:
-                response = self.api.rest_client.request(m, url, headers=headers, body=payload,
-                                                         _request_timeout=TIMEOUT_SECONDS)
-                data = response.read()
-            except (HTTPError, OSError) as exc:
-                metrics.KUBE_ERRORS.labels("unreachable").inc()
-                raise errors.Unavailable(f"{what}: the API server at {self.host} is "
-                                         f"unreachable ({exc})") from exc
-            finally:
-                self.seconds += time.perf_counter() - began
+            with tracing.tracer().start_as_current_span(
+                    f"kubernetes {method}", kind=SpanKind.CLIENT,
+                    attributes={"http.request.method": method, "url.path": path,
+                                "hexabot.attempt": attempt + 1}) as span:
+                try:
+                    response = self.api.rest_client.request(
+                        m, url, headers=headers, body=payload, _request_timeout=TIMEOUT_SECONDS)
+                    data = response.read()
+                except (HTTPError, OSError) as exc:
+                    metrics.KUBE_ERRORS.labels("unreachable").inc()
+                    span.set_status(StatusCode.ERROR, "unreachable")
+                    raise errors.Unavailable(f"{what}: the API server at {self.host} is "
+                                             f"unreachable ({exc})") from exc
+                finally:
+                    self.seconds += time.perf_counter() - began
+                span.set_attribute("http.response.status_code", response.status)
             if response.status < 400:
                 return data, str(response.getheader("Content-Type") or "")
             metrics.KUBE_ERRORS.labels(str(response.status)).inc()
