@@ -19,26 +19,40 @@ from tests.sandbox_support import ThreadedSandbox
 
 
 @contextlib.asynccontextmanager
+async def bot(emulator: SlackEmulator, database_url: str, sandbox: ThreadedSandbox,
+              tmp_path: Path, **settings: Any) -> AsyncIterator[Services]:
+    """One bot process's worth (Bolt app, background work, HTTP side server) connected to
+    ``emulator`` in Socket Mode; several may share one emulator and one database."""
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    loaded = load_settings(**{"database_url": database_url, "directory_file": directory,
+                              "slack_bot_token": BOT_TOKEN, "slack_app_token": APP_TOKEN,
+                              "slack_api_url": emulator.api_url, "http_host": "127.0.0.1",
+                              "http_port": 0, **settings})
+    before = len(emulator.hub.connections)
+    async with connected(loaded) as services:
+        await until(lambda: len(emulator.hub.connections) > before)
+        yield services
+
+
+def people(emulator: SlackEmulator) -> None:
+    """Users alice, bob, carol, mallory; #shop with the first three."""
+    for user, name in (("U0ALICE", "alice"), ("U0BOB", "bob"), ("U0CAROL", "carol"),
+                       ("U0MALLORY", "mallory")):
+        emulator.state.add_user(user, name)
+    emulator.state.add_channel("C0SHOP", "shop", ["U0ALICE", "U0BOB", "U0CAROL"])
+
+
+@contextlib.asynccontextmanager
 async def connected_emulator(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch,
                              **settings: Any) -> AsyncIterator[tuple[SlackEmulator, Services]]:
-    """Users alice, bob, carol, mallory; #shop with the first three; the bot connected (its
-    HTTP side server on a free loopback port)."""
+    """The emulator with :func:`people`, and one bot connected to it."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.setenv(name, "")
-    directory = tmp_path / "directory.yaml"
-    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
     async with slack_emulator() as emulator:
-        for user, name in (("U0ALICE", "alice"), ("U0BOB", "bob"), ("U0CAROL", "carol"),
-                           ("U0MALLORY", "mallory")):
-            emulator.state.add_user(user, name)
-        emulator.state.add_channel("C0SHOP", "shop", ["U0ALICE", "U0BOB", "U0CAROL"])
-        loaded = load_settings(**{"database_url": database_url, "directory_file": directory,
-                                  "slack_bot_token": BOT_TOKEN, "slack_app_token": APP_TOKEN,
-                                  "slack_api_url": emulator.api_url, "http_host": "127.0.0.1",
-                                  "http_port": 0, **settings})
-        async with connected(loaded) as services:
-            await until(lambda: emulator.hub.connections)
+        people(emulator)
+        async with bot(emulator, database_url, sandbox, tmp_path, **settings) as services:
             yield emulator, services
 
 

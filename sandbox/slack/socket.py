@@ -1,6 +1,8 @@
 """Socket Mode on the emulator: hello, envelopes, acks, re-delivery, disconnect/refresh.
 
-Envelopes go to the newest open connection.  Events (``events_api``) not acked within
+Envelopes are spread over the open connections in turn, as Slack spreads them over an app's
+connections (so several replicas of a bot share the work); ``routes`` records which
+connection (by the order it opened) got each envelope.  Events (``events_api``) not acked within
 ``ack_timeout`` are re-delivered with ``retry_attempt`` 1..3 and ``retry_reason: timeout`` (as
 Slack does); interactive and slash-command envelopes wait for an ack that may carry a response
 payload.  Ack latency is recorded for every envelope.
@@ -36,6 +38,9 @@ class SocketHub:
     pending: dict[str, Pending] = field(default_factory=dict)
     ack_latencies: list[float] = field(default_factory=list)
     delivered: list[dict[str, Any]] = field(default_factory=list)
+    routes: list[int] = field(default_factory=list)
+    _opened: dict[int, int] = field(default_factory=dict)  # id(ws) -> its number
+    _turn: int = 0
 
     def new_ticket(self) -> str:
         ticket = uuid.uuid4().hex
@@ -50,6 +55,7 @@ class SocketHub:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         self.connections.append(ws)
+        self._opened[id(ws)] = len(self._opened)
         await ws.send_json({"type": "hello", "num_connections": len(self.connections),
                             "connection_info": {"app_id": APP_ID},
                             "debug_info": {"host": "hexabot-slack-emulator"}})
@@ -69,12 +75,14 @@ class SocketHub:
             pending.acked.set_result(data)
 
     async def _send(self, envelope: dict[str, Any]) -> None:
-        for ws in reversed(self.connections):  # newest first
-            if not ws.closed:
-                await ws.send_json(envelope)
-                self.delivered.append(envelope)
-                return
-        raise ConnectionError("no Socket Mode connection is open")
+        open_now = [ws for ws in self.connections if not ws.closed]
+        if not open_now:
+            raise ConnectionError("no Socket Mode connection is open")
+        ws = open_now[self._turn % len(open_now)]
+        self._turn += 1
+        await ws.send_json(envelope)
+        self.delivered.append(envelope)
+        self.routes.append(self._opened[id(ws)])
 
     async def deliver(self, kind: str, payload: dict[str, Any],
                       wait: bool = True) -> dict[str, Any] | None:
