@@ -17,11 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.audit.clickhouse import apply_ddl
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, slack_emulator
 from tests.confirm_support import DIRECTORY
 from tests.conftest import REPO
 from tests.sandbox_support import ThreadedSandbox
-from tests.services import free_port
+from tests.services import ClickHouse, fetch_rows, free_port
 from tests.slack_support import answered, connected_emulator, until
 
 
@@ -69,13 +70,19 @@ async def test_health_readiness_and_metrics(database_url: str, sandbox: Threaded
 
 
 async def test_graceful_shutdown_finishes_work_in_flight(
-        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        clickhouse: ClickHouse) -> None:
+    database = "shutdown_" + tmp_path.name.replace("-", "_")[-24:]
+    clickhouse.query(f"CREATE DATABASE IF NOT EXISTS {database}")
+    url = f"clickhouse://default@127.0.0.1:{clickhouse.tcp_port}/{database}"
+    await apply_ddl(url)
     slow = ThreadedSandbox(None, tmp_path, latency=0.7).start()  # each API call takes 0.7 s
     try:
         async with httpx.AsyncClient(trust_env=False) as http, \
                 contextlib.AsyncExitStack() as stack:
             slack, bot = await stack.enter_async_context(connected_emulator(
-                database_url, slow, tmp_path, monkeypatch, shutdown_timeout_seconds=20))
+                database_url, slow, tmp_path, monkeypatch, shutdown_timeout_seconds=20,
+                clickhouse_url=url))
             readyz = f"{bot.http_url}/readyz"
             dm = slack.state.im_with("U0ALICE").id
             await slack.say("U0ALICE", dm, "How is my web app doing?")  # several slow calls
@@ -87,6 +94,13 @@ async def test_graceful_shutdown_finishes_work_in_flight(
             await shutdown
         [reply] = answered(slack, dm)  # … and finished before the bot stopped
         assert "deployment shop/web-app: 3/3 ready" in reply["text"]
+        # the audit of that late turn was flushed to ClickHouse on the way out
+        [left] = await fetch_rows(database_url, "SELECT count(*) AS n FROM audit_outbox "
+                                  "WHERE shipped_at IS NULL")
+        assert left["n"] == 0
+        shipped = clickhouse.query(f"SELECT count() FROM {database}.audit_events WHERE "
+                                   "kind = 'chat.request'").strip()
+        assert shipped == "1"
     finally:
         slow.stop()
 
@@ -139,3 +153,21 @@ def test_hexabot_run_exits_cleanly_on_sigterm(database_url: str, sandbox: Thread
     password = database_url.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
     for secret in (BOT_TOKEN, APP_TOKEN, *([password] if password else [])):
         assert secret not in log and secret not in output  # … and still no secret
+
+
+def test_llm_calls_are_counted_from_their_audit_events() -> None:
+    from tools import metrics
+    from tools.audit import AuditEvent
+
+    def value(name: str, **labels: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = value("hexabot_llm_tokens_total", provider="ollama", model="m1",
+                   direction="input")
+    metrics.observe(AuditEvent(kind="llm.call", actor="U0ALICE", outcome="ok", detail={
+        "provider": "ollama", "model": "m1", "input_tokens": 800, "output_tokens": 40,
+        "cost_usd": 0.0012}))
+    assert value("hexabot_llm_tokens_total", provider="ollama", model="m1",
+                 direction="input") == before + 800
+    assert value("hexabot_llm_calls_total", provider="ollama", model="m1", outcome="ok") >= 1
+    assert value("hexabot_llm_cost_usd_total", provider="ollama", model="m1") >= 0.0012
