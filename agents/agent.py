@@ -14,6 +14,7 @@ import functools
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from agents.command import EXPLICIT, CommandMode
 from agents.gateway import Gateway, NoProviderAnswered
 from agents.memory import Memory
 from agents.toolbox import Toolbox
-from agents.types import Ask, Reply
+from agents.types import Ask, Reply, ToolCall
 from confirmations.flow import ContextSource, DecisionFlow
 from tools import context, errors, registry, tracing
 from tools.audit import AuditEvent
@@ -38,6 +39,7 @@ from tools.kube.client import ClusterClients
 from tools.security import SecurityContext
 from tools.spec import Effect
 
+Progress = Callable[[ToolCall], Awaitable[None]]
 MAX_MODEL_CALLS = 6
 MAX_TOOL_CALLS = 10
 COMMAND_WORDS = {"help", "pods", "pod", "status", "logs", "scale", "restart", "events", "usage",
@@ -84,22 +86,27 @@ class UserChatAgent:
     _tool_cache: dict[tuple[str, str, str], tuple[float, list[str]]] = field(
         default_factory=dict)
 
-    async def handle(self, ask: Ask) -> Reply:
+    async def handle(self, ask: Ask, progress: Progress | None = None,
+                     ctx: SecurityContext | None = None) -> Reply:
+        """One turn.  ``progress`` hears each tool call as it finishes (streaming); ``ctx``
+        is given by callers that resolved the identity themselves (the chat API, from a
+        verified token) — otherwise it is resolved from ``ask.slack_id``."""
         with tracing.tracer().start_as_current_span(
                 "chat.turn", attributes={"hexabot.request_id": ask.request_id,
                                          "hexabot.session_id": ask.session_id}) as span:
-            reply = await self._handle(ask)
+            reply = await self._handle(ask, progress, ctx)
             span.set_attribute("hexabot.mode", reply.mode)
             return reply
 
-    async def _handle(self, ask: Ask) -> Reply:
+    async def _handle(self, ask: Ask, progress: Progress | None,
+                      given: SecurityContext | None) -> Reply:
         began = time.monotonic()
-        ctx = await self.identity.context(ask.slack_id, session_id=ask.session_id,
-                                          request_id=ask.request_id, workspace=ask.workspace,
-                                          namespace=ask.namespace)
+        ctx = given or await self.identity.context(
+            ask.slack_id, session_id=ask.session_id, request_id=ask.request_id,
+            workspace=ask.workspace, namespace=ask.namespace)
         context.request_id.set(ctx.request_id)
         context.session_id.set(ctx.session_id)
-        box = Toolbox(ctx, self.flow.env_for(ctx), self.flow)
+        box = Toolbox(ctx, self.flow.env_for(ctx), self.flow, on_call=progress)
         history = await self.memory.load(ask.session_id, ctx.slack_id) if self.memory else []
         reply = await self._answer(box, ask.text, history)
         box.events.append(AuditEvent(

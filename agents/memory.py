@@ -73,6 +73,13 @@ class Memory:
             used += row.tokens
         return list(reversed(kept))
 
+    async def forget_session(self, session_id: str, slack_id: str) -> int:
+        """Delete one of the user's sessions (another user's is left alone: 0 rows)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(conversation_messages.delete().where(
+                C.session_id == session_id, C.slack_id == slack_id))
+        return int(result.rowcount)
+
     async def forget(self, slack_id: str) -> int:
         async with self.engine.begin() as conn:
             result = await conn.execute(conversation_messages.delete().where(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,12 @@ class Toolbox:
     proposals: list[Proposal] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    on_call: Callable[[ToolCall], Awaitable[None]] | None = None  # progress (API streaming)
+
+    async def _called(self, call: ToolCall) -> None:
+        self.calls.append(call)
+        if self.on_call is not None:
+            await self.on_call(call)
 
     async def record(self, event: AuditEvent) -> None:
         self.events.append(event)
@@ -55,11 +62,11 @@ class Toolbox:
                     f"tool {tool}", attributes={"hexabot.tool": tool, "hexabot.effect": "read"}):
                 result = await registry.run(registry.get(tool), self.env, args)
         except errors.ToolError as exc:
-            self.calls.append(ToolCall(tool, args, False, exc.message))
+            await self._called(ToolCall(tool, args, False, exc.message))
             await self._audit(tool, "denied" if isinstance(exc, errors.Forbidden) else "error",
                               began, exc.message)
             raise
-        self.calls.append(ToolCall(tool, args, True, result.text))
+        await self._called(ToolCall(tool, args, True, result.text))
         self.attachments += [Attachment(c["filename"], c["title"],
                                         base64.b64decode(c["png_base64"]))
                              for c in result.data.get("charts") or []]
@@ -74,7 +81,7 @@ class Toolbox:
                                                 "hexabot.effect": "write"}):
                 action = await self.flow.propose(self.ctx, tool, args)
         except errors.ToolError as exc:
-            self.calls.append(ToolCall(tool, args, False, exc.message))
+            await self._called(ToolCall(tool, args, False, exc.message))
             await self.record(AuditEvent(
                 kind="tool.write", actor=self.ctx.slack_id, outcome="denied" if isinstance(
                     exc, errors.Forbidden | errors.PlanRefused) else "error",
@@ -85,7 +92,7 @@ class Toolbox:
         plan = action.plan
         proposal = Proposal(action.id, tool, plan.args, plan.summary, plan.risk.value,
                             plan.cost_delta, plan.diff)
-        self.calls.append(ToolCall(tool, args, True, f"awaiting approval #{action.id}"))
+        await self._called(ToolCall(tool, args, True, f"awaiting approval #{action.id}"))
         self.proposals.append(proposal)
         return proposal
 
@@ -102,7 +109,7 @@ class Toolbox:
         began = time.monotonic()
         with tracing.tracer().start_as_current_span("tool diagnose"):
             findings, unreadable = await engine.diagnose(self.env, namespace)
-        self.calls.append(ToolCall("diagnose", {"namespace": namespace}, True,
+        await self._called(ToolCall("diagnose", {"namespace": namespace}, True,
                                    f"{len(findings)} findings"))
         await self._audit("diagnose", "ok", began)
         return findings, unreadable
@@ -110,7 +117,7 @@ class Toolbox:
     async def backup_strategy(self, namespace: str, database: str) -> tuple[Strategy, str]:
         began = time.monotonic()
         found = await backup.strategy(self.env, namespace, database)
-        self.calls.append(ToolCall("backup_strategy", {"database": database}, True,
+        await self._called(ToolCall("backup_strategy", {"database": database}, True,
                                    found[0].text()))
         await self._audit("backup_strategy", "ok", began)
         return found

@@ -139,6 +139,17 @@ def run_cmd(ctx: typer.Context) -> None:
     out.print("stopped")
 
 
+@cli.command("serve-api")
+def serve_api_cmd(ctx: typer.Context) -> None:
+    """Serve the chat API alone (no Slack connection) until SIGTERM."""
+    from app.api import serve
+
+    settings = settings_of(ctx)
+    logs.configure(settings)
+    asyncio.run(serve.alone(settings))
+    out.print("stopped")
+
+
 @cli.command("demo")
 def demo_cmd(ctx: typer.Context,
              no_wait: bool = typer.Option(False, "--no-wait",

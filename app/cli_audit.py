@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import typer
 from rich.console import Console
 
-from app.audit import clickhouse, shipper
+from app.audit import clickhouse, reader, shipper
 from app.database import open_database
 from app.settings import Settings, load_settings
 from tools.audit import verify_chain
@@ -33,13 +32,10 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def parse_since(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
-    if not match:
-        raise typer.BadParameter(f"{text!r}: expected a duration like 30m, 1h, 2d")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    try:
+        return reader.since(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def _line(event: dict[str, Any]) -> str:
@@ -59,16 +55,8 @@ def tail(ctx: typer.Context, user: str = typer.Option(None, "--user", help="Slac
     settings, start = _settings(ctx), parse_since(since)
 
     async def run() -> list[dict[str, Any]]:
-        if settings.clickhouse_url is not None:
-            rows = await clickhouse.query_events(settings.clickhouse_url.get_secret_value(),
-                                                 user, workspace, start, limit)
-            return [json.loads(r[3]) for r in reversed(rows)]
         async with open_database(settings) as db:
-            events = [e for _, _, _, e in await shipper.outbox_chain(db.engine)]
-        picked = [e for e in events if (not user or e.get("actor") == user)
-                  and (not workspace or e.get("workspace") == workspace)
-                  and (not start or datetime.fromisoformat(e["at"]) >= start)]
-        return picked[-limit:]
+            return await reader.events(settings, db.engine, user, workspace, start, limit)
 
     for event in asyncio.run(run()):
         out.print(_line(event), markup=False, highlight=False)

@@ -44,6 +44,7 @@ class Services:
     agent: UserChatAgent
     orchestrator: Orchestrator
     http_url: str = ""  # the HTTP side server's, once `hexabot run` serves it
+    api_url: str = ""   # the chat API's, when served
 
 
 def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory, LinkFlow | None]:

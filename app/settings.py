@@ -146,6 +146,30 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # The chat API for the Hexabase UI (issue #11): internal tokens signed by the platform.
+    api_host: str = "0.0.0.0"  # the pod's port, reached through its Service
+    api_port: int = Field(default=8081, ge=0, le=65535)
+    api_token_public_key_file: Path | None = Field(default=None, description="PEM public "
+                                                   "key (RSA or EC P-256) of the platform")
+    api_token_key_id: str = Field(default="platform", min_length=1)
+    api_token_jwks_url: str | None = None
+    api_token_issuer: str = "hexabase"
+    api_token_audience: str = "hexabot-ai"
+    api_rate_per_minute: int = Field(default=30, ge=1, le=10_000)
+    api_admin_groups: list[str] = Field(default_factory=lambda: ["admins"])
+
+    @field_validator("api_token_public_key_file")
+    @classmethod
+    def _api_key_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a readable PEM public key file")
+        return value
+
+    @field_validator("api_token_jwks_url")
+    @classmethod
+    def _api_jwks(cls, value: str | None) -> str | None:
+        return _http_url(value, what="the platform's JWKS")
+
     # The bot's HTTP side server (health, readiness, metrics, OAuth callback); port 0 = any.
     http_host: str = "0.0.0.0"  # the pod's port, reached through its Service
     http_port: int = Field(default=8080, ge=0, le=65535)

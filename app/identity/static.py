@@ -156,7 +156,8 @@ def _read_kubeconfig(base: Path, raw: str, context: str, where: str,
 class StaticDirectory:
     def __init__(self, users: list[UserEntry], source: Path) -> None:
         self.source = source
-        self._by_key = {u.slack_id: u for u in users} | {u.name: u for u in users}
+        self._by_key = {u.hexabase_user: u for u in users} | {u.name: u for u in users} | {
+            u.slack_id: u for u in users}  # Slack id first, then name, then Hexabase user
         self.users = users
 
     async def lookup(self, who: str) -> UserEntry | None:

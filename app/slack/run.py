@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.orchestrator.engine import Run
 from agents.orchestrator.runs import Owner
+from app.api import serve as api_serve
 from app.audit import clickhouse
 from app.audit.shipper import Shipper
 from app.background import run_background
@@ -82,8 +83,9 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
             return bool(await handler.client.is_connected())
 
         side = server.build(services, slack_connected, draining.is_set)
-        async with server.serving(side, settings.http_host, settings.http_port) as url:
-            services.http_url = url
+        async with server.serving(side, settings.http_host, settings.http_port) as url, \
+                api_serve.chat_api(services, lambda: app.client) as api_url:
+            services.http_url, services.api_url = url, api_url
             background = asyncio.create_task(run_background(
                 services, stop, on_expired=expired, on_resumed=resumed))
             await handler.connect_async()

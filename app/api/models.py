@@ -1,0 +1,90 @@
+"""The chat API's request and response bodies (pydantic; unknown fields are refused)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_MESSAGE_BYTES = 8 * 1024
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChatRequest(Strict):
+    message: str = Field(min_length=1, description="what the person asks (at most 8 KB)")
+    session_id: str | None = Field(default=None, pattern=r"^api:[0-9a-f]{32}$",
+                                   description="continue a session; omit to start one")
+
+
+class ProposalOut(Strict):
+    id: str
+    tool: str
+    summary: str
+    risk: str
+    cost_delta: float | None = None
+
+
+class ToolCallOut(Strict):
+    tool: str
+    args: dict[str, Any]
+    ok: bool
+
+
+class ChatResponse(Strict):
+    session_id: str
+    reply: str
+    mode: Literal["llm", "command"]
+    proposals: list[ProposalOut]
+    tools_called: list[ToolCallOut]
+
+
+class Turn(Strict):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class SessionOut(Strict):
+    session_id: str
+    turns: list[Turn]
+
+
+class ActionOut(Strict):
+    id: str
+    tool: str
+    state: str
+    requester: str
+    workspace: str
+    namespace: str
+    summary: str
+    risk: str
+    two_person: bool
+    expires_at: str
+    approver: str | None = None
+
+
+class ActionsOut(Strict):
+    actions: list[ActionOut]
+
+
+class DecisionOut(Strict):
+    ok: bool
+    message: str
+    action: ActionOut | None = None
+
+
+class AuditOut(Strict):
+    events: list[dict[str, Any]]
+
+
+class ErrorBody(Strict):
+    code: str = Field(description="bad_request, unauthorized, forbidden, not_found, "
+                                  "too_large, rate_limited, conflict")
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(Strict):
+    error: ErrorBody

@@ -1,0 +1,283 @@
+"""The chat API's routes (FastAPI): the same agent, approvals and audit as Slack.
+
+Errors have one shape, ``{"error": {"code", "message", "field"?}}``: 400 for bad input (naming
+the field; unknown fields refused), 401 for tokens, 403 for what the subject may not have, 404
+for anything not the caller's (another person's session or action is as good as missing), 413
+for messages over 8 KB, 429 with Retry-After over the per-user rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agents.types import Ask, Reply, ToolCall
+from app.api import auth
+from app.api.models import (
+    MAX_MESSAGE_BYTES,
+    ActionOut,
+    ActionsOut,
+    AuditOut,
+    ChatRequest,
+    ChatResponse,
+    DecisionOut,
+    ErrorOut,
+    ProposalOut,
+    SessionOut,
+    ToolCallOut,
+    Turn,
+)
+from app.api.ratelimit import RateLimit
+from app.audit import reader
+from app.services import Services
+from app.slack import listeners, render
+from confirmations.model import PendingAction, State
+from tools.security import SecurityContext
+
+PREFIX = "/api/v1/ai"
+MAX_BODY_BYTES = 64 * 1024
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text} for code, text in (
+        (400, "bad input"), (401, "no or unacceptable token"), (403, "not allowed"),
+        (404, "not found (or not yours)"), (413, "message over 8 KB"),
+        (429, "over the per-user rate"))}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+
+
+def _error(status: int, code: str, message: str, field: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _action(a: PendingAction) -> ActionOut:
+    return ActionOut(id=a.id, tool=a.tool, state=a.state.value, requester=a.requester,
+                     workspace=a.workspace, namespace=a.namespace, summary=a.plan.summary,
+                     risk=a.risk, two_person=a.two_person, expires_at=a.expires_at.isoformat(),
+                     approver=a.approver)
+
+
+def _chat(session: str, reply: Reply) -> ChatResponse:
+    return ChatResponse(
+        session_id=session, reply=reply.text, mode=reply.mode,
+        proposals=[ProposalOut(id=p.id, tool=p.tool, summary=p.summary, risk=p.risk,
+                               cost_delta=p.cost_delta) for p in reply.proposals],
+        tools_called=[ToolCallOut(tool=c.tool, args=c.args, ok=c.ok)
+                      for c in reply.tools_called])
+
+
+SlackClient = Callable[[], AsyncWebClient | None]
+
+
+def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
+    """The API over ``services``; ``slack`` gives the Web API client that updates cards."""
+    verifier = auth.TokenVerifier(services.settings)
+    limit = RateLimit(services.database.engine, services.settings.api_rate_per_minute)
+    admins = set(services.settings.api_admin_groups)
+    app = FastAPI(title="Hexabot chat API", version="1", openapi_url=f"{PREFIX}/openapi.json",
+                  docs_url=None, redoc_url=None,
+                  description=__doc__.split("\n\n", 1)[1] if __doc__ else "")
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:] if not isinstance(p, int)) or None
+        if first["type"] == "json_invalid":
+            return _error(400, "bad_request", "the body is not valid JSON", "body")
+        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+        return _error(400, "bad_request", f"{where or 'body'}: {message}", where)
+
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                         ) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return _error(413, "too_large", f"the body is over {MAX_BODY_BYTES // 1024} KB")
+        return await call_next(request)
+
+    async def claims(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        if not verifier.configured:
+            raise ApiError(401, "unauthorized", "internal tokens are not configured here "
+                           "(HEXABOT_API_TOKEN_PUBLIC_KEY_FILE or HEXABOT_API_TOKEN_JWKS_URL)")
+        try:
+            found = await verifier.claims(authorization)
+        except auth.Unauthorized as exc:
+            raise ApiError(401, "unauthorized", str(exc),
+                           headers={"WWW-Authenticate": "Bearer"}) from exc
+        wait = await limit.hit(str(found["sub"]))
+        if wait is not None:
+            raise ApiError(429, "rate_limited", "too many requests; slow down",
+                           headers={"Retry-After": str(int(wait))})
+        return found
+
+    async def caller(found: dict[str, Any], session: str = "") -> SecurityContext:
+        try:
+            return await auth.context(services.identity, found, session, uuid.uuid4().hex)
+        except auth.Unauthorized as exc:
+            raise ApiError(401, "unauthorized", str(exc)) from exc
+        except auth.Forbidden as exc:
+            raise ApiError(403, "forbidden", str(exc)) from exc
+
+    async def session_of(found: dict[str, Any], wanted: str | None
+                         ) -> tuple[str, SecurityContext]:
+        session = wanted or f"api:{uuid.uuid4().hex}"
+        ctx = await caller(found, session)
+        assert services.agent.memory is not None
+        if wanted and not await services.agent.memory.load(wanted, ctx.slack_id):
+            raise ApiError(404, "not_found", f"no session {wanted}")
+        return session, ctx
+
+    def check_size(body: ChatRequest) -> None:
+        if len(body.message.encode()) > MAX_MESSAGE_BYTES:
+            raise ApiError(413, "too_large", "message is over 8 KB", "message")
+
+    @app.post(f"{PREFIX}/chat", response_model=ChatResponse, responses=ERRORS)
+    async def chat(body: ChatRequest, found: dict[str, Any] = Depends(claims)) -> ChatResponse:
+        """One turn of the caller's agent (new session unless ``session_id`` is given)."""
+        check_size(body)
+        session, ctx = await session_of(found, body.session_id)
+        reply = await services.agent.handle(Ask(ctx.slack_id, body.message, session,
+                                                request_id=ctx.request_id), ctx=ctx)
+        return _chat(session, reply)
+
+    @app.post(f"{PREFIX}/chat/stream", responses={
+        **ERRORS, 200: {"content": {"text/event-stream": {}},
+                        "description": "events: session, tool (each as it finishes), answer"}})
+    async def chat_stream(body: ChatRequest, found: dict[str, Any] = Depends(claims)
+                          ) -> StreamingResponse:
+        """The same turn as Server-Sent Events: ``session``, a ``tool`` event as each tool
+        finishes, then ``answer`` (the ChatResponse)."""
+        check_size(body)
+        session, ctx = await session_of(found, body.session_id)
+        queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+
+        async def progress(call: ToolCall) -> None:
+            await queue.put(("tool", {"tool": call.tool, "args": call.args, "ok": call.ok}))
+
+        async def turn() -> None:
+            try:
+                reply = await services.agent.handle(Ask(ctx.slack_id, body.message, session,
+                                                        request_id=ctx.request_id),
+                                                    progress, ctx)
+                await queue.put(("answer", _chat(session, reply).model_dump()))
+            finally:
+                await queue.put(None)
+
+        async def events() -> AsyncIterator[str]:
+            yield f"event: session\ndata: {json.dumps({'session_id': session})}\n\n"
+            task = asyncio.create_task(turn())
+            while (item := await queue.get()) is not None:
+                yield f"event: {item[0]}\ndata: {json.dumps(item[1], default=str)}\n\n"
+            await task
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    @app.get(f"{PREFIX}/sessions/{{session_id}}", response_model=SessionOut,
+             responses=ERRORS)
+    async def get_session(session_id: str, found: dict[str, Any] = Depends(claims)) -> SessionOut:
+        """The caller's own session, oldest turn first."""
+        ctx = await caller(found, session_id)
+        assert services.agent.memory is not None
+        turns = await services.agent.memory.load(session_id, ctx.slack_id)
+        if not turns:
+            raise ApiError(404, "not_found", f"no session {session_id}")
+        return SessionOut(session_id=session_id, turns=[
+            Turn(role="user" if t.role == "user" else "assistant", content=t.content)
+            for t in turns])
+
+    @app.delete(f"{PREFIX}/sessions/{{session_id}}", status_code=204, responses=ERRORS)
+    async def forget_session(session_id: str, found: dict[str, Any] = Depends(claims)) -> Response:
+        """Forget one of the caller's sessions."""
+        ctx = await caller(found, session_id)
+        assert services.agent.memory is not None
+        if not await services.agent.memory.forget_session(session_id, ctx.slack_id):
+            raise ApiError(404, "not_found", f"no session {session_id}")
+        return Response(status_code=204)
+
+    @app.get(f"{PREFIX}/actions", response_model=ActionsOut, responses=ERRORS)
+    async def actions(state: Annotated[str, Query(pattern="^pending$")] = "pending",
+                      found: dict[str, Any] = Depends(claims)) -> ActionsOut:
+        """Pending actions in the namespaces the token allows: the caller's own and those they
+        may decide."""
+        ctx = await caller(found)
+        pending = await services.confirmations.store.for_user(ctx.slack_id, [ctx.workspace])
+        return ActionsOut(actions=[_action(a) for a in pending if a.workspace == ctx.workspace
+                                   and a.namespace in ctx.namespaces])
+
+    async def decide(action_id: str, found: dict[str, Any], approve: bool) -> DecisionOut:
+        ctx = await caller(found)
+        store = services.confirmations.store
+        action = await store.get(action_id)
+        if action is None or action.workspace != ctx.workspace \
+                or action.namespace not in ctx.namespaces:  # the token's scope, also for one's own
+            raise ApiError(404, "not_found", f"no action {action_id}")
+        flow = services.confirmations
+        decision = await (flow.approve(action_id, ctx.slack_id) if approve
+                          else flow.reject(action_id, ctx.slack_id))
+        current = decision.action or await store.get(action_id)
+        if not decision.ok:
+            conflict = current is not None and current.state is not State.PENDING
+            raise ApiError(409 if conflict else 403, "conflict" if conflict else "forbidden",
+                           decision.message)
+        client = slack()
+        if client is not None and current is not None and current.slack_channel \
+                and current.slack_ts:
+            await client.chat_update(channel=current.slack_channel, ts=current.slack_ts,
+                                     text=f"{current.state.value}: {current.plan.summary}",
+                                     blocks=render.card(current))
+        for owner, run in await services.orchestrator.resume_for(action_id):
+            if client is not None:
+                await listeners.post_run(client, owner, run)
+        return DecisionOut(ok=True, message=decision.message,
+                           action=_action(current) if current else None)
+
+    @app.post(f"{PREFIX}/actions/{{action_id}}/approve", response_model=DecisionOut,
+              responses={**ERRORS, 409: {"model": ErrorOut, "description": "already decided"}})
+    async def approve(action_id: str, found: dict[str, Any] = Depends(claims)) -> DecisionOut:
+        """Approve (the same policy and exactly-once claim as the Slack button)."""
+        return await decide(action_id, found, approve=True)
+
+    @app.post(f"{PREFIX}/actions/{{action_id}}/reject", response_model=DecisionOut,
+              responses={**ERRORS, 409: {"model": ErrorOut, "description": "already decided"}})
+    async def reject(action_id: str, found: dict[str, Any] = Depends(claims)) -> DecisionOut:
+        """Reject (the requester's own rejection cancels)."""
+        return await decide(action_id, found, approve=False)
+
+    @app.get(f"{PREFIX}/audit", response_model=AuditOut, responses=ERRORS)
+    async def audit(since: Annotated[str | None, Query(pattern=r"^\d+[smhd]$")] = None,
+                    limit_: Annotated[int, Query(alias="limit", ge=1, le=1000)] = 100,
+                    found: dict[str, Any] = Depends(claims)) -> AuditOut:
+        """The caller's own audit events; members of an admin group: their workspace's."""
+        ctx = await caller(found)
+        start: datetime | None = reader.since(since)
+        admin = bool(admins & set(ctx.groups))
+        found_events = await reader.events(
+            services.settings, services.database.engine,
+            user=None if admin else ctx.slack_id, workspace=ctx.workspace if admin else None,
+            since=start, limit=limit_)
+        return AuditOut(events=found_events)
+
+    return app

@@ -1,0 +1,40 @@
+"""Reading audit events back: from ClickHouse when it is configured, else from the Postgres
+outbox (the same events, before shipping).  Used by `hexabot audit tail` and the chat API."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.audit import clickhouse, shipper
+from app.settings import Settings
+
+
+def since(text: str | None) -> datetime | None:
+    """The moment ``text`` ("30m", "1h", "2d") ago; None for no text."""
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        raise ValueError(f"{text!r}: expected a duration like 30m, 1h, 2d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+
+
+async def events(settings: Settings, engine: AsyncEngine, user: str | None = None,
+                 workspace: str | None = None, since: datetime | None = None,
+                 limit: int = 50) -> list[dict[str, Any]]:
+    """Matching events, oldest first, at most ``limit`` (the newest ones)."""
+    if settings.clickhouse_url is not None:
+        rows = await clickhouse.query_events(settings.clickhouse_url.get_secret_value(),
+                                             user, workspace, since, limit)
+        return [json.loads(r[3]) for r in reversed(rows)]
+    found = [e for _, _, _, e in await shipper.outbox_chain(engine)]
+    picked = [e for e in found if (not user or e.get("actor") == user)
+              and (not workspace or e.get("workspace") == workspace)
+              and (not since or datetime.fromisoformat(e["at"]) >= since)]
+    return picked[-limit:]
