@@ -238,3 +238,23 @@ async def test_audit_is_your_own_unless_you_administer(
     assert {"U0ALICE", "U0BOB"} <= {e["actor"] for e in everyone}
     wrong = await client.get("/audit?since=yesterday", headers=auth())
     assert wrong.status_code == 400 and wrong.json()["error"]["field"] == "since"
+
+
+async def test_a_proposal_made_through_the_api_is_approved_in_slack(
+        api: tuple[httpx.AsyncClient, SlackEmulator], sandbox: ThreadedSandbox) -> None:
+    client, slack = api
+    made = await client.post("/chat", json={"message": "scale web-app 5"}, headers=auth())
+    [proposal] = made.json()["proposals"]
+    await slack.open_home("U0CAROL")  # carol's App Home lists it, with buttons
+    view = await until(lambda: slack.state.home_views.get("U0CAROL"))
+    assert f"home-{proposal['id']}" in [b.get("block_id") for b in view["blocks"]]
+    await slack.click_home("U0CAROL", "approve", proposal["id"])
+    await until(lambda: sandbox.obj("apps", "v1", "deployments", "shop", "web-app")["spec"][
+        "replicas"] == 5)
+    await until(lambda: f"home-{proposal['id']}" not in [
+        b.get("block_id") for b in slack.state.home_views["U0CAROL"]["blocks"]])
+    assert (await client.get("/actions", headers=auth())).json()["actions"] == []
+    await slack.click_home("U0CAROL", "approve", proposal["id"])  # once more: refused in a DM
+    dm = slack.state.im_with("U0CAROL").id
+    note = await until(lambda: [m for m in slack.state.history(dm) if m.get("bot_id")])
+    assert "Already approved by U0CAROL" in note[-1]["text"]

@@ -63,6 +63,7 @@ class Message:
 
 @dataclass(frozen=True)
 class Click:
+    """A button press on a card in a conversation, or in App Home (no channel then)."""
     action_id: str
     action: str   # the pending action id: the only thing a button carries
     user: str
@@ -73,8 +74,8 @@ class Click:
     def from_body(cls, body: dict[str, Any]) -> Click:
         action = body["actions"][0]
         return cls(action_id=action["action_id"], action=str(action["value"]),
-                   user=body["user"]["id"], channel=body["channel"]["id"],
-                   message_ts=body["container"]["message_ts"])
+                   user=body["user"]["id"], channel=(body.get("channel") or {}).get("id", ""),
+                   message_ts=(body.get("container") or {}).get("message_ts", ""))
 
 
 async def answer(services: Services, client: AsyncWebClient, message: Message) -> None:
@@ -184,17 +185,21 @@ def register(app: AsyncApp, services: Services, events: EventLog,
     @app.event("app_home_opened")
     @track
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
-        user = str(event["user"])
-        try:
-            me = await services.identity.context(user)
-        except IdentityError as exc:
-            await client.views_publish(user_id=user, view={
-                "type": "home", "blocks": render.notice(str(exc))})
-            return
-        store = services.confirmations.store
-        pending = await store.for_user(user, [me.workspace])
-        await client.views_publish(user_id=user, view={"type": "home", "blocks": render.home(
-            me.name, me.workspace, me.namespace, pending, await store.recent(user))})
+        await publish_home(services, client, str(event["user"]))
+
+
+async def publish_home(services: Services, client: AsyncWebClient, user: str) -> None:
+    """App Home: who the bot acts as, pending approvals (with buttons), recent actions."""
+    try:
+        me = await services.identity.context(user)
+    except IdentityError as exc:
+        await client.views_publish(user_id=user, view={
+            "type": "home", "blocks": render.notice(str(exc))})
+        return
+    store = services.confirmations.store
+    pending = await store.for_user(user, [me.workspace])
+    await client.views_publish(user_id=user, view={"type": "home", "blocks": render.home(
+        me.name, me.workspace, me.namespace, pending, await store.recent(user))})
 
 
 async def _decide(services: Services, client: AsyncWebClient, click: Click,
@@ -211,13 +216,24 @@ async def _decided(services: Services, client: AsyncWebClient, click: Click,
     decision = await (flow.approve(click.action, click.user) if approve
                       else flow.reject(click.action, click.user))
     if decision.private or decision.action is None:
-        await client.chat_postEphemeral(channel=click.channel, user=click.user,
-                                        text=decision.message,
-                                        blocks=render.notice(decision.message))
+        if click.channel:
+            await client.chat_postEphemeral(channel=click.channel, user=click.user,
+                                            text=decision.message,
+                                            blocks=render.notice(decision.message))
+        else:  # clicked in App Home: the answer goes to the clicker's DM
+            dm = await client.conversations_open(users=click.user)
+            await client.chat_postMessage(channel=dm["channel"]["id"], text=decision.message,
+                                          blocks=render.notice(decision.message))
         return
-    await client.chat_update(channel=click.channel, ts=click.message_ts,
-                             text=f"{decision.action.state.value}: {decision.action.plan.summary}",
-                             blocks=render.card(decision.action))
+    decided = decision.action
+    cards = {(click.channel, click.message_ts), (decided.slack_channel, decided.slack_ts)}
+    for channel, ts in cards:
+        if channel and ts:
+            await client.chat_update(channel=channel, ts=ts,
+                                     text=f"{decided.state.value}: {decided.plan.summary}",
+                                     blocks=render.card(decided))
+    if not click.channel:
+        await publish_home(services, client, click.user)
     for owner, run in await services.orchestrator.resume_for(click.action):
         await post_run(client, owner, run)
 

@@ -77,6 +77,16 @@ def _when(at: datetime | None) -> str:
     return at.strftime("%H:%M UTC") if at else "?"
 
 
+def buttons(action: PendingAction, approve: dict[str, Any] | None = None,
+            block_id: str = "actions") -> dict[str, Any]:
+    """Approve/Reject for one action; the buttons carry only its id."""
+    approve = approve or {"type": "button", "action_id": "approve", "style": "primary",
+                          "text": {"type": "plain_text", "text": "Approve"}, "value": action.id}
+    return {"type": "actions", "block_id": block_id, "elements": [
+        approve, {"type": "button", "action_id": "reject", "style": "danger",
+                  "text": {"type": "plain_text", "text": "Reject"}, "value": action.id}]}
+
+
 def card(action: PendingAction) -> Blocks:
     plan = action.plan
     approvers = ("someone other than the requester who holds the same permission"
@@ -105,9 +115,7 @@ def card(action: PendingAction) -> Blocks:
                 "text": {"type": "plain_text", "text": plan.summary[:280]},
                 "confirm": {"type": "plain_text", "text": "Approve"},
                 "deny": {"type": "plain_text", "text": "Cancel"}}
-        blocks.append({"type": "actions", "block_id": "actions", "elements": [
-            approve, {"type": "button", "action_id": "reject", "style": "danger",
-                      "text": {"type": "plain_text", "text": "Reject"}, "value": action.id}]})
+        blocks.append(buttons(action, approve))
     else:
         who = f" by <@{action.approver}>" if action.approver else ""
         outcome = action.result or action.error or ""
@@ -129,8 +137,10 @@ def home(name: str, workspace: str, namespace: str, pending: list[PendingAction]
         {"type": "divider"},
         section(f"*Pending approvals* ({len(pending)})"),
     ]
-    blocks += [section(f"• {a.plan.summary} — <@{a.requester}>, expires "
-                       f"{_when(a.expires_at)} (`{a.id[:8]}`)") for a in pending[:20]]
+    for a in pending[:20]:  # decidable here too: also proposals made outside Slack
+        blocks += [section(f"• {a.plan.summary} — <@{a.requester}>, risk {a.risk}, expires "
+                           f"{_when(a.expires_at)} (`{a.id[:8]}`)"),
+                   buttons(a, block_id=f"home-{a.id}")]
     if recent:
         blocks += [{"type": "divider"}, section("*Your recent actions*")]
         blocks += [section(f"• {a.plan.summary} — {a.state.value}"

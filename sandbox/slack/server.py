@@ -304,6 +304,20 @@ class SlackEmulator:
                    "trigger_id": uuid.uuid4().hex}
         return await self.hub.deliver("slash_commands", payload)
 
+    async def click_home(self, user: str, action_id: str, value: str) -> dict[str, Any] | None:
+        """A person presses a button in their App Home (a view, not a message)."""
+        view = self.state.home_views.get(user, {})
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM}, "api_app_id": APP_ID,
+            "user": {"id": user, "username": self.state.users[user].name, "team_id": TEAM},
+            "container": {"type": "view", "view_id": view.get("id", "V0HOME")},
+            "view": {"type": "home", **view}, "trigger_id": uuid.uuid4().hex,
+            "actions": [{"type": "button", "action_id": action_id, "value": value,
+                         "block_id": f"home-{value}",
+                         "text": {"type": "plain_text", "text": action_id},
+                         "action_ts": self.state.next_ts()}]}
+        return await self.hub.deliver("interactive", payload)
+
     async def open_home(self, user: str) -> None:
         await self.hub.deliver("events_api", self._event({
             "type": "app_home_opened", "user": user, "channel": self.state.im_with(user).id,
