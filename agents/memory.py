@@ -56,7 +56,8 @@ class Memory:
             await conn.execute(conversation_messages.insert(), [
                 {"session_id": session_id, "slack_id": slack_id, "role": role,
                  "content": text, "tokens": count_tokens(text)}
-                for role, text in (("user", question), ("assistant", answer))])
+                for role, text in (("user", question.replace("\x00", "")),
+                                   ("assistant", answer.replace("\x00", "")))])  # PG text
             await outbox.record(conn, *events)
 
     async def load(self, session_id: str, slack_id: str) -> list[Turn]:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sandbox.slack.server import SlackEmulator
 from sandbox.slack.state import BOT_USER
+from tests.conftest import REPO
 from tests.sandbox_support import ThreadedSandbox
 from tests.slack_support import bot_messages, connected_emulator, until
 
@@ -163,6 +164,12 @@ async def test_bad_input_names_the_field(api: tuple[httpx.AsyncClient, SlackEmul
     assert missing.status_code == 400 and missing.json()["error"]["field"] == "message"
     big = await client.post("/chat", json={"message": "x" * (8 * 1024 + 1)}, headers=auth())
     assert big.status_code == 413 and big.json()["error"]["field"] == "message"
+    nul = await client.post("/chat", json={"message": "pods\u0000"}, headers=auth())
+    assert nul.status_code == 400 and nul.json()["error"]["message"] == \
+        "message: contains control characters"
+    wrong_verb = await client.put("/chat", json={"message": "pods"}, headers=auth())
+    assert wrong_verb.status_code == 405 and wrong_verb.json()["error"]["code"] == \
+        "method_not_allowed"
     bad_session = await client.post("/chat", json={"message": "pods", "session_id": "dm:U0BOB"},
                                     headers=auth())
     assert bad_session.status_code == 400 and bad_session.json()["error"]["field"] == \
@@ -258,3 +265,16 @@ async def test_a_proposal_made_through_the_api_is_approved_in_slack(
     dm = slack.state.im_with("U0CAROL").id
     note = await until(lambda: [m for m in slack.state.history(dm) if m.get("bot_id")])
     assert "Already approved by U0CAROL" in note[-1]["text"]
+
+
+async def test_the_served_spec_is_the_checked_in_one(
+        api: tuple[httpx.AsyncClient, SlackEmulator]) -> None:
+    client, _ = api
+    served = (await client.get(client.base_url.join("/api/v1/openapi.json"))).json()
+    checked_in = json.loads((REPO / "docs" / "openapi.json").read_text())
+    assert served == checked_in, "docs/openapi.json is out of date: python .ci/openapi.py"
+    assert {"/api/v1/ai/chat", "/api/v1/ai/chat/stream", "/api/v1/ai/sessions/{session_id}",
+            "/api/v1/ai/actions", "/api/v1/ai/actions/{action_id}/approve",
+            "/api/v1/ai/audit"} <= set(served["paths"])
+    assert served["components"]["schemas"]["ErrorOut"]["properties"] == {
+        "error": {"$ref": "#/components/schemas/ErrorBody"}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_MESSAGE_BYTES = 8 * 1024
 
@@ -17,6 +17,15 @@ class ChatRequest(Strict):
     message: str = Field(min_length=1, description="what the person asks (at most 8 KB)")
     session_id: str | None = Field(default=None, pattern=r"^api:[0-9a-f]{32}$",
                                    description="continue a session; omit to start one")
+
+    @field_validator("message")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+            raise ValueError("contains control characters")
+        if not value.strip():
+            raise ValueError("is blank")
+        return value
 
 
 class ProposalOut(Strict):
@@ -81,7 +90,8 @@ class AuditOut(Strict):
 
 class ErrorBody(Strict):
     code: str = Field(description="bad_request, unauthorized, forbidden, not_found, "
-                                  "too_large, rate_limited, conflict")
+                                  "method_not_allowed, too_large, unsupported_media_type, "
+                                  "rate_limited, conflict")
     message: str
     field: str | None = None
 

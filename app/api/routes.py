@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents.types import Ask, Reply, ToolCall
 from app.api import auth
@@ -92,7 +93,7 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
     verifier = auth.TokenVerifier(services.settings)
     limit = RateLimit(services.database.engine, services.settings.api_rate_per_minute)
     admins = set(services.settings.api_admin_groups)
-    app = FastAPI(title="Hexabot chat API", version="1", openapi_url=f"{PREFIX}/openapi.json",
+    app = FastAPI(title="Hexabot chat API", version="1", openapi_url="/api/v1/openapi.json",
                   docs_url=None, redoc_url=None,
                   description=__doc__.split("\n\n", 1)[1] if __doc__ else "")
 
@@ -100,13 +101,21 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
     async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.field, exc.headers)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+                422: "bad_request"}.get(exc.status_code, "error")
+        return _error(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:] if not isinstance(p, int)) or None
         if first["type"] == "json_invalid":
             return _error(400, "bad_request", "the body is not valid JSON", "body")
-        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+        message = "unknown field" if first["type"] == "extra_forbidden" else str(
+            first["msg"]).removeprefix("Value error, ")
         return _error(400, "bad_request", f"{where or 'body'}: {message}", where)
 
     @app.middleware("http")
