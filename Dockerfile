@@ -1,4 +1,5 @@
-# Hexabot's container image: `hexabot run` (Socket Mode bot + HTTP side server on 8080).
+# Hexabot's container image: `hexabot run` (Socket Mode bot, HTTP side server on 8080, chat API
+# on 8081 when platform tokens are configured).
 #   docker build -t hexabot:0.1.0 .
 # The base is pinned to an exact Python release on Debian 12 (slim); pin its digest too
 # (python:3.11.11-slim-bookworm@sha256:…) in your registry mirror when you release.
@@ -31,7 +32,7 @@ ENV PATH=/opt/hexabot/bin:$PATH \
     HEXABOT_HTTP_PORT=8080 \
     HEXABOT_DATA_DIR=/tmp/hexabot
 USER 10001:10001
-EXPOSE 8080
+EXPOSE 8080 8081
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["hexabot"]
 CMD ["run"]

@@ -95,6 +95,15 @@ def test_the_deployment_is_operable() -> None:
         for name in SECRET_ENV & set(env):
             assert "value" not in env[name] and env[name]["valueFrom"]["secretKeyRef"]
         assert {"HEXABOT_SLACK_BOT_TOKEN", "HEXABOT_DATABASE_URL"} <= set(env)
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        if values == "ha":  # the chat API: its port, and the platform key from a Secret
+            assert ports == {"http": 8080, "api": 8081}
+            assert env["HEXABOT_API_TOKEN_PUBLIC_KEY_FILE"]["value"] == \
+                "/etc/hexabot/api/public.pem"
+            assert {"name": "api-key", "mountPath": "/etc/hexabot/api", "readOnly": True} in \
+                container["volumeMounts"]
+        else:
+            assert ports == {"http": 8080} and "HEXABOT_API_PORT" not in env
 
 
 def test_rendered_configuration_is_what_hexabot_accepts(tmp_path: Path,
