@@ -278,3 +278,55 @@ async def test_the_served_spec_is_the_checked_in_one(
             "/api/v1/ai/audit"} <= set(served["paths"])
     assert served["components"]["schemas"]["ErrorOut"]["properties"] == {
         "error": {"$ref": "#/components/schemas/ErrorBody"}}
+
+
+async def test_a_proposal_rejected_through_the_api(
+        api: tuple[httpx.AsyncClient, SlackEmulator], sandbox: ThreadedSandbox) -> None:
+    client, _ = api
+    made = await client.post("/chat", json={"message": "restart web-app"}, headers=auth())
+    [proposal] = made.json()["proposals"]
+    rejected = await client.post(f"/actions/{proposal['id']}/reject", headers=auth("carol"))
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["action"]["state"] == "rejected"
+    assert (await client.post(f"/actions/{proposal['id']}/approve",
+                              headers=auth("carol"))).status_code == 409
+    unknown = await client.post("/actions/0123456789abcdef/reject", headers=auth("carol"))
+    assert unknown.status_code == 404
+
+
+def test_serve_api_alone(clean_env: dict[str, str], database_url: str,
+                         sandbox: ThreadedSandbox, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.confirm_support import cli_env
+    from tests.conftest import run_cli
+    from tests.services import free_port
+
+    env = cli_env(clean_env, database_url, sandbox, tmp_path)
+    refused = run_cli(["serve-api"], env, tmp_path)
+    assert refused.returncode == 2 and "HEXABOT_API_TOKEN_PUBLIC_KEY_FILE" in refused.stderr
+    public = tmp_path / "platform.pem"
+    public.write_bytes(KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    port = free_port()
+    env.update({"HEXABOT_API_TOKEN_PUBLIC_KEY_FILE": str(public), "HEXABOT_API_PORT": str(port),
+                "HEXABOT_API_HOST": "127.0.0.1", "PYTHONPATH": str(REPO)})
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve-api"], env=env,
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/api/v1/ai/chat", trust_env=False,
+                                    json={"message": "pods"}, headers=auth(), timeout=30)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("serve-api did not start")
+        assert answer.status_code == 200 and "6 pods in shop" in answer.json()["reply"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
