@@ -13,7 +13,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,9 +23,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.common import Result
+from bench.harness import with_postgres
 from sandbox.kube.serve import sandbox_cluster
 from sandbox.net import free_port
-from tests.services import postgres_admin_url
 
 CLIENTS = 200
 
@@ -100,11 +99,4 @@ async def _measure(admin_url: str, workdir: Path) -> list[Result]:
 
 
 def run() -> list[Result]:
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        admin_url, server = postgres_admin_url(workdir)
-        try:
-            return asyncio.run(_measure(admin_url, workdir))
-        finally:
-            if server is not None:
-                server.cleanup()  # type: ignore[attr-defined]
+    return with_postgres(_measure)

@@ -13,17 +13,16 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
 from bench.common import Result
+from bench.harness import with_postgres
 from sandbox.kube.serve import sandbox_cluster
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, slack_emulator
 from sandbox.slack.state import BOT_USER
-from tests.services import postgres_admin_url
 
 EVENTS, RATE, SESSIONS = 500, 50.0, 1000
 
@@ -88,11 +87,4 @@ async def _measure(admin_url: str, workdir: Path) -> list[Result]:
 
 
 def run() -> list[Result]:
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        admin_url, server = postgres_admin_url(workdir)
-        try:
-            return asyncio.run(_measure(admin_url, workdir))
-        finally:
-            if server is not None:
-                server.cleanup()  # type: ignore[attr-defined]
+    return with_postgres(_measure)

@@ -1,4 +1,4 @@
-"""Shared scaffolding of the benchmarks that run against a sandbox fixture as its admin."""
+"""Shared scaffolding of the benchmarks: a sandbox fixture as its admin, or a PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import yaml
 
 from sandbox.kube.threaded import ThreadedCluster
+from tests.services import postgres_admin_url
 from tools.kube.client import UserCluster, api_client
 from tools.security import KubeconfigCredentials, SecurityContext
 from tools.spec import ToolEnv
@@ -39,3 +40,16 @@ def on_fixture(write: Callable[[Path], None],
             return asyncio.run(measure(yaml.safe_load(sc.kubeconfig.read_text())))
         finally:
             cluster.stop()
+
+
+def with_postgres(measure: Callable[[str, Path], Awaitable[T]]) -> T:
+    """Run ``measure(admin_url, workdir)`` with a PostgreSQL (embedded, or the test one) and a
+    scratch directory, both gone afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        admin_url, server = postgres_admin_url(workdir)
+        try:
+            return asyncio.run(measure(admin_url, workdir))
+        finally:
+            if server is not None:
+                server.cleanup()  # type: ignore[attr-defined]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from app.services import Services
@@ -15,6 +19,7 @@ from app.settings import load_settings
 from app.slack.run import connected
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 from tests.confirm_support import DIRECTORY
+from tests.conftest import REPO
 from tests.sandbox_support import ThreadedSandbox
 
 
@@ -72,3 +77,33 @@ def bot_messages(emulator: SlackEmulator, channel: str) -> list[dict[str, Any]]:
 
 def answered(emulator: SlackEmulator, channel: str) -> list[dict[str, Any]]:
     return [m for m in bot_messages(emulator, channel) if m["text"] != "working…"]
+
+
+def process_env(emulator: SlackEmulator, database_url: str, directory: Path, workdir: Path,
+                http_port: int, **extra: str) -> dict[str, str]:
+    """The environment of a `hexabot run` process against ``emulator`` (no proxies)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEXABOT_")}
+    env.update({"HEXABOT_DATABASE_URL": database_url, "HEXABOT_DIRECTORY_FILE": str(directory),
+                "HEXABOT_SLACK_BOT_TOKEN": BOT_TOKEN, "HEXABOT_SLACK_APP_TOKEN": APP_TOKEN,
+                "HEXABOT_SLACK_API_URL": emulator.api_url, "HEXABOT_HTTP_HOST": "127.0.0.1",
+                "HEXABOT_HTTP_PORT": str(http_port), "HEXABOT_DATA_DIR": str(workdir / "data"),
+                "PYTHONPATH": str(REPO), "HTTP_PROXY": "", "HTTPS_PROXY": "",
+                "http_proxy": "", "https_proxy": "", **extra})
+    return env
+
+
+async def start_process(env: dict[str, str], cwd: Path,
+                        stdout: int = subprocess.DEVNULL) -> asyncio.subprocess.Process:
+    """`hexabot run` in a process of its own, once its /readyz says ready."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "run", cwd=cwd, env=env, stdout=stdout,
+        stderr=subprocess.PIPE)
+    ready = f"http://127.0.0.1:{env['HEXABOT_HTTP_PORT']}/readyz"
+    async with httpx.AsyncClient(trust_env=False) as http:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(ready)).status_code == 200:
+                    return process
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError((await process.communicate())[1].decode())

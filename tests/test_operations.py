@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -20,10 +18,15 @@ import pytest
 from app.audit.clickhouse import apply_ddl
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, slack_emulator
 from tests.confirm_support import DIRECTORY
-from tests.conftest import REPO
 from tests.sandbox_support import ThreadedSandbox
 from tests.services import ClickHouse, fetch_rows, free_port
-from tests.slack_support import answered, connected_emulator, until
+from tests.slack_support import (
+    answered,
+    connected_emulator,
+    process_env,
+    start_process,
+    until,
+)
 
 
 def metric(page: str, name: str, **labels: str) -> float:
@@ -113,30 +116,9 @@ def test_hexabot_run_exits_cleanly_on_sigterm(database_url: str, sandbox: Thread
 
     async def scenario() -> tuple[int, str, str]:
         async with slack_emulator() as emulator:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("HEXABOT_")}
-            env.update({"HEXABOT_DATABASE_URL": database_url,
-                        "HEXABOT_DIRECTORY_FILE": str(directory),
-                        "HEXABOT_SLACK_BOT_TOKEN": BOT_TOKEN,
-                        "HEXABOT_SLACK_APP_TOKEN": APP_TOKEN,
-                        "HEXABOT_SLACK_API_URL": emulator.api_url,
-                        "HEXABOT_HTTP_HOST": "127.0.0.1", "HEXABOT_HTTP_PORT": str(port),
-                        "HEXABOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO),
-                        "HEXABOT_LOG_FORMAT": "json", "HEXABOT_LOG_LEVEL": "DEBUG",
-                        "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "",
-                        "https_proxy": ""})
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "app", "run", cwd=tmp_path, env=env,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            async with httpx.AsyncClient(trust_env=False) as http:
-                for _ in range(300):
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code \
-                                == 200:
-                            break
-                    await asyncio.sleep(0.1)
-                else:
-                    process.kill()
-                    raise AssertionError((await process.communicate())[1].decode())
+            env = process_env(emulator, database_url, directory, tmp_path, port,
+                              HEXABOT_LOG_FORMAT="json", HEXABOT_LOG_LEVEL="DEBUG")
+            process = await start_process(env, tmp_path, stdout=subprocess.PIPE)
             assert emulator.hub.connections
             process.send_signal(signal.SIGTERM)
             output, errors = await asyncio.wait_for(process.communicate(), 60)

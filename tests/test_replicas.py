@@ -8,36 +8,23 @@ through the survivor and runs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
-from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, slack_emulator
+from sandbox.slack.server import slack_emulator
 from sandbox.slack.state import BOT_USER
-from tests.conftest import REPO
 from tests.sandbox_support import ThreadedSandbox
 from tests.services import fetch_rows, free_port
-from tests.slack_support import answered, bot, bot_messages, people, until
-
-
-async def start_process_replica(env: dict[str, str], port: int,
-                                cwd: Path) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app", "run", cwd=cwd, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    async with httpx.AsyncClient(trust_env=False) as http:
-        for _ in range(300):
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    return process
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError((await process.communicate())[1].decode())
+from tests.slack_support import (
+    answered,
+    bot,
+    bot_messages,
+    people,
+    process_env,
+    start_process,
+    until,
+)
 
 
 async def test_two_replicas_share_the_work_once_and_survive_a_kill(
@@ -48,16 +35,9 @@ async def test_two_replicas_share_the_work_once_and_survive_a_kill(
     async with slack_emulator() as slack:
         people(slack)
         async with bot(slack, database_url, sandbox, tmp_path):  # replica B, in this test
-            port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("HEXABOT_")}
-            env.update({"HEXABOT_DATABASE_URL": database_url,
-                        "HEXABOT_DIRECTORY_FILE": str(tmp_path / "directory.yaml"),
-                        "HEXABOT_SLACK_BOT_TOKEN": BOT_TOKEN,
-                        "HEXABOT_SLACK_APP_TOKEN": APP_TOKEN,
-                        "HEXABOT_SLACK_API_URL": slack.api_url,
-                        "HEXABOT_HTTP_HOST": "127.0.0.1", "HEXABOT_HTTP_PORT": str(port),
-                        "HEXABOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)})
-            replica_a = await start_process_replica(env, port, tmp_path)
+            env = process_env(slack, database_url, tmp_path / "directory.yaml", tmp_path,
+                              free_port())
+            replica_a = await start_process(env, tmp_path)
             try:
                 await until(lambda: len(slack.hub.connections) == 2)
 
