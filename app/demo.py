@@ -28,7 +28,6 @@ from sandbox.kube.serve import SandboxCluster, sandbox_cluster
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 
 NOT_BUILT_YET = (
-    ("Chat API for the Hexabase UI", "#11"),
     ("Operation policies and high-risk tools", "#12"),
 )
 CONVERSATIONS = ("How is my web app doing?", "My API is slow, can you scale it up?",
