@@ -61,10 +61,12 @@ def directory(sc: SandboxCluster) -> dict[str, object]:
 
 async def _answer(emulator: SlackEmulator, channel: str, asked_ts: str) -> dict[str, Any]:
     """The bot's answer to the message ``asked_ts``: the first bot message after it (its
-    'working…' placeholder), once replaced; approval cards come after it."""
+    'working…' placeholder), once replaced.  Approval cards are not answers: the previous
+    question's card may land after this question was asked."""
     for _ in range(600):
         first = next((m for m in emulator.state.history(channel)
-                      if m.get("bot_id") and m["ts"] > asked_ts), None)
+                      if m.get("bot_id") and m["ts"] > asked_ts
+                      and not m["text"].startswith("Approval needed")), None)
         if first is not None and first["text"] != "working…":
             return first
         await asyncio.sleep(0.05)

@@ -21,7 +21,7 @@ def test_demo_runs_on_embedded_defaults_and_reuses_its_data(
     assert "OOMKilled Deployment shop/checkout-worker" in first.stdout
     assert "raise the memory limit to 1Gi" in first.stdout
     assert "suggestions for shop (headroom 30%" in first.stdout
-    assert "workflow debug_pod_issues (succeeded)" in first.stdout
+    assert "workflow debug_pod_issues (succeeded)" in first.stdout, first.stdout[-4000:]
     assert "Open http://127.0.0.1:" in first.stdout
     assert "Not built yet" in first.stdout
     second = run_cli(["demo", "--no-wait"], clean_env, tmp_path, timeout=120)
