@@ -59,9 +59,10 @@ def build_app(services: Services, inflight: InFlight | None = None) -> AsyncApp:
 async def connected(settings: Settings) -> AsyncIterator[Services]:
     """Services, the Bolt app connected over Socket Mode, the HTTP side server and the
     background work.  Leaving the block is the graceful shutdown: readiness goes red, Socket
-    Mode disconnects (Slack sends new events to the other replicas), listeners in flight get
-    up to ``shutdown_timeout_seconds`` to finish, the background work stops, the audit outbox
-    is flushed to ClickHouse, then the HTTP server closes."""
+    Mode disconnects (Slack sends new events to the other replicas), the chat API finishes
+    the requests it has and closes, listeners in flight get up to ``shutdown_timeout_seconds``
+    to finish, the background work stops, the audit outbox is flushed to ClickHouse, then the
+    HTTP side server closes."""
     async with open_services(settings) as services:
         inflight = InFlight()
         app = build_app(services, inflight)
@@ -84,8 +85,10 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
 
         side = server.build(services, slack_connected, draining.is_set)
         async with server.serving(side, settings.http_host, settings.http_port) as url, \
-                api_serve.chat_api(services, lambda: app.client) as api_url:
-            services.http_url, services.api_url = url, api_url
+                contextlib.AsyncExitStack() as api:
+            services.http_url = url
+            services.api_url = await api.enter_async_context(
+                api_serve.chat_api(services, lambda: app.client))
             background = asyncio.create_task(run_background(
                 services, stop, on_expired=expired, on_resumed=resumed))
             await handler.connect_async()
@@ -94,6 +97,7 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
             finally:
                 draining.set()
                 await handler.close_async()
+                await api.aclose()  # the chat API stops taking requests, finishes its own
                 if not await inflight.idle(settings.shutdown_timeout_seconds):
                     log.warning("shutting down with %d listener runs still in flight",
                                 inflight.running)
