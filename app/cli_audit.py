@@ -55,6 +55,8 @@ def tail(ctx: typer.Context, user: str = typer.Option(None, "--user", help="Slac
     settings, start = _settings(ctx), parse_since(since)
 
     async def run() -> list[dict[str, Any]]:
+        if settings.clickhouse_url is not None:  # no PostgreSQL needed to read ClickHouse
+            return await reader.events(settings, None, user, workspace, start, limit)
         async with open_database(settings) as db:
             return await reader.events(settings, db.engine, user, workspace, start, limit)
 

@@ -25,14 +25,17 @@ def since(text: str | None) -> datetime | None:
     return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
 
 
-async def events(settings: Settings, engine: AsyncEngine, user: str | None = None,
+async def events(settings: Settings, engine: AsyncEngine | None, user: str | None = None,
                  workspace: str | None = None, since: datetime | None = None,
                  limit: int = 50) -> list[dict[str, Any]]:
-    """Matching events, oldest first, at most ``limit`` (the newest ones)."""
+    """Matching events, oldest first, at most ``limit`` (the newest ones); ``engine`` is only
+    needed when ClickHouse is not configured."""
     if settings.clickhouse_url is not None:
         rows = await clickhouse.query_events(settings.clickhouse_url.get_secret_value(),
                                              user, workspace, since, limit)
         return [json.loads(r[3]) for r in reversed(rows)]
+    if engine is None:
+        raise ValueError("reading the audit outbox needs the database engine")
     found = [e for _, _, _, e in await shipper.outbox_chain(engine)]
     picked = [e for e in found if (not user or e.get("actor") == user)
               and (not workspace or e.get("workspace") == workspace)
