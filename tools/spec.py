@@ -79,16 +79,21 @@ class ActionPlan:
     targets: tuple[Target, ...] = ()
     cost_delta: float | None = None  # USD per month; None when not a resource change
     dry_run: str = ""
+    # What the guardrails judge, measured when planning: per object its kind, name, labels and,
+    # where it applies, replicas before/after, resource change %, missing fields, command.
+    facts: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def params_hash(self) -> str:
         """SHA-256 over the canonical JSON of what the plan would do and for whom."""
-        canonical = json.dumps({
+        hashed: dict[str, Any] = {
             "tool": self.tool, "args": self.args, "workspace": self.workspace,
             "namespace": self.namespace, "requester": self.requester,
-            "targets": [asdict(t) for t in self.targets], "payload": self.payload,
-        }, sort_keys=True, separators=(",", ":"))
+            "targets": [asdict(t) for t in self.targets], "payload": self.payload}
+        if self.facts:  # plans stored before facts existed keep their hash
+            hashed["facts"] = self.facts
+        canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,8 +24,12 @@ from tools.writes.common import (
     diff,
     dry_run,
     executed_already,
+    fact,
+    lacking,
     pod_requests,
+    pod_templates,
     require,
+    resource_change_pct,
     stale,
     target_of,
 )
@@ -56,14 +60,6 @@ SAFE_CAPABILITIES = {"NET_BIND_SERVICE"}
 class ApplyArgs(ToolArgs):
     manifest: str = Field(min_length=1, max_length=64 * 1024,
                           description="YAML of the objects to apply (multi-document)")
-
-
-def _pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = obj.get("spec") or {}
-    found = [(spec.get("template") or {}).get("spec"),
-             (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get(
-                 "spec")]
-    return [s for s in found if isinstance(s, dict)]
 
 
 def _pod_problems(pod: dict[str, Any]) -> list[str]:
@@ -99,7 +95,7 @@ def _check(env: ToolEnv, doc: Any, index: int, default_ns: str) -> tuple[str, st
     if not env.ctx.allows_namespace(namespace):
         raise errors.PlanRefused(f"{where} ({kind} {name}) targets namespace {namespace!r}, "
                                  f"which is not yours (yours: {', '.join(env.ctx.namespaces)})")
-    problems = [p for spec in _pod_specs(doc) for p in _pod_problems(spec)]
+    problems = [p for spec in pod_templates(doc) for p in _pod_problems(spec)]
     if problems:
         raise errors.PlanRefused(f"{where} ({kind} {name}) is refused: {'; '.join(problems)}")
     group, plural = ALLOWED[(api_version, kind)]
@@ -131,6 +127,23 @@ def _path(group: str, api_version: str, plural: str, namespace: str) -> str:
     return f"{prefix}/namespaces/{namespace}/{plural}"
 
 
+def _fact(doc: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """Labels (live and new), replicas and resource changes the guardrails judge."""
+    live_labels = ((current or {}).get("metadata") or {}).get("labels") or {}
+    merged = {**doc, "metadata": {**doc["metadata"], "labels": {
+        **live_labels, **(doc["metadata"].get("labels") or {})}}}
+    extra: dict[str, Any] = {"lacking": lacking(doc)}
+    spec, live = doc.get("spec") or {}, (current or {}).get("spec") or {}
+    if "template" in spec and "replicas" in spec and doc["kind"] != "Job":
+        before = int(live.get("replicas", 1)) if current else 0
+        if before != int(spec["replicas"]):
+            extra["replicas"] = [before, int(spec["replicas"])]
+    change = resource_change_pct(current, doc)
+    if change is not None:
+        extra["resource_change_pct"] = change
+    return fact(doc["kind"], merged, **extra)
+
+
 async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
     default_ns = env.namespace(args)
     try:
@@ -139,7 +152,7 @@ async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
         raise errors.InvalidArguments(f"the manifest is not valid YAML: {exc}") from exc
     if not docs or len(docs) > MAX_DOCUMENTS:
         raise errors.InvalidArguments(f"give 1 to {MAX_DOCUMENTS} objects, not {len(docs)}")
-    objects, targets, diffs, seen = [], [], [], set()
+    objects, targets, diffs, seen, facts = [], [], [], set(), []
     costs: list[tuple[float | None, float | None]] = []
     for index, doc in enumerate(docs):
         group, plural, namespace, name = _check(env, doc, index, default_ns)
@@ -165,6 +178,7 @@ async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
                         "existed_version": (current or {}).get("metadata", {}).get(
                             "resourceVersion")})
         costs.append((_monthly(env, current), _monthly(env, doc)))
+        facts.append(_fact(doc, current))
     creates = sum(1 for o in objects if not o["existed_version"])
     return ActionPlan(
         tool="apply_yaml", args=args.model_dump(), workspace=env.ctx.workspace,
@@ -176,7 +190,7 @@ async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
         payload={"objects": objects}, targets=tuple(targets),
         cost_delta=round(sum((after or 0.0) - (before or 0.0) for before, after in costs), 2)
         if any(after is not None for _, after in costs) else None,
-        dry_run="passed (server-side apply, dry run)")
+        dry_run="passed (server-side apply, dry run)", facts={"objects": facts})
 
 
 async def execute_apply(env: ToolEnv, plan: ActionPlan) -> ToolResult:

@@ -16,7 +16,7 @@ from tools import errors
 from tools.args import Name, ToolArgs
 from tools.kube.access import Access
 from tools.spec import PLAN_ANNOTATION, ActionPlan, Risk, ToolEnv, ToolResult
-from tools.writes.common import diff, dry_run, executed_already, require
+from tools.writes.common import diff, dry_run, executed_already, fact, lacking, require
 
 CREATE_CRONJOB = Access("batch", "cronjobs", "create")
 CREATE_JOB = Access("batch", "jobs", "create")
@@ -61,7 +61,9 @@ async def _create_plan(env: ToolEnv, tool: str, args: ToolArgs, namespace: str, 
     return ActionPlan(tool=tool, args=args.model_dump(), workspace=env.ctx.workspace,
                       namespace=namespace, requester=env.ctx.slack_id, summary=summary,
                       diff=diff(None, manifest, f"{manifest['kind']} {name}"), risk=Risk.LOW,
-                      payload={"path": path, "manifest": manifest}, dry_run=checked)
+                      payload={"path": path, "manifest": manifest}, dry_run=checked,
+                      facts={"objects": [fact(manifest["kind"], manifest,
+                                              lacking=lacking(manifest))]})
 
 
 def _stamp(manifest: dict[str, Any], plan_id: str) -> dict[str, Any]:

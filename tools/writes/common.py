@@ -78,3 +78,56 @@ def pod_requests(workload: dict[str, Any]) -> tuple[float, float]:
         cores += quantity.parse(requests.get("cpu")) or 0.0
         memory += quantity.parse(requests.get("memory")) or 0.0
     return cores, memory
+
+
+def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj.get("spec") or {}
+    found = [(spec.get("template") or {}).get("spec"),
+             (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get(
+                 "spec")]
+    return [s for s in found if isinstance(s, dict)]
+
+
+def lacking(obj: dict[str, Any]) -> dict[str, list[str]]:
+    """Containers of a manifest's pod templates without resources or probes."""
+    missing: dict[str, list[str]] = {"resources": [], "probes": []}
+    label = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+    for pod in pod_templates(obj):
+        for c in pod.get("containers") or []:
+            resources = c.get("resources") or {}
+            if not resources.get("requests") or not resources.get("limits"):
+                missing["resources"].append(f"{label}: {c.get('name')}")
+            if not c.get("readinessProbe") or not c.get("livenessProbe"):
+                missing["probes"].append(f"{label}: {c.get('name')}")
+    return {k: v for k, v in missing.items() if v}
+
+
+def _amounts(obj: dict[str, Any]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for pod in pod_templates(obj):
+        for c in pod.get("containers") or []:
+            for level in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    value = quantity.parse(((c.get("resources") or {}).get(level) or {}).get(
+                        resource))
+                    if value:
+                        key = f"{level}.{resource}"
+                        totals[key] = totals.get(key, 0.0) + value
+    return totals
+
+
+def resource_change_pct(before: dict[str, Any] | None, after: dict[str, Any]) -> float | None:
+    """The largest relative change of any CPU/memory request or limit (None: nothing to
+    compare)."""
+    if before is None:
+        return None
+    old, new = _amounts(before), _amounts(after)
+    changes = [abs(new.get(k, 0.0) - v) / v * 100 for k, v in old.items() if v and k in new]
+    return round(max(changes), 1) if changes else None
+
+
+def fact(kind: str, obj: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What the guardrails judge about one object the plan touches."""
+    meta = obj.get("metadata") or {}
+    return {"kind": kind, "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
+            "labels": dict(meta.get("labels") or {}), **extra}

@@ -24,6 +24,7 @@ from tools.writes.common import (
     diff,
     dry_run,
     executed_already,
+    fact,
     pod_requests,
     require,
     stale,
@@ -71,7 +72,8 @@ async def plan_scale(env: ToolEnv, args: ScaleArgs) -> ActionPlan:
         summary=f"Scale deployment {namespace}/{args.name} from {current} to {args.replicas} "
                 f"replicas",
         diff=f"spec.replicas: {current} → {args.replicas}", risk=risk, payload=body,
-        targets=(target,), cost_delta=round(delta, 2), dry_run=checked)
+        targets=(target,), cost_delta=round(delta, 2), dry_run=checked,
+        facts={"objects": [fact("Deployment", deployment, replicas=[current, args.replicas])]})
 
 
 async def execute_scale(env: ToolEnv, plan: ActionPlan) -> ToolResult:
@@ -112,7 +114,8 @@ async def plan_restart(env: ToolEnv, args: RestartArgs) -> ActionPlan:
             diff=f"pod {args.name}: deleted" + ("" if owners else
                                                 " (it has no controller: it will NOT return)"),
             risk=Risk.LOW if owners else Risk.HIGH, payload={"delete": "pod"},
-            targets=(target_of("Pod", pod),), dry_run="not run (deletion)")
+            targets=(target_of("Pod", pod),), dry_run="not run (deletion)",
+            facts={"objects": [fact("Pod", pod)]})
     deployment = await env.cluster.call("GET", _deployment_path(namespace, args.name),
                                         what=f"read deployment {namespace}/{args.name}")
     target = target_of("Deployment", deployment)
@@ -130,7 +133,7 @@ async def plan_restart(env: ToolEnv, args: RestartArgs) -> ActionPlan:
                 "replaced)",
         diff=f"spec.template.metadata.annotations[kubectl.kubernetes.io/restartedAt]: {stamp}",
         risk=Risk.MEDIUM if replicas > 1 else Risk.HIGH, payload=body, targets=(target,),
-        dry_run=checked)
+        dry_run=checked, facts={"objects": [fact("Deployment", deployment)]})
 
 
 async def execute_restart(env: ToolEnv, plan: ActionPlan) -> ToolResult:
@@ -202,7 +205,8 @@ async def plan_configmap(env: ToolEnv, args: ConfigMapArgs) -> ActionPlan:
         summary=f"Update configmap {namespace}/{args.name}: set {sorted(args.set)}, remove "
                 f"{sorted(args.remove)} (pods read it on restart)",
         diff=diff(before, after, f"configmap {args.name} data"), risk=Risk.MEDIUM,
-        payload=body, targets=(target,), dry_run=checked)
+        payload=body, targets=(target,), dry_run=checked,
+        facts={"objects": [fact("ConfigMap", cm)]})
 
 
 async def execute_configmap(env: ToolEnv, plan: ActionPlan) -> ToolResult:
