@@ -20,8 +20,8 @@ import openai
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
-from agents.redact import redact
 from tools.audit import AuditEvent
+from tools.redact import redact
 from tools.security import SecurityContext
 
 PROVIDER_ERRORS = (TimeoutError, OSError, ValueError, httpx.HTTPError, openai.OpenAIError,

@@ -2,7 +2,7 @@
 plain text, at ``HEXABOT_LOG_LEVEL``, carrying the request and session ids of the turn that
 logged — and never a secret.  Every record, from any library, passes one filter on the root
 handler that masks the configured secret values (tokens, keys, URLs with passwords) and
-anything shaped like a credential (``agents.redact``), in the message and in tracebacks.
+anything shaped like a credential (``tools.redact``), in the message and in tracebacks.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from agents.redact import MASK, redact
 from app.settings import Settings
 from tools.context import request_id, session_id
+from tools.redact import MASK, redact
 
 
 def secret_values(settings: Settings) -> list[str]:

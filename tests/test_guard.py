@@ -203,7 +203,8 @@ def test_built_in_default_policy_loads_and_guards() -> None:
 
 
 @pytest.mark.parametrize(("document", "message"), [
-    ({"rules": [{"name": "r", "tools": ["*"], "capz": {}}]}, "test.yaml: rules.0.capz: unknown key"),
+    ({"rules": [{"name": "r", "tools": ["*"], "capz": {}}]},
+     "test.yaml: rules.0.capz: unknown key"),
     ({"rules": [{"name": "r", "tools": ["*"], "windows": [{"cron": "* 25 * * *"}]}]},
      "rules.0.windows.0.cron: '* 25 * * *' is not a cron expression"),
     ({"rules": [{"name": "r", "tools": ["*"], "freezes": [

@@ -14,7 +14,8 @@ from tools.args import ToolArgs
 from tools.kube.access import Access
 from tools.reads import network, pods, workloads
 from tools.spec import ActionPlan, Effect, ToolEnv, ToolResult, ToolSpec
-from tools.writes import apply, backup, batch
+from tools.writes import apply, backup, batch, delete
+from tools.writes import exec as execs
 from tools.writes import workloads as changes
 
 READ_PODS = Access("", "pods", "list")
@@ -81,6 +82,13 @@ TOOLS: tuple[ToolSpec, ...] = (
              tuple(Access(group, plural, "patch") for group, plural in apply.ALLOWED.values()),
              plan=apply.plan_apply,
              execute=apply.execute_apply),
+    ToolSpec("delete_resource", "Propose deleting one object (Deployment, Service, ConfigMap, "
+             "Job, Pod, …), listing what owns and depends on it (needs approval).",
+             Effect.WRITE, delete.DeleteArgs, delete.ACCESS, plan=delete.plan_delete,
+             execute=delete.execute_delete, access_for=delete.delete_access),
+    ToolSpec("exec_command", "Propose running one diagnostic command (argv, no shell) in a "
+             "pod's container, e.g. df -h (needs approval).", Effect.WRITE, execs.ExecArgs,
+             (execs.EXEC,), plan=execs.plan_exec, execute=execs.execute_exec),
 )
 BY_NAME = {spec.name: spec for spec in TOOLS}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.kube import errors, openapi
+from sandbox.kube import errors, execs, openapi
 from sandbox.kube.access import authenticate, impersonate, review
 from sandbox.kube.cluster import Cluster, decode_body
 from sandbox.kube.errors import ApiError
@@ -156,6 +156,8 @@ class KubeHttp:
     @staticmethod
     def _verb(method: str, target: Target, query: dict[str, str]) -> str:
         collection = target.name is None
+        if target.subresource == "exec" and method in ("GET", "POST"):
+            return "create"  # as kube-apiserver authorises exec over WebSocket since 1.31
         verbs = {
             "GET": ("watch" if query.get("watch") in TRUE else "list") if collection else "get",
             "POST": "create" if collection else "",
@@ -195,6 +197,8 @@ class KubeHttp:
         assert name is not None or verb == "create"
         if kind.create_only:
             return await self._review(request, user, kind, content_type)
+        if target.subresource == "exec":
+            return await execs.serve(request, cluster.get(kind, ns, str(name)))
         if target.subresource == "log":
             text = cluster.pod_log(str(ns), str(name), query)
             return web.Response(text=text, content_type="text/plain")

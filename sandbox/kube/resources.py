@@ -47,7 +47,7 @@ KINDS: tuple[Kind, ...] = (
        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
        subresources=("status",)),
     _k("", "v1", "nodes", "Node", namespaced=False, short_names=("no",), subresources=("status",)),
-    _k("", "v1", "pods", "Pod", short_names=("po",), subresources=("log", "status"),
+    _k("", "v1", "pods", "Pod", short_names=("po",), subresources=("log", "status", "exec"),
        categories=("all",)),
     _k("", "v1", "services", "Service", short_names=("svc",), subresources=("status",),
        categories=("all",)),

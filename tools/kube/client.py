@@ -70,7 +70,7 @@ class UserCluster:
     def host(self) -> str:
         return str(self.api.configuration.host)
 
-    def _headers(self, content_type: str | None, impersonate: bool) -> HTTPHeaderDict:
+    def headers(self, content_type: str | None, impersonate: bool) -> HTTPHeaderDict:
         headers = HTTPHeaderDict({"Accept": "application/json"})
         if content_type:
             headers["Content-Type"] = content_type
@@ -87,7 +87,7 @@ class UserCluster:
             m, url, auth_headers, payload, _ = self.api.param_serialize(
                 method, path, query_params=query or [], header_params={}, body=body,
                 auth_settings=["BearerToken"])
-            headers = self._headers(content_type, impersonate)
+            headers = self.headers(content_type, impersonate)
             for key, value in auth_headers.items():
                 headers[key] = value
             self.calls += 1
