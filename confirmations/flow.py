@@ -13,14 +13,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from confirmations import policy
+from confirmations import guard, policy, rules
 from confirmations.model import PendingAction, State
+from confirmations.rules import Approvals
 from confirmations.store import ConfirmationStore
 from tools import errors, registry
 from tools.audit import AuditEvent
@@ -28,10 +30,11 @@ from tools.kube.access import allowed
 from tools.kube.client import ClusterClients
 from tools.prometheus import Prometheus
 from tools.security import SecurityContext
-from tools.spec import Pricing, ToolEnv
+from tools.spec import ActionPlan, Effect, Pricing, ToolEnv
 from tools.writes.verify import applied
 
 DEFAULT_TTL = timedelta(minutes=15)
+WRITE_TOOLS = {spec.name for spec in registry.TOOLS if spec.effect is Effect.WRITE}
 
 
 class ContextSource(Protocol):
@@ -49,6 +52,7 @@ class Decision:
     message: str
     action: PendingAction | None = None
     private: bool = False
+    partial: bool = False   # an approval was recorded; more are needed before it runs
 
 
 def _time(at: datetime | None) -> str:
@@ -60,10 +64,12 @@ class DecisionFlow:
                  clusters: ClusterClients, pricing: Pricing | None = None,
                  ttl: timedelta = DEFAULT_TTL,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 prometheus: Prometheus | None = None) -> None:
+                 prometheus: Prometheus | None = None,
+                 guardrails: rules.Policy | None = None) -> None:
         self.store, self.identity, self.clusters = store, identity, clusters
         self.pricing, self.ttl, self.clock = pricing or Pricing(), ttl, clock
         self.prometheus = prometheus
+        self.guardrails = guardrails or rules.load(None, WRITE_TOOLS)
         self.on_execution_start: Callable[[str], None] | None = None  # benchmarks
 
     def env_for(self, ctx: SecurityContext) -> ToolEnv:
@@ -81,11 +87,40 @@ class DecisionFlow:
                           resource_name=target.name if target else "",
                           detail={"tool": action.tool, "hash": action.params_hash}, **extra)
 
+    async def judge(self, ctx: SecurityContext, tool: str, args: dict[str, Any],
+                    plan: ActionPlan | None, exclude: str = "") -> guard.Ruling:
+        """The guardrails' ruling on a write for ``ctx`` now, from the stored activity."""
+        now = self.clock()
+        horizon = self.guardrails.rate_horizon()
+        activity = await self.store.activity(ctx.slack_id, plan.workspace if plan
+                                             else ctx.workspace, now - horizon, now, exclude)
+        return guard.evaluate(self.guardrails, tool, args, plan, ctx, activity, now)
+
+    def _ruling_event(self, ctx: SecurityContext, tool: str, plan: ActionPlan,
+                      ruling: guard.Ruling, stage: str) -> AuditEvent:
+        target = plan.targets[0] if plan.targets else None
+        return AuditEvent(kind="policy.evaluate", actor=ctx.slack_id,
+                          outcome="denied" if not ruling.allowed else "ok",
+                          hexabase_user=ctx.hexabase_user, workspace=plan.workspace,
+                          namespace=plan.namespace, confirmation_id=plan.id,
+                          resource_kind=target.kind if target else "",
+                          resource_name=target.name if target else "",
+                          request_id=ctx.request_id, session_id=ctx.session_id,
+                          error=ruling.reason if not ruling.allowed else "",
+                          detail={"tool": tool, "stage": stage, **ruling.audit()})
+
     async def propose(self, ctx: SecurityContext, tool: str,
                       raw: dict[str, Any]) -> PendingAction:
         plan = await registry.plan(registry.get(tool), self.env_for(ctx), raw)
+        ruling = await self.judge(ctx, tool, plan.args, plan)
+        verdict = self._ruling_event(ctx, tool, plan, ruling, "plan")
+        if not ruling.allowed:
+            await self.store.record(verdict)
+            raise errors.PlanRefused(f"Refused by policy: {ruling.reason}.")
+        if ruling.risk is not None and ruling.risk is not plan.risk:
+            plan = dataclasses.replace(plan, risk=ruling.risk)
         now = self.clock()
-        two_person = ctx.needs_two_people(plan.namespace)
+        two_person = ruling.approvals >= Approvals.ONE_TEAMMATE
         event = AuditEvent(kind="confirmation.propose", actor=ctx.slack_id, outcome="ok",
                            hexabase_user=ctx.hexabase_user, workspace=plan.workspace,
                            namespace=plan.namespace, confirmation_id=plan.id,
@@ -93,8 +128,10 @@ class DecisionFlow:
                            session_id=ctx.session_id,
                            detail={"tool": tool, "hash": plan.params_hash(),
                                    "summary": plan.summary, "risk": plan.risk.value})
-        return await self.store.create(plan, ctx.hexabase_user, two_person, now,
-                                       now + self.ttl, event)
+        return await self.store.create(
+            plan, ctx.hexabase_user, two_person, now, now + self.ttl, verdict, event,
+            approvals_needed=2 if ruling.approvals is Approvals.TWO_PEOPLE else 1,
+            policy_rule=ruling.rule)
 
     async def _explain(self, action_id: str) -> Decision:
         current = await self.store.get(action_id)
@@ -119,6 +156,9 @@ class DecisionFlow:
             return await self._explain(action_id)
         try:
             approver = await self.identity.context(who, workspace=action.workspace)
+            requester = await self.identity.context(action.requester,
+                                                    workspace=action.workspace,
+                                                    namespace=action.namespace)
         except LookupError as exc:
             return Decision(False, str(exc), action, private=True)
         spec = registry.get(action.tool)
@@ -126,21 +166,72 @@ class DecisionFlow:
         target = action.plan.targets[0].name if action.plan.targets else None
         holds, _ = await allowed(self.clusters.for_context(approver), access, action.namespace,
                                  target)
-        verdict = policy.may_approve(policy.Approver(approver.slack_id, approver.name, holds,
-                                                     access.describe()), action, self.clock())
-        if not verdict.allowed:
-            await self.store.record(self._event("confirmation.approve", action,
-                                                approver.slack_id, "denied",
-                                                error=verdict.reason))
-            return Decision(False, verdict.reason, action, private=True)
-        claimed = await self.store.claim(action_id, approver.slack_id, approver.hexabase_user,
-                                         self.clock(), self._event(
-                                             "confirmation.approve", action, approver.slack_id,
-                                             "ok", approver=approver.slack_id,
-                                             confirmation_state=State.APPROVED.value))
-        if claimed is None:
-            return await self._explain(action_id)
-        return await self._execute(claimed)
+        rechecked = False
+        for _ in range(4):  # another approver may record theirs between our read and write
+            verdict = policy.may_approve(policy.Approver(approver.slack_id, approver.name, holds,
+                                                         access.describe()), action,
+                                         self.clock())
+            if not verdict.allowed:
+                await self.store.record(self._event("confirmation.approve", action,
+                                                    approver.slack_id, "denied",
+                                                    error=verdict.reason))
+                return Decision(False, verdict.reason, action, private=True)
+            if not rechecked:
+                rechecked = True
+                checked = await self._recheck(action, requester)
+                if isinstance(checked, Decision):
+                    return checked
+                if checked is not action:  # escalated: judge this approval again
+                    action = checked
+                    continue
+            have = len(action.approvals)
+            if action.approvals_missing > 1:
+                noted = await self.store.add_approval(action_id, approver.slack_id, have,
+                                                      self.clock(), self._event(
+                                                          "confirmation.approve", action,
+                                                          approver.slack_id, "partial",
+                                                          approver=approver.slack_id))
+                if noted is not None:
+                    return Decision(True, f"Approved by {approver.name} ({len(noted.approvals)}"
+                                          f" of {noted.approvals_needed}); "
+                                          f"{noted.approvals_missing} more approval needed "
+                                          "from someone else.", noted, partial=True)
+            else:
+                claimed = await self.store.claim(
+                    action_id, approver.slack_id, approver.hexabase_user, self.clock(),
+                    self._event("confirmation.approve", action, approver.slack_id, "ok",
+                                approver=approver.slack_id,
+                                confirmation_state=State.APPROVED.value), have=have)
+                if claimed is not None:
+                    return await self._execute(claimed)
+            fresh = await self.store.get(action_id)
+            if fresh is None or fresh.state is not State.PENDING:
+                break
+            action = fresh
+        return await self._explain(action_id)
+
+    async def _recheck(self, action: PendingAction,
+                       requester: SecurityContext) -> PendingAction | Decision:
+        """The guardrails again, before anything runs: the policy, the clock or the activity
+        may have changed since the plan.  A refusal fails the action (nothing changed); a
+        stricter requirement is stored before this approval counts."""
+        ruling = await self.judge(requester, action.tool, action.plan.args, action.plan,
+                                  exclude=action.id)
+        event = self._ruling_event(requester, action.tool, action.plan, ruling, "approve")
+        if not ruling.allowed:
+            reason = f"Refused by policy at approval: {ruling.reason}; nothing was changed."
+            done = await self.store.finish(action.id, State.FAILED, self.clock(), event,
+                                           error=reason, expected=(State.PENDING,))
+            return Decision(False, reason, done) if done else await self._explain(action.id)
+        needed = 2 if ruling.approvals is Approvals.TWO_PEOPLE else 1
+        two_person = ruling.approvals >= Approvals.ONE_TEAMMATE
+        if needed > action.approvals_needed or (two_person and not action.two_person):
+            raised = await self.store.escalate(
+                action.id, two_person or action.two_person,
+                max(needed, action.approvals_needed), ruling.rule, event)
+            return raised or await self._explain(action.id)
+        await self.store.record(event)
+        return action
 
     async def _execute(self, action: PendingAction) -> Decision:
         began = time.monotonic()

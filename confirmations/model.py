@@ -48,6 +48,13 @@ class PendingAction:
     error: str | None = None
     slack_channel: str | None = None
     slack_ts: str | None = None
+    approvals: tuple[str, ...] = ()   # who approved so far (Slack ids), in order
+    approvals_needed: int = 1         # clicks needed (two_person: none of them the requester)
+    policy_rule: str = ""             # the guardrail rule that set the approvals
+
+    @property
+    def approvals_missing(self) -> int:
+        return max(0, self.approvals_needed - len(self.approvals))
 
     def intact(self) -> bool:
         """The stored plan still hashes to the hash recorded when it was proposed."""

@@ -2,9 +2,11 @@
 
     may_approve(approver, action, now) -> Verdict
 
-The requester may approve their own action, except in a two-person namespace; anyone else must
-hold the same permission on the target (the caller asks the API server with an access review
-and passes the answer in).  Nothing here does I/O.
+The requester may approve their own action, except where a second person is required (a
+two-person namespace or a guardrail rule); anyone else must hold the same permission on the
+target (the caller asks the API server with an access review and passes the answer in).  An
+action needing two approvals needs two different people; nobody counts twice.  Nothing here
+does I/O.
 """
 
 from __future__ import annotations
@@ -39,8 +41,15 @@ def may_approve(approver: Approver, action: PendingAction, now: datetime) -> Ver
                               "altered and cannot be approved")
     own = approver.slack_id == action.requester
     if own and action.two_person:
-        return Verdict(False, f"namespace {action.namespace} needs a second person: someone "
-                              "other than the requester must approve")
+        where = (f"rule {action.policy_rule}" if action.policy_rule
+                 and action.policy_rule != "two-person namespace"
+                 else f"namespace {action.namespace}")
+        return Verdict(False, f"{where} needs a second person: someone other than the "
+                              "requester must approve")
+    if approver.slack_id in action.approvals:
+        return Verdict(False, f"{approver.name} already approved this; "
+                              f"{action.approvals_missing} more approval needed from someone "
+                              "else")
     if not approver.holds_permission:
         return Verdict(False, f"{approver.name} may not {approver.permission} in "
                               f"{action.namespace}, so cannot approve it")

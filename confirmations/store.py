@@ -14,9 +14,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from confirmations import outbox
+from confirmations.guard import Activity, InFlight, PastWrite
 from confirmations.model import PendingAction, State
 from tools.audit import AuditEvent
 from tools.spec import ActionPlan
@@ -29,7 +31,9 @@ pending_actions = sa.Table(
     *(sa.Column(name, sa.Text) for name in (
         "requester", "requester_hexabase", "workspace", "namespace", "tool", "params_hash",
         "risk", "state", "approver", "approver_hexabase", "slack_channel", "slack_ts", "result",
-        "error")),
+        "error", "policy_rule")),
+    sa.Column("approvals", postgresql.JSONB, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("approvals_needed", sa.Integer, server_default=sa.text("1")),
     sa.Column("args", sa.JSON), sa.Column("plan", sa.JSON), sa.Column("two_person", sa.Boolean),
     *(sa.Column(name, TS) for name in ("created_at", "expires_at", "decided_at",
                                        "executing_at", "executed_at")),
@@ -46,7 +50,13 @@ def _action(row: Any) -> PendingAction:
         expires_at=row.expires_at, approver=row.approver,
         approver_hexabase=row.approver_hexabase, decided_at=row.decided_at,
         executed_at=row.executed_at, result=row.result, error=row.error,
-        slack_channel=row.slack_channel, slack_ts=row.slack_ts)
+        slack_channel=row.slack_channel, slack_ts=row.slack_ts,
+        approvals=tuple(row.approvals or ()), approvals_needed=row.approvals_needed or 1,
+        policy_rule=row.policy_rule or "")
+
+
+OPEN = (State.PENDING.value, State.APPROVED.value, State.EXECUTING.value)
+NOT_WRITES = (State.REJECTED.value, State.CANCELLED.value, State.EXPIRED.value)
 
 
 def object_lock_key(action: PendingAction) -> int:
@@ -62,16 +72,55 @@ class ConfirmationStore:
         self.engine = engine
 
     async def create(self, plan: ActionPlan, requester_hexabase: str, two_person: bool,
-                     now: datetime, expires_at: datetime, event: AuditEvent) -> PendingAction:
+                     now: datetime, expires_at: datetime, *events: AuditEvent,
+                     approvals_needed: int = 1, policy_rule: str = "") -> PendingAction:
         async with self.engine.begin() as conn:
             row = (await conn.execute(pending_actions.insert().values(
                 id=plan.id, requester=plan.requester, requester_hexabase=requester_hexabase,
                 workspace=plan.workspace, namespace=plan.namespace, tool=plan.tool,
                 args=plan.args, plan=plan.to_dict(), params_hash=plan.params_hash(),
                 risk=plan.risk.value, two_person=two_person, state=State.PENDING.value,
-                created_at=now, expires_at=expires_at).returning(pending_actions))).one()
-            await outbox.record(conn, event)
+                created_at=now, expires_at=expires_at, approvals_needed=approvals_needed,
+                policy_rule=policy_rule).returning(pending_actions))).one()
+            await outbox.record(conn, *events)
         return _action(row)
+
+    async def activity(self, requester: str, workspace: str, since: datetime, now: datetime,
+                       exclude: str = "") -> Activity:
+        """The facts the guardrails count: the requester's writes since ``since`` (proposals
+        not rejected, cancelled or expired) and the workspace's open changes."""
+        async with self.engine.connect() as conn:
+            writes = (await conn.execute(sa.select(
+                T.created_at, T.tool, T.workspace, T.namespace).where(
+                T.requester == requester, T.created_at > since, T.id != exclude,
+                T.state.not_in(NOT_WRITES)))).all()
+            open_rows = (await conn.execute(sa.select(T.id, T.requester, T.tool, T.plan).where(
+                T.workspace == workspace, T.state.in_(OPEN), T.id != exclude,
+                sa.or_(T.state != State.PENDING.value, T.expires_at > now)))).all()
+        return Activity(
+            writes=tuple(PastWrite(r.created_at, r.tool, r.workspace, r.namespace)
+                         for r in writes),
+            in_flight=tuple(InFlight(r.id, r.requester, r.tool, tuple(
+                f"{t['kind']}/{t['namespace']}/{t['name']}"
+                for t in (r.plan or {}).get("targets") or [])) for r in open_rows))
+
+    async def add_approval(self, action_id: str, who: str, have: int, now: datetime,
+                           event: AuditEvent) -> PendingAction | None:
+        """Record one approval of several (pending stays pending); None if someone else
+        approved in the meantime (``have`` changed) or ``who`` already did."""
+        return await self._transition(
+            action_id, [State.PENDING],
+            {"approvals": T.approvals.op("||")(sa.func.to_jsonb(sa.cast(who, sa.Text)))},
+            [event], extra=sa.and_(T.expires_at > now,
+                                   sa.func.jsonb_array_length(T.approvals) == have,
+                                   sa.not_(T.approvals.has_key(who))))
+
+    async def escalate(self, action_id: str, two_person: bool, needed: int, rule: str,
+                       event: AuditEvent) -> PendingAction | None:
+        """Raise what a pending action needs (the policy became stricter since the plan)."""
+        return await self._transition(action_id, [State.PENDING],
+                                      {"two_person": two_person, "approvals_needed": needed,
+                                       "policy_rule": rule}, [event])
 
     async def get(self, action_id: str) -> PendingAction | None:
         async with self.engine.connect() as conn:
@@ -93,13 +142,17 @@ class ConfirmationStore:
         return _action(row) if row else None
 
     async def claim(self, action_id: str, approver: str, approver_hexabase: str,
-                    now: datetime, event: AuditEvent) -> PendingAction | None:
-        """pending → approved, only if still pending and unexpired; None for the losers."""
+                    now: datetime, event: AuditEvent, have: int = 0) -> PendingAction | None:
+        """pending → approved by the last approval needed, only if still pending, unexpired
+        and with the ``have`` earlier approvals (none by ``approver``); None for the losers."""
         return await self._transition(
             action_id, [State.PENDING],
             {"state": State.APPROVED.value, "approver": approver,
-             "approver_hexabase": approver_hexabase, "decided_at": now}, [event],
-            extra=T.expires_at > now)
+             "approver_hexabase": approver_hexabase, "decided_at": now,
+             "approvals": T.approvals.op("||")(sa.func.to_jsonb(sa.cast(approver, sa.Text)))},
+            [event], extra=sa.and_(T.expires_at > now,
+                                   sa.func.jsonb_array_length(T.approvals) == have,
+                                   sa.not_(T.approvals.has_key(approver))))
 
     async def start(self, action_id: str, now: datetime,
                     event: AuditEvent) -> PendingAction | None:

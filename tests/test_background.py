@@ -42,10 +42,10 @@ async def test_background_sweeps_expired_actions_and_ships_events(
         while asyncio.get_running_loop().time() < deadline:
             current = await services.confirmations.store.get(action.id)
             shipped = clickhouse.query(f"SELECT count() FROM {database}.audit_events").strip()
-            if current and current.state is State.EXPIRED and shipped == "2":
+            if current and current.state is State.EXPIRED and shipped == "3":
                 break
             await asyncio.sleep(0.1)
         stop.set()
         await asyncio.wait_for(task, 10)
     assert current is not None and current.state is State.EXPIRED
-    assert shipped == "2"  # the proposal and its expiry, in ClickHouse
+    assert shipped == "3"  # the policy ruling, the proposal and its expiry, in ClickHouse

@@ -62,8 +62,9 @@ async def test_two_person_namespace(r: Rig, sandbox: ThreadedSandbox) -> None:
     again = await r.flow.approve(action.id, "carol")
     assert not again.ok and again.message.startswith("Already approved by U0CAROL at ")
     kinds = [(e["kind"], e["outcome"]) for e in await _events(r)]
-    assert kinds == [("confirmation.propose", "ok"), ("confirmation.approve", "denied"),
-                     ("confirmation.approve", "denied"), ("confirmation.approve", "ok"),
+    assert kinds == [("policy.evaluate", "ok"), ("confirmation.propose", "ok"),
+                     ("confirmation.approve", "denied"), ("confirmation.approve", "denied"),
+                     ("policy.evaluate", "ok"), ("confirmation.approve", "ok"),
                      ("confirmation.execute", "ok"), ("confirmation.result", "ok")]
 
 
