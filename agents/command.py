@@ -28,6 +28,7 @@ HELP = """I can answer these without an LLM (command mode):
 • `logs api-service --tail 50 [--previous]` • `events [name]` — warnings first
 • `usage [name]` — CPU/memory vs limits  • `troubleshoot checkout-worker`
 • `scale api-service 4` / `restart api-service` — proposals you approve
+• `delete configmap old-flags` / `exec web-app df -h` — high-risk, always approved first
 • `backup user-db --to PVC` — a one-off database dump, proposed for approval
 • `performance [name]` — usage vs requests/limits, HPA, latency (chart with Prometheus)
 • `optimize [name] [--propose]` — rightsizing, replicas, limits, probes, PDBs with costs
@@ -136,6 +137,25 @@ class CommandMode:
             return problem
         proposal = await box.propose("restart", {"name": target["name"],
                                                  "namespace": target["namespace"]})
+        return f"Proposed: {proposal.summary}. Awaiting approval #{proposal.id}."
+
+    async def delete(self, box: Toolbox, groups: dict[str, Any], _: str) -> str:
+        kind = KIND_WORDS.get(groups["kind"], groups["kind"])
+        proposal = await box.propose("delete_resource", {"kind": kind, "name": groups["name"]})
+        return (f"Proposed: {proposal.summary} (risk {proposal.risk}). Awaiting approval "
+                f"#{proposal.id}.\n{proposal.diff}")
+
+    async def exec(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
+        """``exec POD|APP [-c CONTAINER] [--] COMMAND…``: the command keeps its case."""
+        original = re.fullmatch(EXEC, text.strip(), re.IGNORECASE)
+        pod, problem = await self._pod(box, groups["name"])
+        if pod is None or original is None:
+            return problem or "Say it as `exec POD [-c CONTAINER] -- COMMAND`."
+        args: dict[str, Any] = {"pod": pod["name"], "namespace": pod["namespace"],
+                                "command": original.group("command")}
+        if groups.get("container"):
+            args["container"] = groups["container"]
+        proposal = await box.propose("exec_command", args)
         return f"Proposed: {proposal.summary}. Awaiting approval #{proposal.id}."
 
     async def backup(self, box: Toolbox, groups: dict[str, Any], text: str) -> str:
@@ -271,6 +291,12 @@ def _selector(workload: dict[str, Any]) -> str:
 
 
 NAME = r"(?P<name>[a-z0-9][a-z0-9.-]*)"
+KIND_WORDS = {"deploy": "deployment", "sts": "statefulset", "svc": "service", "cm": "configmap",
+              "cj": "cronjob", "ing": "ingress", "hpa": "horizontalpodautoscaler",
+              "pdb": "poddisruptionbudget"}
+KINDS = ("deployment|statefulset|service|configmap|job|cronjob|pod|ingress|"
+         "horizontalpodautoscaler|poddisruptionbudget|" + "|".join(KIND_WORDS))
+EXEC = rf"exec {NAME}(?: -c (?P<container>[a-z0-9][a-z0-9-]*))?(?: --)? (?P<command>\S.*)"
 EXPLICIT: tuple[tuple[str, Handler], ...] = (
     (r"help|\?", CommandMode.help),
     (r"pods?", CommandMode.pods),
@@ -278,6 +304,8 @@ EXPLICIT: tuple[tuple[str, Handler], ...] = (
     (rf"logs {NAME}(?: --tail (?P<tail>\d+))?(?P<previous> --previous)?", CommandMode.logs),
     (rf"scale {NAME} (?:to )?(?P<replicas>\d+)(?: replicas)?", CommandMode.scale),
     (rf"restart {NAME}", CommandMode.restart),
+    (rf"delete (?P<kind>{KINDS}) {NAME}", CommandMode.delete),
+    (EXEC, CommandMode.exec),
     (rf"events(?: {NAME})?", CommandMode.events),
     (rf"usage(?: {NAME})?", CommandMode.usage),
     (rf"troubleshoot(?: {NAME})?", CommandMode.troubleshoot),

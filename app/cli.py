@@ -16,7 +16,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app import cli_audit, cli_chat, cli_confirm, cli_identity, cli_tools, cli_workflow, logs
+from app import (
+    cli_audit,
+    cli_chat,
+    cli_confirm,
+    cli_identity,
+    cli_policy,
+    cli_tools,
+    cli_workflow,
+    logs,
+)
 from app import doctor as doctor_mod
 from app import migrate as migrate_mod
 from app.audit import clickhouse
@@ -94,6 +103,7 @@ cli_chat.register(cli)
 cli.add_typer(cli_audit.audit_cli, name="audit")
 cli.add_typer(cli_tools.tools_cli, name="tools")
 cli.add_typer(cli_workflow.workflow_cli, name="workflow")
+cli.add_typer(cli_policy.policy_cli, name="policy")
 cli.command("diagnose")(cli_tools.diagnose_cmd)
 sandbox_cli = typer.Typer(help="Local stand-ins for trying Hexabot with no cluster or Slack.",
                           no_args_is_help=True)

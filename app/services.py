@@ -24,7 +24,8 @@ from app.identity.service import IdentityService
 from app.identity.store import IdentityStore
 from app.llm import providers
 from app.settings import ConfigError, Settings
-from confirmations.flow import DecisionFlow
+from confirmations import rules
+from confirmations.flow import WRITE_TOOLS, DecisionFlow
 from confirmations.store import ConfirmationStore
 from tools.kube.client import ClusterClients
 from tools.prometheus import Prometheus
@@ -62,8 +63,18 @@ def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory
         raise ConfigError([f"HEXABOT_DIRECTORY_FILE: {exc}"]) from exc
 
 
+def load_policy(settings: Settings) -> rules.Policy:
+    """The guardrail policy from HEXABOT_POLICY_FILE (or the built-in one), checked whole."""
+    try:
+        return rules.load(settings.policy_file, WRITE_TOOLS)
+    except rules.PolicyError as exc:
+        raise ConfigError([f"HEXABOT_POLICY_FILE: {line}" for line in str(exc).splitlines()]
+                          ) from exc
+
+
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    guardrails = load_policy(settings)  # a bad policy file stops us before anything starts
     async with open_database(settings) as database:
         await migrate.migrate(database.engine)
         store = IdentityStore(database.engine)
@@ -73,6 +84,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         pricing = Pricing(settings.price_vcpu_hour, settings.price_gib_hour)
         decisions = DecisionFlow(ConfirmationStore(database.engine), identity, clusters, pricing,
                                  ttl=timedelta(minutes=settings.approval_ttl_minutes),
+                                 guardrails=guardrails,
                                  prometheus=Prometheus(
                                      settings.prometheus_url,
                                      latency_query=settings.prometheus_latency_query,

@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     memory_ttl_hours: float = Field(default=24.0, gt=0)
 
     approval_ttl_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    policy_file: Path | None = Field(default=None, description="guardrail policy YAML "
+                                     "(unset = the built-in default policy)")
     workflows_dir: Path | None = Field(default=None, description="extra workflow templates "
                                        "(*.yaml) beside the built-in ones")
 

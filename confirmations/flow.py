@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from confirmations import guard, policy, rules
+from confirmations import explain, guard, policy, rules
 from confirmations.model import PendingAction, State
 from confirmations.rules import Approvals
 from confirmations.store import ConfirmationStore
@@ -108,6 +108,25 @@ class DecisionFlow:
                           request_id=ctx.request_id, session_id=ctx.session_id,
                           error=ruling.reason if not ruling.allowed else "",
                           detail={"tool": tool, "stage": stage, **ruling.audit()})
+
+    async def explain(self, ctx: SecurityContext, tool: str,
+                      raw: dict[str, Any]) -> explain.Explanation:
+        """What the guardrails would decide for this write, without proposing it: the plan is
+        made (reads and a server-side dry run only) so the facts are real; audited."""
+        spec = registry.get(tool)
+        if spec.effect is Effect.READ:
+            return explain.Explanation(tool, raw, None, None)
+        args = registry.parse_args(spec, raw).model_dump()
+        plan: ActionPlan | None = None
+        problem = ""
+        try:
+            plan = await registry.plan(spec, self.env_for(ctx), raw)
+        except errors.ToolError as exc:
+            problem = exc.message
+        ruling = await self.judge(ctx, tool, args, plan)
+        if plan is not None:
+            await self.store.record(self._ruling_event(ctx, tool, plan, ruling, "explain"))
+        return explain.Explanation(tool, raw, ruling, plan, problem)
 
     async def propose(self, ctx: SecurityContext, tool: str,
                       raw: dict[str, Any]) -> PendingAction:

@@ -32,6 +32,11 @@ users:
      workspaces: [{{name: shop, kubeconfig: {kc}, context: carol,
                    namespaces: [shop, shop-staging, data], two_person_namespaces: [shop]}}]}}
 """
+# A fourth person who may approve in shop (for actions that need two approvers).
+DAVE = """  - {{slack_id: U0DAVE, name: dave, hexabase_user: hxb-dave, groups: [admins],
+     workspaces: [{{name: shop, impersonate: {{user: dave, groups: [admins]}},
+                   namespaces: [shop, shop-staging, data], two_person_namespaces: [shop]}}]}}
+"""
 
 
 def cli_env(clean_env: dict[str, str], database_url: str, sandbox: ThreadedSandbox,
@@ -56,9 +61,9 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
-              migrated: bool = False) -> AsyncIterator[Rig]:
+              migrated: bool = False, people: str = DIRECTORY) -> AsyncIterator[Rig]:
     directory = tmp_path / "directory.yaml"
-    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    directory.write_text(people.format(kc=sandbox.sc.kubeconfig))
     engine = create_async_engine(database_url, pool_size=10, max_overflow=20)
     if not migrated:
         await migrate.migrate(engine)

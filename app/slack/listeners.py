@@ -13,6 +13,7 @@ Bolt acks events itself before a listener runs; commands and actions ack first t
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.orchestrator.engine import Run
 from agents.orchestrator.runs import Owner
 from agents.types import Ask
+from app.cli_tools import parse_pairs
 from app.identity.service import IdentityError
 from app.services import Services
 from app.slack import render
 from app.slack.dedupe import EventLog
 from app.slack.observe import InFlight
-from tools import tracing
+from confirmations import explain
+from tools import errors, tracing
 
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 PRIVATE_TOOLS = {"view_logs"}  # output that stays between the bot and the asker
@@ -254,12 +257,31 @@ async def post_run(client: AsyncWebClient, owner: Owner, run: Run) -> None:
                                   blocks=render.validate(render.text_blocks(text)))
 
 
+async def _policy(services: Services, user: str, rest: str) -> str:
+    """`/hexabot policy [TOOL key=value …]`: the rules for you, or one decision explained."""
+    me = await services.identity.context(user)
+    flow = services.confirmations
+    if not rest:
+        return explain.overview(flow.guardrails, me)
+    try:
+        tool, *pairs = shlex.split(rest)
+        found = await flow.explain(me, tool, parse_pairs(pairs))
+    except ValueError as exc:
+        return f"I cannot read that: {exc}; say `/hexabot policy TOOL key=value …`"
+    except errors.ToolError as exc:
+        return f"I cannot explain that: {exc.message}"
+    return explain.text(found)
+
+
 async def _slash(services: Services, user: str, channel: str, verb: str, rest: str,
                  text: str) -> str:
     identity = services.identity
     if verb in ("", "help"):
-        return ("`/hexabot whoami | workspace [NAME] | namespace [NAME] | pending | logout | "
-                "login` — and any command-mode request (`pods`, `status web-app`, …).")
+        return ("`/hexabot whoami | workspace [NAME] | namespace [NAME] | pending | policy "
+                "[TOOL key=value …] | logout | login` — and any command-mode request (`pods`, "
+                "`status web-app`, …).")
+    if verb == "policy":
+        return await _policy(services, user, rest)
     if verb == "whoami":
         me = await identity.context(user)
         return (f"{me.name} (Hexabase {me.hexabase_user}); workspace {me.workspace}, namespace "

@@ -91,8 +91,16 @@ def card(action: PendingAction) -> Blocks:
     plan = action.plan
     approvers = ("someone other than the requester who holds the same permission"
                  if action.two_person else "the requester, or a teammate with the permission")
+    if action.approvals_needed > 1:
+        approvers = (f"{action.approvals_needed} different people other than the requester, "
+                     "each holding the same permission")
+    if action.policy_rule:
+        approvers += f" ({action.policy_rule})"
     fields = [f"*Requested by*\n<@{action.requester}>", f"*Risk*\n{action.risk}",
               f"*Expires*\n{_when(action.expires_at)}", f"*Who may approve*\n{approvers}"]
+    if action.approvals and action.state is State.PENDING:
+        fields.append("*Approved so far*\n" + ", ".join(f"<@{a}>" for a in action.approvals)
+                      + f" ({len(action.approvals)} of {action.approvals_needed})")
     if plan.cost_delta is not None:
         fields.insert(2, f"*Cost*\n{plan.cost_delta:+.2f} USD/month")
     blocks: Blocks = [

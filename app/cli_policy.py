@@ -1,0 +1,87 @@
+"""`hexabot policy show|check|explain`: the guardrails, read without acting.
+
+``explain --as U TOOL key=value…`` makes the plan (reads and a server-side dry run, nothing
+stored) and prints which rules apply and what the decision would be; ``show --as U`` lists the
+rules that can apply to that user; ``check FILE`` validates a policy file (exit 1 with the file
+and path of each problem).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from app.cli_identity import AS, DIRECTORY, settings_with_directory
+from app.cli_tools import parse_pairs
+from app.identity.service import IdentityError
+from app.services import load_policy, open_services
+from confirmations import explain, rules
+from confirmations.flow import WRITE_TOOLS
+from tools import errors
+
+policy_cli = typer.Typer(help="Guardrail policies: show, check and explain decisions.",
+                         no_args_is_help=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+async def _explain(directory: Path | None, ctx: typer.Context, who: str, tool: str,
+                   pairs: list[str], workspace: str | None, namespace: str | None) -> str:
+    async with open_services(settings_with_directory(ctx, directory)) as services:
+        security = await services.identity.context(who, workspace=workspace,
+                                                   namespace=namespace)
+        if not tool:
+            return explain.overview(services.confirmations.guardrails, security)
+        found = await services.confirmations.explain(security, tool, parse_pairs(pairs))
+        return (f"as {security.name} in {security.workspace}/{security.namespace} "
+                f"({services.confirmations.guardrails.source})\n" + explain.text(found))
+
+
+def _print(text: str) -> None:
+    out.print(text, markup=False, highlight=False)
+
+
+@policy_cli.command("explain")
+def explain_cmd(ctx: typer.Context, tool: str = typer.Argument(..., help="write tool"),
+                pairs: list[str] = typer.Argument(None, help="key=value arguments"),
+                who: str = AS, directory: Path = DIRECTORY,
+                workspace: str = typer.Option(None, "--workspace"),
+                namespace: str = typer.Option(None, "--namespace")) -> None:
+    """Which rules apply to TOOL with these arguments, and the decision — without acting."""
+    try:
+        _print(asyncio.run(_explain(directory, ctx, who, tool, pairs or [], workspace,
+                                    namespace)))
+    except (errors.ToolError, IdentityError) as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+
+
+@policy_cli.command("show")
+def show_cmd(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY,
+             workspace: str = typer.Option(None, "--workspace")) -> None:
+    """The rules that can apply to a user (their workspace and namespaces)."""
+    try:
+        _print(asyncio.run(_explain(directory, ctx, who, "", [], workspace, None)))
+    except IdentityError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+
+
+@policy_cli.command("check")
+def check_cmd(ctx: typer.Context,
+              file: Path = typer.Argument(None, help="policy YAML (default: "
+                                          "HEXABOT_POLICY_FILE, else the built-in one)")) -> None:
+    """Validate a policy file and list its rules."""
+    try:
+        policy = (rules.load(file, WRITE_TOOLS) if file is not None
+                  else load_policy(settings_with_directory(ctx, None)))
+    except rules.PolicyError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    _print(f"{policy.source}: {len(policy.rules)} rule(s), {len(policy.protected)} protected "
+           "entr(y/ies) — valid")
+    for rule in policy.rules:
+        _print(f"• {explain.describe(rule)}")
