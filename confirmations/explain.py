@@ -109,8 +109,8 @@ def text(explanation: Explanation) -> str:
     lines = [f"{explanation.tool} {args}".rstrip()]
     ruling = explanation.ruling
     if ruling is None:
-        return "\n".join(lines + ["Decision: ALLOW — read tools are not guarded; they run "
-                                  "as you and the API server's RBAC decides."])
+        return "\n".join([*lines, "Decision: ALLOW — read tools are not guarded; they run "
+                                   "as you and the API server's RBAC decides."])
     plan = explanation.plan
     if plan is not None:
         lines.append(f"Plan: {plan.summary} (risk {plan.risk.value})")

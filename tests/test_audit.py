@@ -39,7 +39,7 @@ async def test_outage_loses_nothing_and_duplicates_nothing(
     own_clickhouse.pause()
     async with rig(database_url, sandbox, tmp_path) as r:
         ctx = await r.identity.context("carol", namespace="shop-staging")
-        for i in range(200):
+        for i in range(100):  # two events each: the policy ruling and the proposal
             await r.flow.propose(ctx, "scale_deployment", {"name": "web-app",
                                                            "replicas": 2 + i % 50})
         shipper = Shipper(r.engine, url, batch=64)

@@ -96,7 +96,7 @@ VERB_CASES = [  # user, method, path, body, allowed
     ("alice", "POST", "/api/v1/namespaces/shop/configmaps", {"metadata": {"name": "n"}}, True),
     ("alice", "PUT", "/api/v1/namespaces/shop/configmaps/web-app-config",
      {"metadata": {"name": "web-app-config"}}, True),
-    ("alice", "DELETE", "/api/v1/namespaces/shop/configmaps/web-app-config", None, False),
+    ("alice", "DELETE", "/apis/apps/v1/namespaces/shop/deployments/web-app", None, False),
     ("alice", "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "n"}},
      False),
     ("alice", "GET", "/api/v1/nodes", None, True),

@@ -90,15 +90,16 @@ async def test_tools_run_read_plan_execute(clean_env: dict[str, str], database_u
                   await conn.fetch("SELECT event FROM audit_outbox ORDER BY id")]
     finally:
         await conn.close()
-    executed = [("confirmation.propose", "ok", "U0ALICE"),
-                 ("confirmation.approve", "ok", "U0ALICE"),
-                 ("confirmation.execute", "ok", "U0ALICE"),
-                 ("confirmation.result", "ok", "U0ALICE")]
+    executed = [("policy.evaluate", "ok", "U0ALICE"), ("confirmation.propose", "ok", "U0ALICE"),
+                ("policy.evaluate", "ok", "U0ALICE"), ("confirmation.approve", "ok", "U0ALICE"),
+                ("confirmation.execute", "ok", "U0ALICE"),
+                ("confirmation.result", "ok", "U0ALICE")]
     assert [(e["kind"], e["outcome"], e["actor"]) for e in events] == [
         ("tool.read", "ok", "U0ALICE"),
+        ("policy.evaluate", "ok", "U0ALICE"),       # every plan is judged by the guardrails
         ("confirmation.propose", "ok", "U0ALICE"),  # planned, left pending
         *executed, *executed,                        # scale --execute, configmap --execute
         ("tool.write", "denied", "U0BOB"),
         ("tool.read", "failed", "U0BOB"),  # bad arguments are audited too
     ]
-    assert len(events[1]["detail"]["hash"]) == 64
+    assert len(events[2]["detail"]["hash"]) == 64

@@ -15,7 +15,8 @@ def test_every_write_tool_can_only_plan() -> None:
     writes = [s for s in registry.TOOLS if s.effect is Effect.WRITE]
     assert {s.name for s in writes} == {"scale_deployment", "restart", "update_configmap",
                                         "create_cronjob", "create_backup_job",
-                                        "create_backup_cronjob", "apply_yaml"}
+                                        "create_backup_cronjob", "apply_yaml",
+                                        "delete_resource", "exec_command"}
     for spec in writes:
         assert spec.run is None and spec.plan is not None and spec.execute is not None
         first = list(inspect.signature(spec.execute).parameters.values())[1]

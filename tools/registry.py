@@ -82,8 +82,8 @@ TOOLS: tuple[ToolSpec, ...] = (
              tuple(Access(group, plural, "patch") for group, plural in apply.ALLOWED.values()),
              plan=apply.plan_apply,
              execute=apply.execute_apply),
-    ToolSpec("delete_resource", "Propose deleting one object (Deployment, Service, ConfigMap, "
-             "Job, Pod, …), listing what owns and depends on it (needs approval).",
+    ToolSpec("delete_resource", "Propose deleting one object (Deployment, ConfigMap, Pod, …), "
+             "listing what owns and depends on it (needs approval).",
              Effect.WRITE, delete.DeleteArgs, delete.ACCESS, plan=delete.plan_delete,
              execute=delete.execute_delete, access_for=delete.delete_access),
     ToolSpec("exec_command", "Propose running one diagnostic command (argv, no shell) in a "

@@ -94,9 +94,10 @@ KINDS: tuple[Kind, ...] = (
 )
 
 # Subresources that speak another kind than their parent.
-SUBRESOURCE_KIND = {"scale": ("autoscaling", "v1", "Scale"), "log": ("", "v1", "Pod")}
+SUBRESOURCE_KIND = {"scale": ("autoscaling", "v1", "Scale"), "log": ("", "v1", "Pod"),
+                    "exec": ("", "v1", "PodExecOptions")}
 SUBRESOURCE_VERBS = {"scale": ("get", "patch", "update"), "status": ("get", "patch", "update"),
-                     "log": ("get",)}
+                     "log": ("get",), "exec": ("create", "get")}
 
 # Sandbox-only kinds accepted in fixtures (never served).
 SANDBOX_GROUP = "sandbox.hexabot.io"
