@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 import tempfile
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,22 @@ from app.slack.run import connected
 from sandbox.kube.serve import SandboxCluster, sandbox_cluster
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 
-NOT_BUILT_YET = (
-    ("Operation policies and high-risk tools", "#12"),
-)
+NOT_BUILT_YET: tuple[tuple[str, str], ...] = ()
 CONVERSATIONS = ("How is my web app doing?", "My API is slow, can you scale it up?",
                  "Set up backups for my database", "My app keeps crashing",
                  "What can I optimise to save money?",
-                 "workflow debug_pod_issues name=checkout")
+                 "workflow debug_pod_issues name=checkout", "scale api-service 30")
+# The demo's guardrails: the built-in default plus a cap, so the tour shows a refusal.
+DEMO_RULES = [{"name": "shop-caps", "tools": ["scale_deployment"],
+               "scope": {"namespaces": ["shop"]},
+               "caps": {"max_replicas": 10, "max_scale_step": 5}}]
+
+
+def demo_policy() -> dict[str, Any]:
+    policy = yaml.safe_load(resources.files("confirmations").joinpath(
+        "default_policy.yaml").read_text())
+    policy["rules"] = [*policy["rules"], *DEMO_RULES]
+    return dict(policy)
 PEOPLE = (("U0ALICE", "alice", "developer"), ("U0BOB", "bob", "viewer"),
           ("U0CAROL", "carol", "admin"))
 
@@ -99,8 +109,11 @@ async def _run(settings: Settings, out: Console, wait: bool) -> None:
         with tempfile.TemporaryDirectory(prefix="hexabot-demo-") as tmp:
             path = Path(tmp) / "directory.yaml"
             path.write_text(yaml.safe_dump(directory(sc)))
+            policy = Path(tmp) / "policy.yaml"
+            policy.write_text(yaml.safe_dump(demo_policy()))
             bot_settings = settings.model_copy(update={
-                "directory_file": path, "slack_api_url": emulator.api_url,
+                "directory_file": path, "policy_file": settings.policy_file or policy,
+                "slack_api_url": emulator.api_url,
                 "slack_bot_token": settings.slack_bot_token or _secret(BOT_TOKEN),
                 "slack_app_token": settings.slack_app_token or _secret(APP_TOKEN),
                 "http_host": "127.0.0.1", "http_port": 0})
@@ -116,7 +129,9 @@ async def _run(settings: Settings, out: Console, wait: bool) -> None:
                           "and as carol (runs as alice).  Or `workflow scale_application "
                           "name=web-app replicas=4` (approve as carol: the run watches the "
                           "rollout and reports in the thread), `performance`, `/hexabot "
-                          "whoami`, `logs checkout-worker --previous`.", highlight=False)
+                          "whoami`, `logs checkout-worker --previous`, `/hexabot policy`, "
+                          "`exec web-app df -h` or `delete configmap web-app-config` (a "
+                          "teammate approves).", highlight=False)
                 if wait:
                     out.print("Ctrl-C stops everything.", highlight=False)
                     await _until_signal()
@@ -140,4 +155,7 @@ def run(settings: Settings, out: Console, wait: bool = True) -> None:
     out.rule("Not built yet")
     for what, issue in NOT_BUILT_YET:
         out.print(f"- {what} (issue {issue})")
-    out.print("The demo grows as these land; nothing above was simulated.")
+    if not NOT_BUILT_YET:
+        out.print("Every issue filed so far is built; nothing above was simulated.")
+    else:
+        out.print("The demo grows as these land; nothing above was simulated.")

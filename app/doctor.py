@@ -23,6 +23,8 @@ from app.audit.shipper import OutboxMissing, backlog
 from app.database import DatabaseUnavailable, open_database
 from app.identity import static
 from app.settings import Settings
+from confirmations import rules
+from confirmations.flow import WRITE_TOOLS
 from tools.kube.client import ClusterUnreachable
 from tools.kube.client import server_version as kube_version
 from tools.security import Credentials
@@ -167,8 +169,18 @@ async def check_openai(settings: Settings) -> Check:
                  f"{settings.openai_base_url} serves {settings.openai_model}")
 
 
+async def check_policy(settings: Settings) -> Check:
+    try:
+        policy = rules.load(settings.policy_file, WRITE_TOOLS)
+    except rules.PolicyError as exc:
+        return Check("Guardrail policy", Status.FAIL, str(exc).replace("\n", "; "))
+    return Check("Guardrail policy", Status.OK, f"{policy.source}: {len(policy.rules)} rule(s), "
+                                                f"{len(policy.protected)} protected")
+
+
 CHECKS: tuple[Callable[[Settings], Awaitable[Check]], ...] = (
     check_postgres, check_clickhouse, check_kubernetes, check_slack, check_ollama, check_openai,
+    check_policy,
 )
 
 

@@ -22,6 +22,8 @@ def test_demo_runs_on_embedded_defaults_and_reuses_its_data(
     assert "raise the memory limit to 1Gi" in first.stdout
     assert "suggestions for shop (headroom 30%" in first.stdout
     assert "workflow debug_pod_issues (succeeded)" in first.stdout, first.stdout[-4000:]
+    assert "Refused by policy: 30 replicas for Deployment shop/api-service is above the cap " \
+        "of 10 (rule shop-caps)" in first.stdout
     assert "Open http://127.0.0.1:" in first.stdout
     assert "Not built yet" in first.stdout
     second = run_cli(["demo", "--no-wait"], clean_env, tmp_path, timeout=120)

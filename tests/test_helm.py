@@ -16,6 +16,8 @@ import yaml
 from agents.orchestrator.specialists import default_agents
 from agents.orchestrator.workflow import load_all
 from app.identity import static
+from confirmations import rules
+from confirmations.flow import WRITE_TOOLS
 from tests.conftest import REPO
 
 CHART = REPO / "helm"
@@ -75,7 +77,8 @@ def test_rbac_grants_only_impersonation_and_access_reviews(values: str) -> None:
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hexabot",
                                         "namespace": "ops"}]
         assert binding["roleRef"]["name"] == "hexabot"
-    text = yaml.safe_dump_all(docs)
+    text = yaml.safe_dump_all([d for d in docs if d["kind"] in (
+        "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding")])  # "*" elsewhere: policy
     for word in ("system:masters", "escalate", "bind", "'*'"):
         assert word not in text
 
@@ -124,6 +127,14 @@ def test_rendered_configuration_is_what_hexabot_accepts(tmp_path: Path,
         if key.startswith("workflow-"):
             (workflows / key.removeprefix("workflow-")).write_text(text)
     assert "nightly_review" in load_all(default_agents(), workflows)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(config["data"]["policy.yaml"])
+    guardrails = rules.load(policy, WRITE_TOOLS)
+    assert [r.name for r in guardrails.rules] == ["deletes-need-a-teammate", "shop-caps",
+                                                  "year-end-freeze"]
+    [deployment] = of_kind(render("ha"), "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HEXABOT_POLICY_FILE"]["value"] == "/etc/hexabot/policy/policy.yaml"
     [monitor] = of_kind(render("ha"), "ServiceMonitor")
     assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics",
                                              "interval": "30s"}]

@@ -72,6 +72,9 @@ class ActionOut(Strict):
     two_person: bool
     expires_at: str
     approver: str | None = None
+    approvals_needed: int = 1        # approvals required (two_people: 2)
+    approvals: list[str] = []        # who approved so far
+    policy_rule: str | None = None   # the guardrail rule that set the approvals
 
 
 class ActionsOut(Strict):

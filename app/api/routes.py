@@ -73,7 +73,8 @@ def _action(a: PendingAction) -> ActionOut:
     return ActionOut(id=a.id, tool=a.tool, state=a.state.value, requester=a.requester,
                      workspace=a.workspace, namespace=a.namespace, summary=a.plan.summary,
                      risk=a.risk, two_person=a.two_person, expires_at=a.expires_at.isoformat(),
-                     approver=a.approver)
+                     approver=a.approver, approvals_needed=a.approvals_needed,
+                     approvals=list(a.approvals), policy_rule=a.policy_rule or None)
 
 
 def _chat(session: str, reply: Reply) -> ChatResponse:

@@ -43,5 +43,5 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{- define "hexabot.hasConfig" -}}
-{{- if or .Values.directory .Values.workflows -}}true{{- end -}}
+{{- if or .Values.directory .Values.workflows .Values.policy -}}true{{- end -}}
 {{- end -}}
