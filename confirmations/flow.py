@@ -89,20 +89,25 @@ class DecisionFlow:
 
     async def judge(self, ctx: SecurityContext, tool: str, args: dict[str, Any],
                     plan: ActionPlan | None, exclude: str = "") -> guard.Ruling:
-        """The guardrails' ruling on a write for ``ctx`` now, from the stored activity."""
+        """The guardrails' ruling on a write for ``ctx`` now, from the stored activity.  At
+        approval (``exclude`` = the action) only changes already running count as in flight:
+        proposals waiting beside it were judged when they were made."""
         now = self.clock()
         horizon = self.guardrails.rate_horizon()
         activity = await self.store.activity(ctx.slack_id, plan.workspace if plan
-                                             else ctx.workspace, now - horizon, now, exclude)
+                                             else ctx.workspace, now - horizon, now, exclude,
+                                             running_only=bool(exclude))
         return guard.evaluate(self.guardrails, tool, args, plan, ctx, activity, now)
 
-    def _ruling_event(self, ctx: SecurityContext, tool: str, plan: ActionPlan,
+    def _ruling_event(self, ctx: SecurityContext, tool: str, plan: ActionPlan | None,
                       ruling: guard.Ruling, stage: str) -> AuditEvent:
-        target = plan.targets[0] if plan.targets else None
+        target = plan.targets[0] if plan and plan.targets else None
         return AuditEvent(kind="policy.evaluate", actor=ctx.slack_id,
                           outcome="denied" if not ruling.allowed else "ok",
-                          hexabase_user=ctx.hexabase_user, workspace=plan.workspace,
-                          namespace=plan.namespace, confirmation_id=plan.id,
+                          hexabase_user=ctx.hexabase_user,
+                          workspace=plan.workspace if plan else ctx.workspace,
+                          namespace=plan.namespace if plan else ctx.namespace,
+                          confirmation_id=plan.id if plan else "",
                           resource_kind=target.kind if target else "",
                           resource_name=target.name if target else "",
                           request_id=ctx.request_id, session_id=ctx.session_id,
@@ -124,8 +129,7 @@ class DecisionFlow:
         except errors.ToolError as exc:
             problem = exc.message
         ruling = await self.judge(ctx, tool, args, plan)
-        if plan is not None:
-            await self.store.record(self._ruling_event(ctx, tool, plan, ruling, "explain"))
+        await self.store.record(self._ruling_event(ctx, tool, plan, ruling, "explain"))
         return explain.Explanation(tool, raw, ruling, plan, problem)
 
     async def propose(self, ctx: SecurityContext, tool: str,

@@ -86,7 +86,7 @@ class ConfirmationStore:
         return _action(row)
 
     async def activity(self, requester: str, workspace: str, since: datetime, now: datetime,
-                       exclude: str = "") -> Activity:
+                       exclude: str = "", running_only: bool = False) -> Activity:
         """The facts the guardrails count: the requester's writes since ``since`` (proposals
         not rejected, cancelled or expired) and the workspace's open changes."""
         async with self.engine.connect() as conn:
@@ -95,7 +95,8 @@ class ConfirmationStore:
                 T.requester == requester, T.created_at > since, T.id != exclude,
                 T.state.not_in(NOT_WRITES)))).all()
             open_rows = (await conn.execute(sa.select(T.id, T.requester, T.tool, T.plan).where(
-                T.workspace == workspace, T.state.in_(OPEN), T.id != exclude,
+                T.workspace == workspace, T.id != exclude,
+                T.state.in_(OPEN[1:] if running_only else OPEN),
                 sa.or_(T.state != State.PENDING.value, T.expires_at > now)))).all()
         return Activity(
             writes=tuple(PastWrite(r.created_at, r.tool, r.workspace, r.namespace)

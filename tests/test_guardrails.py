@@ -173,3 +173,18 @@ async def test_explain_says_what_would_happen_without_acting(r: Rig) -> None:
     assert found.ruling is not None and found.ruling.outcome == "deny"
     assert found.ruling.rules == ("staging-caps",)
     assert await r.rows("SELECT id FROM pending_actions") == []
+
+
+async def test_one_change_in_flight_per_object(r: Rig, sandbox: ThreadedSandbox) -> None:
+    use(r, {"rules": [{"name": "one-at-a-time", "tools": ["*"],
+                       "concurrency": {"per_object": 1}}]})
+    first = await _scale(r, 4)
+    with pytest.raises(errors.PlanRefused, match=rf"Deployment shop-staging/web-app already has "
+                                                 rf"1 change\(s\) in flight \({first.id}\)"):
+        await _scale(r, 5)
+    carol = await r.identity.context("carol", namespace=STAGING)
+    with pytest.raises(errors.PlanRefused, match="in flight"):  # whoever asks
+        await r.flow.propose(carol, "restart", {"name": "web-app"})
+    assert (await r.flow.approve(first.id, "alice")).ok
+    assert replicas(sandbox) == 4
+    assert (await _scale(r, 5)).state is State.PENDING  # the first one is done

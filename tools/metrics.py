@@ -27,6 +27,9 @@ LLM_COST = Counter("hexabot_llm_cost_usd", "Estimated LLM cost in USD.", ["provi
                    registry=REGISTRY)
 DECISIONS = Counter("hexabot_confirmation_events", "Confirmation steps (propose, approve, "
                     "reject, execute …) by outcome.", ["step", "outcome"], registry=REGISTRY)
+POLICY = Counter("hexabot_policy_decisions", "Guardrail evaluations by stage (plan, approve, "
+                 "explain), decision and deciding rule.", ["stage", "decision", "rule"],
+                 registry=REGISTRY)
 KUBE_ERRORS = Counter("hexabot_kubernetes_api_errors", "Kubernetes API error answers by HTTP "
                       "status ('unreachable' when there was none).", ["code"],
                       registry=REGISTRY)
@@ -60,3 +63,6 @@ def observe(event: AuditEvent) -> None:
         LLM_COST.labels(provider, model).inc(float(detail.get("cost_usd") or 0))
     elif kind.startswith("confirmation."):
         DECISIONS.labels(kind.split(".", 1)[1], event.outcome).inc()
+    elif kind == "policy.evaluate":
+        POLICY.labels(str(detail.get("stage", "?")), str(detail.get("decision", "?")),
+                      str(detail.get("rule") or "-")).inc()
