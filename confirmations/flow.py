@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
@@ -92,12 +93,13 @@ class DecisionFlow:
         """The guardrails' ruling on a write for ``ctx`` now, from the stored activity.  At
         approval (``exclude`` = the action) only changes already running count as in flight:
         proposals waiting beside it were judged when they were made."""
-        now = self.clock()
-        horizon = self.guardrails.rate_horizon()
-        activity = await self.store.activity(ctx.slack_id, plan.workspace if plan
-                                             else ctx.workspace, now - horizon, now, exclude,
-                                             running_only=bool(exclude))
-        return guard.evaluate(self.guardrails, tool, args, plan, ctx, activity, now)
+        now, policy = self.clock(), self.guardrails
+        horizon = policy.rate_horizon()
+        activity = await self.store.activity(
+            ctx.slack_id, plan.workspace if plan else ctx.workspace,
+            now - horizon if horizon else None, now, exclude,
+            in_flight=policy.counts_in_flight, running_only=bool(exclude))
+        return guard.evaluate(policy, tool, args, plan, ctx, activity, now)
 
     def _ruling_event(self, ctx: SecurityContext, tool: str, plan: ActionPlan | None,
                       ruling: guard.Ruling, stage: str) -> AuditEvent:
@@ -178,10 +180,10 @@ class DecisionFlow:
                 or self.clock() >= action.expires_at:
             return await self._explain(action_id)
         try:
-            approver = await self.identity.context(who, workspace=action.workspace)
-            requester = await self.identity.context(action.requester,
-                                                    workspace=action.workspace,
-                                                    namespace=action.namespace)
+            approver, requester = await asyncio.gather(
+                self.identity.context(who, workspace=action.workspace),
+                self.identity.context(action.requester, workspace=action.workspace,
+                                      namespace=action.namespace))
         except LookupError as exc:
             return Decision(False, str(exc), action, private=True)
         spec = registry.get(action.tool)
@@ -189,7 +191,7 @@ class DecisionFlow:
         target = action.plan.targets[0].name if action.plan.targets else None
         holds, _ = await allowed(self.clusters.for_context(approver), access, action.namespace,
                                  target)
-        rechecked = False
+        rechecked, ruled = False, []
         for _ in range(4):  # another approver may record theirs between our read and write
             verdict = policy.may_approve(policy.Approver(approver.slack_id, approver.name, holds,
                                                          access.describe()), action,
@@ -204,13 +206,14 @@ class DecisionFlow:
                 checked = await self._recheck(action, requester)
                 if isinstance(checked, Decision):
                     return checked
-                if checked is not action:  # escalated: judge this approval again
-                    action = checked
+                if checked[0] is not action:  # escalated: judge this approval again
+                    action = checked[0]
                     continue
+                ruled = [checked[1]]  # written with the approval, in its transaction
             have = len(action.approvals)
             if action.approvals_missing > 1:
                 noted = await self.store.add_approval(action_id, approver.slack_id, have,
-                                                      self.clock(), self._event(
+                                                      self.clock(), *ruled, self._event(
                                                           "confirmation.approve", action,
                                                           approver.slack_id, "partial",
                                                           approver=approver.slack_id))
@@ -222,19 +225,20 @@ class DecisionFlow:
             else:
                 claimed = await self.store.claim(
                     action_id, approver.slack_id, approver.hexabase_user, self.clock(),
-                    self._event("confirmation.approve", action, approver.slack_id, "ok",
-                                approver=approver.slack_id,
-                                confirmation_state=State.APPROVED.value), have=have)
+                    *ruled, self._event("confirmation.approve", action, approver.slack_id,
+                                        "ok", approver=approver.slack_id,
+                                        confirmation_state=State.APPROVED.value), have=have)
                 if claimed is not None:
-                    return await self._execute(claimed)
+                    return await self._execute(claimed, requester)
             fresh = await self.store.get(action_id)
             if fresh is None or fresh.state is not State.PENDING:
                 break
             action = fresh
+        await self.store.record_many(ruled)  # the ruling is audited even when the click lost
         return await self._explain(action_id)
 
-    async def _recheck(self, action: PendingAction,
-                       requester: SecurityContext) -> PendingAction | Decision:
+    async def _recheck(self, action: PendingAction, requester: SecurityContext
+                       ) -> tuple[PendingAction, AuditEvent] | Decision:
         """The guardrails again, before anything runs: the policy, the clock or the activity
         may have changed since the plan.  A refusal fails the action (nothing changed); a
         stricter requirement is stored before this approval counts."""
@@ -252,14 +256,12 @@ class DecisionFlow:
             raised = await self.store.escalate(
                 action.id, two_person or action.two_person,
                 max(needed, action.approvals_needed), ruling.rule, event)
-            return raised or await self._explain(action.id)
-        await self.store.record(event)
-        return action
+            return (raised, event) if raised else await self._explain(action.id)
+        return action, event
 
-    async def _execute(self, action: PendingAction) -> Decision:
+    async def _execute(self, action: PendingAction, requester: SecurityContext) -> Decision:
+        """Run a claimed action as ``requester`` (resolved from the directory at approval)."""
         began = time.monotonic()
-        requester = await self.identity.context(action.requester, workspace=action.workspace,
-                                                namespace=action.namespace)
         env = self.env_for(requester)
         spec = registry.get(action.tool)
         access = spec.access(registry.parse_args(spec, action.plan.args))

@@ -13,6 +13,7 @@ the changes in flight come in as :class:`Activity`.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -208,14 +209,30 @@ def _windows(rule: Rule, policy: Policy, now: datetime) -> Approvals | None:
     return None
 
 
-def _rate(rule: Rule, activity: Activity, now: datetime, policy: Policy) -> None:
+def _writes_by_scope(activity: Activity) -> dict[tuple[str, str, str], list[datetime]]:
+    """The user's writes grouped by (tool, workspace, namespace), times sorted: each rule's
+    scope is then matched once per group, not once per write."""
+    groups: dict[tuple[str, str, str], list[datetime]] = {}
+    for w in activity.writes:
+        groups.setdefault((w.tool, w.workspace, w.namespace), []).append(w.at)
+    for times in groups.values():
+        times.sort()
+    return groups
+
+
+def _rate(rule: Rule, writes: dict[tuple[str, str, str], list[datetime]], now: datetime,
+          policy: Policy) -> None:
     limit = rule.rate_limit
     if limit is None:
         return
     count, period, unit = limit
-    recent = sorted(w.at for w in activity.writes if now - period < w.at <= now
-                    and _in_scope(rule, w.tool, w.workspace, w.namespace))
+    recent: list[datetime] = []
+    for key, times in writes.items():
+        if _in_scope(rule, *key):
+            recent += times[bisect.bisect_right(times, now - period):
+                            bisect.bisect_right(times, now)]
     if len(recent) >= count:
+        recent.sort()
         free = recent[len(recent) - count] + period
         raise _Denied(rule.name, f"you already made {len(recent)} writes in the last {unit} "
                                  f"(rule {rule.name}: {rule.rate}); the next is possible "
@@ -277,6 +294,7 @@ def evaluate(policy: Policy, operation: str, args: dict[str, Any], plan: ActionP
         needed, decider = Approvals.ONE_TEAMMATE, "two-person namespace"
         notes.append(f"namespace {namespace} is a two-person namespace (directory)")
     risk = plan.risk if plan else None
+    writes = _writes_by_scope(activity)
     try:
         _protected(policy, operation, workspace, objs)
         _command(applying, operation, args)
@@ -287,7 +305,7 @@ def evaluate(policy: Policy, operation: str, args: dict[str, Any], plan: ActionP
                                          + (f": {rule.reason}" if rule.reason else ""))
             _caps(rule, objs)
             _required(rule, objs)
-            _rate(rule, activity, now, policy)
+            _rate(rule, writes, now, policy)
             _concurrency(rule, ctx.slack_id, objs, activity)
             for level, why in ((rule.approvals_needed, "approvals"),
                                (_windows(rule, policy, now), "time")):

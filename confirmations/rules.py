@@ -30,6 +30,7 @@ offending value (:class:`PolicyError`).  Evaluation lives in :mod:`confirmations
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import shlex
 from datetime import datetime, timedelta
@@ -88,6 +89,37 @@ class Approvals(enum.IntEnum):
         except KeyError:
             raise ValueError(f"approvals must be one of self, one_teammate, two_people, "
                              f"got {value!r}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _cron_fields(expr: str) -> tuple[frozenset[int] | None, ...] | None:
+    """The expanded minute/hour/day/month/weekday sets of a cron expression (None = any);
+    None when it uses features only croniter itself can judge (L, #, …)."""
+    fields: list[frozenset[int] | None] = []
+    for values in croniter(expr).expanded[:5]:
+        if values == ["*"]:
+            fields.append(None)
+        elif all(isinstance(v, int) for v in values):
+            fields.append(frozenset(int(v) for v in values))
+        else:
+            return None
+    return tuple(fields)
+
+
+def cron_match(expr: str, local: datetime) -> bool:
+    """Whether the minute ``local`` (wall time in the period's zone) is one the expression
+    names; day-of-month and weekday combine with OR when both are restricted, as in cron."""
+    fields = _cron_fields(expr)
+    if fields is None:
+        return bool(croniter.match(expr, local.replace(tzinfo=None)))
+    minute, hour, day, month, weekday = fields
+    if not ((minute is None or local.minute in minute) and (hour is None or local.hour in hour)
+            and (month is None or local.month in month)):
+        return False
+    dow = (local.weekday() + 1) % 7
+    if day is not None and weekday is not None:
+        return local.day in day or dow in weekday
+    return (day is None or local.day in day) and (weekday is None or dow in weekday)
 
 
 class Strict(BaseModel):
@@ -149,7 +181,7 @@ class Period(Strict):
     def contains(self, now: datetime, default_tz: str) -> bool:
         local = now.astimezone(self.zone(default_tz))
         if self.cron:
-            return bool(croniter.match(self.cron, local.replace(tzinfo=None)))
+            return cron_match(self.cron, local)
         assert self.start is not None and self.end is not None
         start, end = (t if t.tzinfo else t.replace(tzinfo=local.tzinfo)
                       for t in (self.start, self.end))
@@ -296,6 +328,11 @@ class Policy(Strict):
         if twice:
             raise ValueError(f"rule names must be unique; repeated: {', '.join(twice)}")
         return self
+
+    @property
+    def counts_in_flight(self) -> bool:
+        """Whether any rule limits changes in flight (else nobody needs them looked up)."""
+        return any(r.concurrency.per_object or r.concurrency.per_user for r in self.rules)
 
     def rate_horizon(self) -> timedelta:
         """How far back the user's writes must be looked up for the rate limits."""

@@ -85,19 +85,26 @@ class ConfirmationStore:
             await outbox.record(conn, *events)
         return _action(row)
 
-    async def activity(self, requester: str, workspace: str, since: datetime, now: datetime,
-                       exclude: str = "", running_only: bool = False) -> Activity:
+    async def activity(self, requester: str, workspace: str, since: datetime | None,
+                       now: datetime, exclude: str = "", in_flight: bool = True,
+                       running_only: bool = False) -> Activity:
         """The facts the guardrails count: the requester's writes since ``since`` (proposals
-        not rejected, cancelled or expired) and the workspace's open changes."""
+        not rejected, cancelled or expired; None = not needed) and the workspace's open
+        changes (``running_only``: approved or executing)."""
+        writes: Sequence[Any] = ()
+        open_rows: Sequence[Any] = ()
         async with self.engine.connect() as conn:
-            writes = (await conn.execute(sa.select(
-                T.created_at, T.tool, T.workspace, T.namespace).where(
-                T.requester == requester, T.created_at > since, T.id != exclude,
-                T.state.not_in(NOT_WRITES)))).all()
-            open_rows = (await conn.execute(sa.select(T.id, T.requester, T.tool, T.plan).where(
-                T.workspace == workspace, T.id != exclude,
-                T.state.in_(OPEN[1:] if running_only else OPEN),
-                sa.or_(T.state != State.PENDING.value, T.expires_at > now)))).all()
+            if since is not None:
+                writes = (await conn.execute(sa.select(
+                    T.created_at, T.tool, T.workspace, T.namespace).where(
+                    T.requester == requester, T.created_at > since, T.id != exclude,
+                    T.state.not_in(NOT_WRITES)))).all()
+            if in_flight:
+                open_rows = (await conn.execute(sa.select(
+                    T.id, T.requester, T.tool, T.plan).where(
+                    T.workspace == workspace, T.id != exclude,
+                    T.state.in_(OPEN[1:] if running_only else OPEN),
+                    sa.or_(T.state != State.PENDING.value, T.expires_at > now)))).all()
         return Activity(
             writes=tuple(PastWrite(r.created_at, r.tool, r.workspace, r.namespace)
                          for r in writes),
@@ -106,13 +113,13 @@ class ConfirmationStore:
                 for t in (r.plan or {}).get("targets") or [])) for r in open_rows))
 
     async def add_approval(self, action_id: str, who: str, have: int, now: datetime,
-                           event: AuditEvent) -> PendingAction | None:
+                           *events: AuditEvent) -> PendingAction | None:
         """Record one approval of several (pending stays pending); None if someone else
         approved in the meantime (``have`` changed) or ``who`` already did."""
         return await self._transition(
             action_id, [State.PENDING],
             {"approvals": T.approvals.op("||")(sa.func.to_jsonb(sa.cast(who, sa.Text)))},
-            [event], extra=sa.and_(T.expires_at > now,
+            events, extra=sa.and_(T.expires_at > now,
                                    sa.func.jsonb_array_length(T.approvals) == have,
                                    sa.not_(T.approvals.has_key(who))))
 
@@ -143,7 +150,7 @@ class ConfirmationStore:
         return _action(row) if row else None
 
     async def claim(self, action_id: str, approver: str, approver_hexabase: str,
-                    now: datetime, event: AuditEvent, have: int = 0) -> PendingAction | None:
+                    now: datetime, *events: AuditEvent, have: int = 0) -> PendingAction | None:
         """pending → approved by the last approval needed, only if still pending, unexpired
         and with the ``have`` earlier approvals (none by ``approver``); None for the losers."""
         return await self._transition(
@@ -151,7 +158,7 @@ class ConfirmationStore:
             {"state": State.APPROVED.value, "approver": approver,
              "approver_hexabase": approver_hexabase, "decided_at": now,
              "approvals": T.approvals.op("||")(sa.func.to_jsonb(sa.cast(approver, sa.Text)))},
-            [event], extra=sa.and_(T.expires_at > now,
+            events, extra=sa.and_(T.expires_at > now,
                                    sa.func.jsonb_array_length(T.approvals) == have,
                                    sa.not_(T.approvals.has_key(approver))))
 

@@ -240,3 +240,14 @@ def test_policy_file_that_is_not_yaml_or_missing(tmp_path: Any) -> None:
         rules.load(bad, WRITES)
     with pytest.raises(PolicyError, match="cannot read the policy file"):
         rules.load(tmp_path / "absent.yaml", WRITES)
+
+
+@pytest.mark.parametrize("expr", ["* 9-17 * * mon-fri", "*/15 * 1,15 * *", "0 0 * * 0",
+                                  "* * * * 7", "* 8 1 * mon", "30 22 * 12 fri", "* * L * *"])
+def test_cron_windows_match_like_croniter(expr: str) -> None:
+    from croniter import croniter
+
+    start = datetime(2026, 11, 28, 0, 0)
+    for step in range(0, 60 * 24 * 9, 7):  # nine days, every seventh minute
+        at = start + timedelta(minutes=step)
+        assert rules.cron_match(expr, at) == croniter.match(expr, at), (expr, at)
