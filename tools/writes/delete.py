@@ -55,12 +55,14 @@ def _path(namespace: str, kind: str, name: str | None = None) -> str:
     return f"{prefix}/namespaces/{namespace}/{plural}" + (f"/{name}" if name else "")
 
 
-async def _list(env: ToolEnv, namespace: str, kind: str) -> list[dict[str, Any]]:
+async def _list(env: ToolEnv, namespace: str, kind: str,
+                unseen: list[str]) -> list[dict[str, Any]]:
     try:
         found = await env.cluster.call("GET", _path(namespace, kind),
                                        what=f"list {KINDS[kind][2]}")
     except (errors.Forbidden, errors.NotFound):
-        return []  # what the user cannot see is not shown; the API server still decides
+        unseen.append(KINDS[kind][2])  # said in the plan: the list may be incomplete
+        return []
     return list(found.get("items") or [])
 
 
@@ -94,6 +96,7 @@ async def dependents(env: ToolEnv, namespace: str, kind: str,
     uid = obj["metadata"].get("uid")
     spec = obj.get("spec") or {}
     found: list[str] = []
+    unseen: list[str] = []
     if kind in ("deployment", "statefulset", "job", "cronjob"):
         owned = {"deployment": ["ReplicaSet"], "statefulset": ["Pod"], "job": ["Pod"],
                  "cronjob": ["Job"]}[kind]
@@ -101,35 +104,42 @@ async def dependents(env: ToolEnv, namespace: str, kind: str,
                  "Job": ("/apis/batch/v1", "jobs")}
         for owned_kind in owned:
             prefix, plural = lists[owned_kind]
-            items = (await env.cluster.call(
-                "GET", f"{prefix}/namespaces/{namespace}/{plural}",
-                what=f"list {plural}")).get("items") or []
+            try:
+                items = (await env.cluster.call(
+                    "GET", f"{prefix}/namespaces/{namespace}/{plural}",
+                    what=f"list {plural}")).get("items") or []
+            except errors.Forbidden:
+                unseen.append(plural)
+                continue
             mine = [_name(o) for o in items if any(
                 r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])]
             if mine:
                 found.append(f"owns {owned_kind} {', '.join(mine[:SHOWN])} (deleted with it)")
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     if kind in ("deployment", "statefulset") and labels:
-        for svc in await _list(env, namespace, "service"):
+        for svc in await _list(env, namespace, "service", unseen):
             if _selects((svc.get("spec") or {}).get("selector") or {}, labels):
                 found.append(f"Service {_name(svc)} selects its pods (no endpoints after)")
-        for pdb in await _list(env, namespace, "poddisruptionbudget"):
+        for pdb in await _list(env, namespace, "poddisruptionbudget", unseen):
             if _selects((pdb.get("spec") or {}).get("selector") or {}, labels):
                 found.append(f"PodDisruptionBudget {_name(pdb)} guards its pods")
-        for hpa in await _list(env, namespace, "horizontalpodautoscaler"):
+        for hpa in await _list(env, namespace, "horizontalpodautoscaler", unseen):
             ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
             if ref.get("name") == _name(obj) and ref.get("kind") == KINDS[kind][0]:
                 found.append(f"HorizontalPodAutoscaler {_name(hpa)} scales it")
     if kind == "service":
-        for ing in await _list(env, namespace, "ingress"):
+        for ing in await _list(env, namespace, "ingress", unseen):
             if _name(obj) in _refs(ing.get("spec"), ("service",)):
                 found.append(f"Ingress {_name(ing)} routes to it")
     if kind == "configmap":
         for workload in ("deployment", "statefulset", "cronjob"):
-            for item in await _list(env, namespace, workload):
+            for item in await _list(env, namespace, workload, unseen):
                 if _name(obj) in _refs(item.get("spec"), CONFIGMAP_REFS):
                     found.append(f"{KINDS[workload][0]} {_name(item)} mounts or reads it")
-    return found[:SHOWN * 2]
+    found = found[:SHOWN * 2]
+    if unseen:
+        found.append(f"(not visible to you, so not checked: {', '.join(sorted(set(unseen)))})")
+    return found
 
 
 async def plan_delete(env: ToolEnv, args: DeleteArgs) -> ActionPlan:
@@ -143,9 +153,10 @@ async def plan_delete(env: ToolEnv, args: DeleteArgs) -> ActionPlan:
                                                      if o.get("controller") else "")
               for o in obj["metadata"].get("ownerReferences") or []]
     hangs = await dependents(env, namespace, args.kind, obj)
+    real = [h for h in hangs if not h.startswith("(")]
     lines = [f"{kind} {namespace}/{args.name}: deleted (uid {target.uid})"]
     lines += [f"owned by {o}" for o in owners] or ["owned by nothing"]
-    lines += hangs or ["nothing found that depends on it"]
+    lines += hangs if real else ["nothing found that depends on it", *hangs]
     payload = {"path": _path(namespace, args.kind, args.name),
                "body": {"kind": "DeleteOptions", "apiVersion": "v1",
                         "propagationPolicy": "Background",
@@ -155,7 +166,7 @@ async def plan_delete(env: ToolEnv, args: DeleteArgs) -> ActionPlan:
         tool="delete_resource", args=args.model_dump(), workspace=env.ctx.workspace,
         namespace=namespace, requester=env.ctx.slack_id,
         summary=f"Delete {kind} {namespace}/{args.name}"
-                + (f" ({len(hangs)} thing(s) depend on it)" if hangs else ""),
+                + (f" ({len(real)} thing(s) depend on it)" if real else ""),
         diff="\n".join(lines), risk=Risk.HIGH, payload=payload, targets=(target,),
         dry_run="not run (deletion; preconditions uid + resourceVersion)",
         facts={"objects": [fact(kind, obj, owners=owners, dependents=hangs)]})
