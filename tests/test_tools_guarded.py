@@ -110,3 +110,14 @@ async def test_exec_refuses_a_replaced_pod_and_users_without_exec(
     bob = env_for(sandbox, "bob")
     with pytest.raises(errors.Forbidden, match="bob may not create pods/exec"):
         await _plan(bob, "exec_command", pod=pod, command=["env"])
+
+
+def test_sandbox_exec_speaks_kubectls_protocol(sandbox: ThreadedSandbox) -> None:
+    pod = "web-app-7c9d8f6b5d-x2k9p"
+    ok = sandbox.kubectl("alice", "-n", "shop", "exec", pod, "--", "df", "-h")
+    assert ok.returncode == 0 and ok.stdout.startswith("Filesystem"), ok.stderr
+    failing = sandbox.kubectl("alice", "-n", "shop", "exec", pod, "--", "ls", "/no/such/dir")
+    assert failing.returncode == 2 and "command terminated with exit code 2" in failing.stderr
+    denied = sandbox.kubectl("bob", "-n", "shop", "exec", pod, "--", "env")
+    assert denied.returncode == 1
+    assert 'User "bob" cannot create resource "pods/exec"' in denied.stderr
