@@ -77,7 +77,7 @@ def check_cmd(ctx: typer.Context,
     """Validate a policy file and list its rules."""
     try:
         policy = (rules.load(file, WRITE_TOOLS) if file is not None
-                  else load_policy(settings_with_directory(ctx, None)))
+                  else load_policy(settings_with_directory(ctx, None)).policy)
     except rules.PolicyError as exc:
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(1) from exc

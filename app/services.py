@@ -26,6 +26,7 @@ from app.llm import providers
 from app.settings import ConfigError, Settings
 from confirmations import rules
 from confirmations.flow import WRITE_TOOLS, DecisionFlow
+from confirmations.source import PolicySource
 from confirmations.store import ConfirmationStore
 from tools.kube.client import ClusterClients
 from tools.prometheus import Prometheus
@@ -63,10 +64,11 @@ def build_directory(settings: Settings, store: IdentityStore) -> tuple[Directory
         raise ConfigError([f"HEXABOT_DIRECTORY_FILE: {exc}"]) from exc
 
 
-def load_policy(settings: Settings) -> rules.Policy:
-    """The guardrail policy from HEXABOT_POLICY_FILE (or the built-in one), checked whole."""
+def load_policy(settings: Settings) -> PolicySource:
+    """The guardrail policy from HEXABOT_POLICY_FILE (or the built-in one), checked whole;
+    re-read when the file changes."""
     try:
-        return rules.load(settings.policy_file, WRITE_TOOLS)
+        return PolicySource(settings.policy_file, WRITE_TOOLS)
     except rules.PolicyError as exc:
         raise ConfigError([f"HEXABOT_POLICY_FILE: {line}" for line in str(exc).splitlines()]
                           ) from exc

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from confirmations import explain, guard, policy, rules
 from confirmations.model import PendingAction, State
 from confirmations.rules import Approvals
+from confirmations.source import PolicySource
 from confirmations.store import ConfirmationStore
 from tools import errors, registry
 from tools.audit import AuditEvent
@@ -66,12 +67,22 @@ class DecisionFlow:
                  ttl: timedelta = DEFAULT_TTL,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  prometheus: Prometheus | None = None,
-                 guardrails: rules.Policy | None = None) -> None:
+                 guardrails: rules.Policy | PolicySource | None = None) -> None:
         self.store, self.identity, self.clusters = store, identity, clusters
         self.pricing, self.ttl, self.clock = pricing or Pricing(), ttl, clock
         self.prometheus = prometheus
-        self.guardrails = guardrails or rules.load(None, WRITE_TOOLS)
+        self.policies = (guardrails if isinstance(guardrails, PolicySource)
+                         else PolicySource.fixed(guardrails or rules.load(None, WRITE_TOOLS)))
         self.on_execution_start: Callable[[str], None] | None = None  # benchmarks
+
+    @property
+    def guardrails(self) -> rules.Policy:
+        """The policy in force now (a file policy is re-read when it changes)."""
+        return self.policies.current()
+
+    @guardrails.setter
+    def guardrails(self, policy: rules.Policy) -> None:
+        self.policies = PolicySource.fixed(policy)
 
     def env_for(self, ctx: SecurityContext) -> ToolEnv:
         """How every layer reaches the cluster as ``ctx``: their client, prices, Prometheus."""

@@ -251,3 +251,25 @@ def test_cron_windows_match_like_croniter(expr: str) -> None:
     for step in range(0, 60 * 24 * 9, 7):  # nine days, every seventh minute
         at = start + timedelta(minutes=step)
         assert rules.cron_match(expr, at) == croniter.match(expr, at), (expr, at)
+
+
+def test_a_changed_policy_file_is_reloaded_and_a_bad_edit_refused(tmp_path: Any) -> None:
+    from confirmations.source import PolicySource
+
+    path = tmp_path / "policy.yaml"
+    path.write_text("rules: [{name: caps, tools: ['*'], caps: {max_replicas: 5}}]\n")
+    now = [0.0]
+    source = PolicySource(path, WRITES, check_every=5.0, clock=lambda: now[0])
+    assert judge(source.current(), plan(replicas=[3, 8])).outcome == "deny"
+    path.write_text("rules: [{name: caps, tools: ['*'], caps: {max_replicas: 10}}]\n")
+    assert judge(source.current(), plan(replicas=[3, 8])).outcome == "deny"  # not yet looked
+    now[0] = 6.0
+    assert judge(source.current(), plan(replicas=[3, 8])).outcome == "allow"
+    path.write_text("rules: [{name: caps, tools: ['*'], capz: {}}]\n")
+    now[0] = 12.0
+    kept = source.current()
+    assert kept.rules[0].caps.max_replicas == 10  # the bad edit never takes effect
+    assert f"{path}: rules.0.capz: unknown key" in source.error
+    path.write_text("rules: []\n")
+    now[0] = 18.0
+    assert source.current().rules == [] and source.error == ""
