@@ -50,10 +50,13 @@ def register(cli: typer.Typer) -> None:
                 actions = await services.confirmations.store.for_user(
                     me.entry.slack_id, [w.name for w in me.entry.workspaces])
                 table = Table(title=f"pending actions for {me.entry.name}")
-                for column in ("id", "requester", "namespace", "risk", "expires", "summary"):
+                for column in ("id", "requester", "namespace", "risk", "approvals", "expires",
+                               "summary"):
                     table.add_column(column, overflow="fold")
                 for a in actions:
                     table.add_row(a.id, a.requester, a.namespace, a.risk,
+                                  f"{len(a.approvals)}/{a.approvals_needed}"
+                                  + (" (not the requester)" if a.two_person else ""),
                                   f"{a.expires_at:%H:%M:%S UTC}", a.plan.summary)
                 out.print(table)
         try:

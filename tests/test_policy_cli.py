@@ -19,6 +19,10 @@ rules:
     tools: ["*"]
     scope: {namespaces: [shop-staging]}
     approvals: one_teammate
+  - name: staging-restarts
+    tools: [restart]
+    scope: {namespaces: [shop-staging]}
+    approvals: two_people
 protected:
   - {name: databases, labels: {hexabot.io/protected: "true"}}
 """
@@ -37,7 +41,7 @@ def test_check_names_file_and_path(clean_env: dict[str, str], tmp_path: Path) ->
     good.write_text(POLICY)
     ok = run_cli(["policy", "check", str(good)], clean_env, tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert "2 rule(s), 1 protected" in ok.stdout and "staging-caps — scale_deployment" in ok.stdout
+    assert "3 rule(s), 1 protected" in ok.stdout and "staging-caps — scale_deployment" in ok.stdout
 
 
 async def test_explain_and_show_without_acting(clean_env: dict[str, str], database_url: str,
@@ -63,6 +67,15 @@ async def test_explain_and_show_without_acting(clean_env: dict[str, str], databa
     assert f"Guardrails ({policy}) for alice in workspace shop:" in shown.stdout
     assert "databases — hexabot.io/protected=true: never restarted" in shown.stdout
     assert "Two-person namespaces (directory): shop" in shown.stdout
+
+    proposed = run_cli(["tools", "run", "restart", "--as", "alice", "--namespace",
+                        "shop-staging", "name=web-app"], env, tmp_path)
+    assert proposed.returncode == 0, proposed.stderr
+    [row] = await fetch_rows(database_url, "SELECT id FROM pending_actions")
+    listed = run_cli(["pending", "--as", "carol"], env, tmp_path)
+    assert "0/2 (not the requester)" in listed.stdout, listed.stdout
+    first = run_cli(["approve", row["id"], "--as", "carol"], env, tmp_path)
+    assert first.returncode == 0 and "Approved by carol (1 of 2)" in first.stdout, first.stderr
 
 
 def test_a_bad_policy_file_stops_the_start(clean_env: dict[str, str], database_url: str,

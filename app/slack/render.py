@@ -146,8 +146,10 @@ def home(name: str, workspace: str, namespace: str, pending: list[PendingAction]
         section(f"*Pending approvals* ({len(pending)})"),
     ]
     for a in pending[:20]:  # decidable here too: also proposals made outside Slack
-        blocks += [section(f"• {a.plan.summary} — <@{a.requester}>, risk {a.risk}, expires "
-                           f"{_when(a.expires_at)} (`{a.id[:8]}`)"),
+        so_far = (f", approved {len(a.approvals)} of {a.approvals_needed}"
+                  if a.approvals_needed > 1 else "")
+        blocks += [section(f"• {a.plan.summary} — <@{a.requester}>, risk {a.risk}{so_far}, "
+                           f"expires {_when(a.expires_at)} (`{a.id[:8]}`)"),
                    buttons(a, block_id=f"home-{a.id}")]
     if recent:
         blocks += [{"type": "divider"}, section("*Your recent actions*")]
