@@ -79,3 +79,20 @@ async def test_a_two_person_card_shows_the_first_approval(slack: SlackEmulator,
                               ("C0SHOP", card["ts"])]["blocks"]) else None)
     assert "<@U0CAROL> (1 of 2)" in str(updated["blocks"])
     assert updated["blocks"][-1]["type"] == "actions"  # still waiting for a second person
+
+
+async def test_exec_output_goes_to_the_requesters_dm(slack: SlackEmulator) -> None:
+    pod = "web-app-7c9d8f6b5d-x2k9p"
+    await slack.say("U0ALICE", "C0SHOP", f"<@{BOT_USER}> exec {pod} -- df -h")
+    card = await until(lambda: next((m for m in bot_messages(slack, "C0SHOP")
+                                     if m["text"].startswith("Approval needed")), None))
+    assert "Run `df -h` in pod shop/" in str(card["blocks"])
+    action_id = card["blocks"][-1]["elements"][0]["value"]
+    await slack.click("U0CAROL", "C0SHOP", card["ts"], "approve", action_id)
+    dm = slack.state.im_with("U0ALICE").id
+    [output] = await until(lambda: [m for m in bot_messages(slack, dm)
+                                    if "Filesystem" in m["text"]])
+    assert output["text"].startswith("$ df -h")
+    updated = slack.state.messages[("C0SHOP", card["ts"])]
+    assert "The output went to <@U0ALICE> in a direct message." in str(updated["blocks"])
+    assert "Filesystem" not in str(updated["blocks"])

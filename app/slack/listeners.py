@@ -235,6 +235,10 @@ async def _decided(services: Services, client: AsyncWebClient, click: Click,
             await client.chat_update(channel=channel, ts=ts,
                                      text=f"{decided.state.value}: {decided.plan.summary}",
                                      blocks=render.card(decided))
+    if decided.tool in render.PRIVATE_RESULTS and decided.result:
+        dm = await client.conversations_open(users=decided.requester)
+        await client.chat_postMessage(channel=dm["channel"]["id"], text=decided.result[:3000],
+                                      blocks=render.text_blocks(decided.result))
     if not click.channel:
         await publish_home(services, client, click.user)
     for owner, run in await services.orchestrator.resume_for(click.action):

@@ -87,6 +87,11 @@ def buttons(action: PendingAction, approve: dict[str, Any] | None = None,
                   "text": {"type": "plain_text", "text": "Reject"}, "value": action.id}]}
 
 
+# Results that stay between the bot and the requester (a command's output can hold private
+# data even after redaction); the card in a shared channel only says where they went.
+PRIVATE_RESULTS = {"exec_command"}
+
+
 def card(action: PendingAction) -> Blocks:
     plan = action.plan
     approvers = ("someone other than the requester who holds the same permission"
@@ -127,6 +132,8 @@ def card(action: PendingAction) -> Blocks:
     else:
         who = f" by <@{action.approver}>" if action.approver else ""
         outcome = action.result or action.error or ""
+        if action.result and action.tool in PRIVATE_RESULTS:
+            outcome = f"The output went to <@{action.requester}> in a direct message."
         blocks.append(section(f"*{action.state.value.capitalize()}*{who} at "
                               f"{_when(action.decided_at or action.executed_at)}"
                               + (f"\n{outcome}"[:2000] if outcome else "")))
