@@ -83,6 +83,23 @@ async def test_a_protected_deployment_cannot_be_restarted(
     assert (await _scale(r, 2)).state is State.PENDING  # other changes stay possible
 
 
+async def test_a_protected_deployments_pods_cannot_be_deleted_one_by_one(r: Rig) -> None:
+    carol = await r.identity.context("carol", namespace="shop")
+    await r.flow.env_for(carol).cluster.call(
+        "PATCH", "/apis/apps/v1/namespaces/shop/deployments/web-app",
+        body={"metadata": {"labels": {"hexabot.io/protected": "true"}}},
+        content_type="application/merge-patch+json")
+    with pytest.raises(errors.PlanRefused, match="Deployment shop/web-app is protected"):
+        await r.flow.propose(carol, "restart", {"kind": "pod",
+                                                "name": "web-app-7c9d8f6b5d-x2k9p"})
+    with pytest.raises(errors.PlanRefused, match="Deployment shop/web-app is protected"):
+        await r.flow.propose(carol, "delete_resource", {"kind": "pod",
+                                                        "name": "web-app-7c9d8f6b5d-x2k9p"})
+    other = await r.flow.propose(carol, "restart", {"kind": "pod", "name":
+                                                    "checkout-worker-6b8f9d7c4e-h5j2k"})
+    assert other.state is State.PENDING
+
+
 async def test_a_write_during_a_freeze_needs_two_people(r: Rig, sandbox: ThreadedSandbox) -> None:
     use(r, {"timezone": "Europe/Berlin", "rules": [{"name": "year-end", "tools": ["*"],
             "freezes": [{"start": "2026-12-20 00:00", "end": "2027-01-04 00:00",

@@ -131,3 +131,31 @@ def fact(kind: str, obj: dict[str, Any], **extra: Any) -> dict[str, Any]:
     meta = obj.get("metadata") or {}
     return {"kind": kind, "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
             "labels": dict(meta.get("labels") or {}), **extra}
+
+
+OWNER_PATHS = {"ReplicaSet": "/apis/apps/v1/namespaces/{ns}/replicasets/{name}",
+               "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+               "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets/{name}",
+               "DaemonSet": "/apis/apps/v1/namespaces/{ns}/daemonsets/{name}",
+               "Job": "/apis/batch/v1/namespaces/{ns}/jobs/{name}",
+               "CronJob": "/apis/batch/v1/namespaces/{ns}/cronjobs/{name}"}
+
+
+async def owner_facts(env: ToolEnv, obj: dict[str, Any], depth: int = 3) -> list[dict[str, Any]]:
+    """Facts about the controllers above ``obj`` (pod → ReplicaSet → Deployment), so a
+    guardrail protecting a workload also covers deleting its pods one by one.  Owners the
+    user cannot read are left out (the plan still shows the pod itself)."""
+    found: list[dict[str, Any]] = []
+    namespace = (obj.get("metadata") or {}).get("namespace", "")
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        path = OWNER_PATHS.get(str(ref.get("kind")))
+        if path is None or depth == 0:
+            continue
+        try:
+            owner = await env.cluster.call("GET", path.format(ns=namespace, name=ref["name"]),
+                                           what=f"read {ref['kind']} {ref['name']}")
+        except (errors.Forbidden, errors.NotFound):
+            continue
+        found.append(fact(str(ref["kind"]), owner))
+        found += await owner_facts(env, owner, depth - 1)
+    return found

@@ -17,7 +17,7 @@ from tools import errors
 from tools.args import Name, ToolArgs
 from tools.kube.access import Access
 from tools.spec import ActionPlan, Risk, ToolEnv, ToolResult
-from tools.writes.common import fact, require, target_of
+from tools.writes.common import fact, owner_facts, require, target_of
 
 # kind argument -> (Kind, API path prefix, plural)
 KINDS: dict[str, tuple[str, str, str]] = {
@@ -169,7 +169,8 @@ async def plan_delete(env: ToolEnv, args: DeleteArgs) -> ActionPlan:
                 + (f" ({len(real)} thing(s) depend on it)" if real else ""),
         diff="\n".join(lines), risk=Risk.HIGH, payload=payload, targets=(target,),
         dry_run="not run (deletion; preconditions uid + resourceVersion)",
-        facts={"objects": [fact(kind, obj, owners=owners, dependents=hangs)]})
+        facts={"objects": [fact(kind, obj, owners=owners, dependents=hangs),
+                           *await owner_facts(env, obj)]})
 
 
 async def execute_delete(env: ToolEnv, plan: ActionPlan) -> ToolResult:

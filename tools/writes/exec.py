@@ -22,7 +22,7 @@ from tools.kube.access import Access
 from tools.redact import redact
 from tools.spec import ActionPlan, Risk, ToolEnv, ToolResult
 from tools.text import bound
-from tools.writes.common import fact, require, target_of
+from tools.writes.common import fact, owner_facts, require, target_of
 
 EXEC = Access("", "pods", "create", "exec")
 TIMEOUT_SECONDS = 20.0
@@ -81,7 +81,8 @@ async def plan_exec(env: ToolEnv, args: ExecArgs) -> ActionPlan:
              f"after {TIMEOUT_SECONDS:.0f} s)",
         risk=Risk.MEDIUM, payload={"container": container, "command": args.command},
         targets=(target_of("Pod", pod),), dry_run="not run (exec has no dry run)",
-        facts={"objects": [fact("Pod", pod, container=container, command=args.command)]})
+        facts={"objects": [fact("Pod", pod, container=container, command=args.command),
+                           *await owner_facts(env, pod)]})
 
 
 async def execute_exec(env: ToolEnv, plan: ActionPlan) -> ToolResult:

@@ -25,6 +25,7 @@ from tools.writes.common import (
     dry_run,
     executed_already,
     fact,
+    owner_facts,
     pod_requests,
     require,
     stale,
@@ -115,7 +116,7 @@ async def plan_restart(env: ToolEnv, args: RestartArgs) -> ActionPlan:
                                                 " (it has no controller: it will NOT return)"),
             risk=Risk.LOW if owners else Risk.HIGH, payload={"delete": "pod"},
             targets=(target_of("Pod", pod),), dry_run="not run (deletion)",
-            facts={"objects": [fact("Pod", pod)]})
+            facts={"objects": [fact("Pod", pod), *await owner_facts(env, pod)]})
     deployment = await env.cluster.call("GET", _deployment_path(namespace, args.name),
                                         what=f"read deployment {namespace}/{args.name}")
     target = target_of("Deployment", deployment)
