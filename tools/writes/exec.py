@@ -5,7 +5,7 @@ arguments).  Which commands are allowed is the guardrail policy's call: by defau
 allowlist of read-only diagnostics (``confirmations.guard.DEFAULT_COMMANDS``), anything else
 only where a rule allows it.  The plan pins the pod's uid, so an approval cannot run in a
 replacement pod.  Output is bounded, credential-shaped text is redacted (``env`` shows
-secrets), and the command is stopped after a timeout.
+secrets), and the stream is closed after a timeout (the API server then ends the session).
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ async def plan_exec(env: ToolEnv, args: ExecArgs) -> ActionPlan:
         tool="exec_command", args=args.model_dump(), workspace=env.ctx.workspace,
         namespace=namespace, requester=env.ctx.slack_id,
         summary=f"Run `{line}` in pod {namespace}/{args.pod} (container {container})",
-        diff=f"$ {line}\n(no shell; output cut at {env.limit} bytes and redacted; stopped "
-             f"after {TIMEOUT_SECONDS:.0f} s)",
+        diff=f"$ {line}\n(no shell; output cut at {env.limit} bytes and redacted; the stream "
+             f"is closed after {TIMEOUT_SECONDS:.0f} s)",
         risk=Risk.MEDIUM, payload={"container": container, "command": args.command},
         targets=(target_of("Pod", pod),), dry_run="not run (exec has no dry run)",
         facts={"objects": [fact("Pod", pod, container=container, command=args.command),
@@ -106,7 +106,7 @@ async def execute_exec(env: ToolEnv, plan: ActionPlan) -> ToolResult:
     if result.stderr:
         parts.append("[stderr]\n" + result.stderr.rstrip("\n"))
     if result.timed_out:
-        parts.append(f"[stopped after {TIMEOUT_SECONDS:.0f} s]")
+        parts.append(f"[no end after {TIMEOUT_SECONDS:.0f} s: stream closed, output so far]")
     elif result.exit_code not in (0, None):
         parts.append(f"[exit code {result.exit_code}]")
     elif result.message:
