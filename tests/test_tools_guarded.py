@@ -121,3 +121,16 @@ def test_sandbox_exec_speaks_kubectls_protocol(sandbox: ThreadedSandbox) -> None
     denied = sandbox.kubectl("bob", "-n", "shop", "exec", pod, "--", "env")
     assert denied.returncode == 1
     assert 'User "bob" cannot create resource "pods/exec"' in denied.stderr
+
+
+async def test_exec_that_does_not_end_is_cut_off(sandbox: ThreadedSandbox,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.writes import exec as execs
+
+    monkeypatch.setattr(execs, "TIMEOUT_SECONDS", 0.5)
+    env = alice(sandbox)
+    plan = await _plan(env, "exec_command", pod="web-app-7c9d8f6b5d-x2k9p",
+                       command=["sh", "-c", "echo started; sleep 3"])
+    done = await registry.execute(env, plan)
+    assert done.data["timed_out"] and done.data["exit_code"] is None
+    assert "[no end after 0 s: stream closed, output so far]" in done.text
