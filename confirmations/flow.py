@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from confirmations import explain, guard, policy, rules
 from confirmations.model import PendingAction, State
-from confirmations.rules import Approvals
 from confirmations.source import PolicySource
 from confirmations.store import ConfirmationStore
 from tools import errors, registry
@@ -156,7 +155,7 @@ class DecisionFlow:
         if ruling.risk is not None and ruling.risk is not plan.risk:
             plan = dataclasses.replace(plan, risk=ruling.risk)
         now = self.clock()
-        two_person = ruling.approvals >= Approvals.ONE_TEAMMATE
+        two_person = ruling.approvals.excludes_requester
         event = AuditEvent(kind="confirmation.propose", actor=ctx.slack_id, outcome="ok",
                            hexabase_user=ctx.hexabase_user, workspace=plan.workspace,
                            namespace=plan.namespace, confirmation_id=plan.id,
@@ -166,7 +165,7 @@ class DecisionFlow:
                                    "summary": plan.summary, "risk": plan.risk.value})
         return await self.store.create(
             plan, ctx.hexabase_user, two_person, now, now + self.ttl, verdict, event,
-            approvals_needed=2 if ruling.approvals is Approvals.TWO_PEOPLE else 1,
+            approvals_needed=ruling.approvals.clicks,
             policy_rule=ruling.rule)
 
     async def _explain(self, action_id: str) -> Decision:
@@ -261,8 +260,7 @@ class DecisionFlow:
             done = await self.store.finish(action.id, State.FAILED, self.clock(), event,
                                            error=reason, expected=(State.PENDING,))
             return Decision(False, reason, done) if done else await self._explain(action.id)
-        needed = 2 if ruling.approvals is Approvals.TWO_PEOPLE else 1
-        two_person = ruling.approvals >= Approvals.ONE_TEAMMATE
+        needed, two_person = ruling.approvals.clicks, ruling.approvals.excludes_requester
         if needed > action.approvals_needed or (two_person and not action.two_person):
             raised = await self.store.escalate(
                 action.id, two_person or action.two_person,

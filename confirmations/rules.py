@@ -72,9 +72,14 @@ class Approvals(enum.IntEnum):
         return self.name.lower()
 
     @property
-    def others(self) -> int:
-        """How many approvals from people other than the requester are needed."""
-        return max(0, self.value - 1)
+    def clicks(self) -> int:
+        """How many approvals must be recorded (stored as ``approvals_needed``)."""
+        return 2 if self is Approvals.TWO_PEOPLE else 1
+
+    @property
+    def excludes_requester(self) -> bool:
+        """Whether the requester's own click does not count (stored as ``two_person``)."""
+        return self >= Approvals.ONE_TEAMMATE
 
     @property
     def describe(self) -> str:
