@@ -111,7 +111,8 @@ class UserChatAgent:
         reply = await self._answer(box, ask.text, history)
         box.events.append(AuditEvent(
             kind="chat.request", actor=ctx.slack_id, outcome="ok",
-            hexabase_user=ctx.hexabase_user, workspace=ctx.workspace, namespace=ctx.namespace,
+            hexabase_user=ctx.hexabase_user, workspace=ctx.workspace,
+            workspace_id=ctx.workspace_id, namespace=ctx.namespace,
             request_id=ctx.request_id, session_id=ctx.session_id,
             duration_ms=int((time.monotonic() - began) * 1000),
             detail={"mode": reply.mode, "provider": reply.provider,

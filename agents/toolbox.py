@@ -50,6 +50,7 @@ class Toolbox:
         await self.record(AuditEvent(
             kind="tool.read", actor=self.ctx.slack_id, outcome=outcome,
             hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,
+            workspace_id=self.ctx.workspace_id,
             namespace=self.ctx.namespace, request_id=self.ctx.request_id,
             session_id=self.ctx.session_id, detail={"tool": tool}, error=error,
             duration_ms=int((time.monotonic() - began) * 1000)))
@@ -86,6 +87,7 @@ class Toolbox:
                 kind="tool.write", actor=self.ctx.slack_id, outcome="denied" if isinstance(
                     exc, errors.Forbidden | errors.PlanRefused) else "error",
                 hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,
+                workspace_id=self.ctx.workspace_id,
                 namespace=self.ctx.namespace, request_id=self.ctx.request_id,
                 detail={"tool": tool}, error=exc.message))
             raise
@@ -109,7 +111,7 @@ class Toolbox:
         began = time.monotonic()
         with tracing.tracer().start_as_current_span("tool diagnose"):
             findings, unreadable = await engine.diagnose(self.env, namespace)
-        await self._called(ToolCall("diagnose", {"namespace": namespace}, True,
+        await self._called(ToolCall("troubleshoot_issues", {"namespace": namespace}, True,
                                    f"{len(findings)} findings"))
         await self._audit("diagnose", "ok", began)
         return findings, unreadable
@@ -117,7 +119,7 @@ class Toolbox:
     async def backup_strategy(self, namespace: str, database: str) -> tuple[Strategy, str]:
         began = time.monotonic()
         found = await backup.strategy(self.env, namespace, database)
-        await self._called(ToolCall("backup_strategy", {"database": database}, True,
+        await self._called(ToolCall("generate_backup_strategy", {"database": database}, True,
                                    found[0].text()))
         await self._audit("backup_strategy", "ok", began)
         return found

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tools.registry import private_answer
+
 
 @dataclass(frozen=True)
 class Ask:
@@ -53,6 +55,12 @@ class Reply:
     tools_called: tuple[ToolCall, ...] = ()
     provider: str = ""
     attachments: tuple[Attachment, ...] = ()
+
+    @property
+    def private(self) -> bool:
+        """The answer carries private output (a tool whose spec says so was called): in a
+        shared place it goes only to the asker — the one rule, ``registry.private_answer``."""
+        return any(private_answer(c.tool) for c in self.tools_called)
 
     def as_json(self) -> dict[str, Any]:
         return {"reply": self.text, "mode": self.mode,

@@ -56,9 +56,11 @@ def tail(ctx: typer.Context, user: str = typer.Option(None, "--user", help="Slac
 
     async def run() -> list[dict[str, Any]]:
         if settings.clickhouse_url is not None:  # no PostgreSQL needed to read ClickHouse
-            return await reader.events(settings, None, user, workspace, start, limit)
+            return await reader.events(settings, None, user, since=start, limit=limit,
+                                       workspace=workspace)
         async with open_database(settings) as db:
-            return await reader.events(settings, db.engine, user, workspace, start, limit)
+            return await reader.events(settings, db.engine, user, since=start, limit=limit,
+                                       workspace=workspace)
 
     for event in asyncio.run(run()):
         out.print(_line(event), markup=False, highlight=False)

@@ -16,6 +16,7 @@ from rich.table import Table
 from app.cli_identity import AS, DIRECTORY, settings_with_directory
 from app.identity.service import IdentityError
 from app.services import open_services
+from app.slack import deliver
 from confirmations.flow import Decision
 
 out = Console(soft_wrap=True)
@@ -28,8 +29,15 @@ def _decide(ctx: typer.Context, directory: Path | None, action_id: str, who: str
             flow = services.confirmations
             decision = await (flow.approve(action_id, who) if approve
                               else flow.reject(action_id, who))
-            resumed = await services.orchestrator.resume_for(action_id) if decision.ok else []
-            return decision, [run.text() for _, run in resumed]
+            if not decision.ok:
+                return decision, []
+            me = (await services.identity.whoami(who)).entry.slack_id
+            resumed = await deliver.settle(services, None, action_id, decision.action)
+            return decision, [run.text() if owner.slack_id == me
+                              or not services.orchestrator.private(run)
+                              else f"workflow {run.workflow} ({run.state}): its report is "
+                                   f"private to {owner.slack_id}"
+                              for owner, run in resumed]
 
     decision, reports = asyncio.run(run())
     (out if decision.ok else Console(stderr=True)).print(decision.message, markup=False,
@@ -47,8 +55,9 @@ def register(cli: typer.Typer) -> None:
         async def run() -> None:
             async with open_services(settings_with_directory(ctx, directory)) as services:
                 me = await services.identity.whoami(who)
-                actions = await services.confirmations.store.for_user(
-                    me.entry.slack_id, [w.name for w in me.entry.workspaces])
+                actions = [a for w in me.entry.workspaces
+                           for a in await services.confirmations.pending_for(
+                               await services.identity.context(who, workspace_id=w.id))]
                 table = Table(title=f"pending actions for {me.entry.name}")
                 for column in ("id", "requester", "namespace", "risk", "approvals", "expires",
                                "summary"):

@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 
 from app.cli_identity import AS, DIRECTORY, settings_with_directory
-from app.cli_tools import parse_pairs
 from app.identity.service import IdentityError
+from app.pairs import parse_pairs, read_local_file
 from app.services import load_policy, open_services
 from confirmations import explain, rules
 from confirmations.flow import WRITE_TOOLS
@@ -35,7 +35,8 @@ async def _explain(directory: Path | None, ctx: typer.Context, who: str, tool: s
                                                    namespace=namespace)
         if not tool:
             return explain.overview(services.confirmations.guardrails, security)
-        found = await services.confirmations.explain(security, tool, parse_pairs(pairs))
+        found = await services.confirmations.explain(security, tool,
+                                                     parse_pairs(pairs, read_local_file))
         return (f"as {security.name} in {security.workspace}/{security.namespace} "
                 f"({services.confirmations.guardrails.source})\n" + explain.text(found))
 

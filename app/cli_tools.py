@@ -4,9 +4,8 @@ READ tools run and print their compact text (or ``--json`` data).  WRITE tools p
 — summary, diff, risk, cost, dry-run — and apply it only with ``--execute``; every step is
 permission-checked by the cluster and written to the audit outbox.
 
-Arguments: ``key=value`` (values read as YAML scalars: ``replicas=3``, ``previous=true``),
-``key.sub=value`` for maps (``set.LOG_LEVEL=debug``; values stay strings), ``key=@FILE`` to
-read a file (``manifest=@deploy.yaml``), JSON for lists (``remove='["A","B"]'``).
+Arguments: ``key=value`` (:mod:`app.pairs`; ``key=@FILE`` reads a file of the person running
+the CLI, e.g. ``manifest=@deploy.yaml``).
 """
 
 from __future__ import annotations
@@ -17,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from app.cli_identity import AS, DIRECTORY, settings_with_directory
 from app.identity.service import IdentityError
+from app.pairs import parse_pairs, read_local_file
 from app.services import open_services
 from tools import errors, registry
 from tools.analysis import engine
@@ -32,31 +31,6 @@ from tools.spec import ActionPlan, Effect
 tools_cli = typer.Typer(help="List and run the Kubernetes tools as a user.",
                         no_args_is_help=True)
 out = Console(soft_wrap=True)
-
-
-def parse_pairs(pairs: list[str]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise errors.InvalidArguments(f"{pair!r}: arguments are key=value")
-        if value.startswith("@"):
-            try:
-                parsed: Any = Path(value[1:]).read_text()
-            except OSError as exc:
-                raise errors.InvalidArguments(f"{key}: cannot read {value[1:]}: "
-                                              f"{exc.strerror}") from exc
-        elif "." in key:
-            outer, inner = key.split(".", 1)
-            result.setdefault(outer, {})[inner] = value
-            continue
-        else:
-            try:
-                parsed = yaml.safe_load(value) if value else ""
-            except yaml.YAMLError:
-                parsed = value
-        result[key] = parsed
-    return result
 
 
 def _print_plan(plan: ActionPlan) -> None:
@@ -72,14 +46,15 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
                workspace: str | None, namespace: str | None, pairs: list[str], as_json: bool,
                execute: bool) -> None:
     spec = registry.get(tool)
-    raw = parse_pairs(pairs)
+    raw = parse_pairs(pairs, read_local_file)
     async with open_services(settings_with_directory(ctx, settings_dir)) as services:
         security = await services.identity.context(who, workspace=workspace,
                                                    namespace=namespace)
         env = services.confirmations.env_for(security)
         event: dict[str, Any] = {
             "actor": security.slack_id, "hexabase_user": security.hexabase_user,
-            "workspace": security.workspace, "namespace": security.namespace,
+            "workspace": security.workspace, "workspace_id": security.workspace_id,
+            "namespace": security.namespace,
             "request_id": security.request_id}
         try:
             if spec.effect is Effect.READ:
@@ -122,6 +97,7 @@ async def _diagnose(settings_dir: Path | None, ctx: typer.Context, who: str,
         await services.store.record(AuditEvent(
             kind="tool.read", outcome="ok", actor=security.slack_id,
             hexabase_user=security.hexabase_user, workspace=security.workspace,
+            workspace_id=security.workspace_id,
             namespace=security.namespace, request_id=security.request_id,
             detail={"tool": "diagnose", "findings": [f.code for f in findings]}))
         return findings, unreadable

@@ -23,8 +23,8 @@ from agents.orchestrator.engine import Run
 from agents.orchestrator.specialists import default_agents
 from agents.orchestrator.workflow import WorkflowError, load_all
 from app.cli_identity import AS, DIRECTORY, settings_with_directory
-from app.cli_tools import parse_pairs
 from app.identity.service import IdentityError
+from app.pairs import parse_pairs, read_local_file
 from app.services import open_services
 from tools import errors
 
@@ -78,7 +78,7 @@ def run_cmd(ctx: typer.Context, name: str = typer.Argument(..., help="workflow n
             security = await services.identity.context(who, workspace=workspace,
                                                        namespace=namespace)
             started, proposals = await services.orchestrator.start(
-                security, name, parse_pairs(pairs or []))
+                security, name, parse_pairs(pairs or [], read_local_file))
             _print(started, as_json)
             for proposal in proposals:
                 out.print(f"awaiting approval #{proposal.id}: {proposal.summary} — hexabot "

@@ -104,8 +104,17 @@ def overview(policy: Policy, ctx: SecurityContext) -> str:
     return "\n".join(lines)
 
 
+def _value(value: Any) -> str:
+    """An argument as echoed: one line, at most 60 characters (a manifest is a line count)."""
+    shown = str(value)
+    if "\n" in shown:
+        return f"<{shown.count(chr(10)) + 1} lines>"
+    return shown if len(shown) <= 60 else shown[:57] + "…"
+
+
 def text(explanation: Explanation) -> str:
-    args = " ".join(f"{k}={v}" for k, v in explanation.args.items())
+    """The explanation; ``explanation.args`` are the tool's validated arguments."""
+    args = " ".join(f"{k}={_value(v)}" for k, v in explanation.args.items())
     lines = [f"{explanation.tool} {args}".rstrip()]
     ruling = explanation.ruling
     if ruling is None:

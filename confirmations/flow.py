@@ -43,7 +43,8 @@ class ContextSource(Protocol):
 
     async def context(self, who: str, session_id: str = "", request_id: str = "",
                       workspace: str | None = None,
-                      namespace: str | None = None) -> SecurityContext: ...
+                      namespace: str | None = None,
+                      workspace_id: str | None = None) -> SecurityContext: ...
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,16 @@ class Decision:
     action: PendingAction | None = None
     private: bool = False
     partial: bool = False   # an approval was recorded; more are needed before it runs
+
+
+def shown_to(viewer: str, action: PendingAction, result: str) -> str:
+    """What ``viewer`` (a Slack id) may read of an action's result: all of it when the output
+    is not private (``ToolSpec.private``) or they are the requester; else where it went.  Every
+    door answers a decision with this (Slack cards and ephemerals, the chat API, the CLI)."""
+    if viewer == action.requester or not registry.private_output(action.tool):
+        return result
+    return (f"Done: {action.tool} ran as its requester ({action.requester}); its output is "
+            "private to them (sent to them directly, and kept with the action).")
 
 
 def _time(at: datetime | None) -> str:
@@ -93,6 +104,7 @@ class DecisionFlow:
         target = action.plan.targets[0] if action.plan.targets else None
         return AuditEvent(kind=kind, actor=actor, outcome=outcome,
                           hexabase_user=action.requester_hexabase, workspace=action.workspace,
+                          workspace_id=action.workspace_id,
                           namespace=action.namespace, confirmation_id=action.id,
                           resource_kind=target.kind if target else "",
                           resource_name=target.name if target else "",
@@ -106,7 +118,7 @@ class DecisionFlow:
         now, policy = self.clock(), self.guardrails
         horizon = policy.rate_horizon()
         activity = await self.store.activity(
-            ctx.slack_id, plan.workspace if plan else ctx.workspace,
+            ctx.slack_id, plan.workspace_id if plan and plan.workspace_id else ctx.workspace_id,
             now - horizon if horizon else None, now, exclude,
             in_flight=policy.counts_in_flight, running_only=bool(exclude))
         return guard.evaluate(policy, tool, args, plan, ctx, activity, now)
@@ -118,6 +130,7 @@ class DecisionFlow:
                           outcome="denied" if not ruling.allowed else "ok",
                           hexabase_user=ctx.hexabase_user,
                           workspace=plan.workspace if plan else ctx.workspace,
+                          workspace_id=ctx.workspace_id,
                           namespace=plan.namespace if plan else ctx.namespace,
                           confirmation_id=plan.id if plan else "",
                           resource_kind=target.kind if target else "",
@@ -131,9 +144,11 @@ class DecisionFlow:
         """What the guardrails would decide for this write, without proposing it: the plan is
         made (reads and a server-side dry run only) so the facts are real; audited."""
         spec = registry.get(tool)
-        if spec.effect is Effect.READ:
-            return explain.Explanation(tool, raw, None, None)
+        # Validated like any call (READ tools too); only validated values are ever echoed.
         args = registry.parse_args(spec, raw).model_dump()
+        shown = {k: v for k, v in args.items() if v is not None}
+        if spec.effect is Effect.READ:
+            return explain.Explanation(tool, shown, None, None)
         plan: ActionPlan | None = None
         problem = ""
         try:
@@ -142,7 +157,7 @@ class DecisionFlow:
             problem = exc.message
         ruling = await self.judge(ctx, tool, args, plan)
         await self.store.record(self._ruling_event(ctx, tool, plan, ruling, "explain"))
-        return explain.Explanation(tool, raw, ruling, plan, problem)
+        return explain.Explanation(tool, shown, ruling, plan, problem)
 
     async def propose(self, ctx: SecurityContext, tool: str,
                       raw: dict[str, Any]) -> PendingAction:
@@ -158,7 +173,8 @@ class DecisionFlow:
         two_person = ruling.approvals.excludes_requester
         event = AuditEvent(kind="confirmation.propose", actor=ctx.slack_id, outcome="ok",
                            hexabase_user=ctx.hexabase_user, workspace=plan.workspace,
-                           namespace=plan.namespace, confirmation_id=plan.id,
+                           workspace_id=plan.workspace_id, namespace=plan.namespace,
+                           confirmation_id=plan.id,
                            confirmation_state=State.PENDING.value, request_id=ctx.request_id,
                            session_id=ctx.session_id,
                            detail={"tool": tool, "hash": plan.params_hash(),
@@ -184,27 +200,52 @@ class DecisionFlow:
                                + (f" (by {current.approver})" if current.approver else "") + ".",
                         current, private=True)
 
+    async def pending_for(self, ctx: SecurityContext) -> list[PendingAction]:
+        """The pending actions ``ctx`` may see and decide — every door lists these (Slack's
+        ``/hexabot pending`` and App Home, the chat API, the CLI): :func:`policy.in_reach`."""
+        found = await self.store.pending_in(ctx.workspace_id, ctx.namespaces)
+        return [a for a in found if policy.in_reach(ctx.workspace_id, ctx.namespaces, a)]
+
+    async def _people(self, action: PendingAction, who: str, event: str
+                      ) -> tuple[SecurityContext, SecurityContext] | Decision:
+        """The clicker and the requester, both resolved in the action's own workspace — the
+        same name *and* cluster; a person with a like-named workspace elsewhere is refused."""
+        if not action.workspace_id:
+            reason = ("this action was stored before workspaces were identified by their "
+                      "cluster; it cannot be decided — ask for a fresh plan")
+            await self.store.record(self._event(event, action, who, "denied", error=reason))
+            return Decision(False, reason, action, private=True)
+        try:
+            clicker, requester = await asyncio.gather(
+                self.identity.context(who, workspace_id=action.workspace_id),
+                self.identity.context(action.requester, workspace_id=action.workspace_id,
+                                      namespace=action.namespace))
+        except LookupError as exc:
+            await self.store.record(self._event(event, action, who, "denied", error=str(exc)))
+            return Decision(False, str(exc), action, private=True)
+        return clicker, requester
+
     async def approve(self, action_id: str, who: str) -> Decision:
         action = await self.store.get(action_id)
         if action is None or action.state is not State.PENDING \
                 or self.clock() >= action.expires_at:
             return await self._explain(action_id)
-        try:
-            approver, requester = await asyncio.gather(
-                self.identity.context(who, workspace=action.workspace),
-                self.identity.context(action.requester, workspace=action.workspace,
-                                      namespace=action.namespace))
-        except LookupError as exc:
-            return Decision(False, str(exc), action, private=True)
+        people = await self._people(action, who, "confirmation.approve")
+        if isinstance(people, Decision):
+            return people
+        approver, requester = people
         spec = registry.get(action.tool)
         access = spec.access(registry.parse_args(spec, action.plan.args))
         target = action.plan.targets[0].name if action.plan.targets else None
-        holds, _ = await allowed(self.clusters.for_context(approver), access, action.namespace,
-                                 target)
+        in_scope = approver.allows_namespace(action.namespace)
+        holds = False
+        if in_scope:  # the access review only for someone the directory lets in at all
+            holds, _ = await allowed(self.clusters.for_context(approver), access,
+                                     action.namespace, target)
         rechecked, ruled = False, []
         for _ in range(4):  # another approver may record theirs between our read and write
             verdict = policy.may_approve(policy.Approver(approver.slack_id, approver.name, holds,
-                                                         access.describe()), action,
+                                                         access.describe(), in_scope), action,
                                          self.clock())
             if not verdict.allowed:
                 await self.store.record(self._event("confirmation.approve", action,
@@ -311,22 +352,22 @@ class DecisionFlow:
             "confirmation.result", action, action.requester, "ok",
             approver=action.approver or "", confirmation_state=State.SUCCEEDED.value,
             duration_ms=int((time.monotonic() - began) * 1000)), result=result.text)
-        return Decision(True, result.text, done)
+        return Decision(True, shown_to(action.approver or "", started, result.text), done)
 
     async def reject(self, action_id: str, who: str) -> Decision:
         action = await self.store.get(action_id)
         if action is None or action.state is not State.PENDING:
             return await self._explain(action_id)
-        try:
-            clicker = await self.identity.context(who, workspace=action.workspace)
-        except LookupError as exc:
-            return Decision(False, str(exc), action, private=True)
-        holds = False
-        if clicker.slack_id != action.requester:
+        people = await self._people(action, who, "confirmation.reject")
+        if isinstance(people, Decision):
+            return people
+        clicker = people[0]
+        holds, in_scope = False, clicker.allows_namespace(action.namespace)
+        if clicker.slack_id != action.requester and in_scope:
             spec = registry.get(action.tool)
             holds, _ = await allowed(self.clusters.for_context(clicker), spec.access(
                 registry.parse_args(spec, action.plan.args)), action.namespace)
-        verdict = policy.may_reject(clicker.slack_id, holds, action)
+        verdict = policy.may_reject(clicker.slack_id, holds, action, in_scope)
         if not verdict.allowed:
             return Decision(False, verdict.reason, action, private=True)
         own = clicker.slack_id == action.requester
@@ -347,8 +388,9 @@ class DecisionFlow:
             if action.state is State.APPROVED:
                 state, note = State.FAILED, "interrupted before execution; nothing was changed"
             else:
-                requester = await self.identity.context(action.requester,
-                                                        workspace=action.workspace)
+                requester = await self.identity.context(
+                    action.requester, workspace_id=action.workspace_id or None,
+                    workspace=None if action.workspace_id else action.workspace)
                 found = await applied(self.env_for(requester), action.plan)
                 state, note = {True: (State.SUCCEEDED, "applied (found in the cluster after a "
                                                        "restart)"),

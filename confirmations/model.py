@@ -53,6 +53,12 @@ class PendingAction:
     policy_rule: str = ""             # the guardrail rule that set the approvals
 
     @property
+    def workspace_id(self) -> str:
+        """The workspace's identity (name and cluster), from the hashed plan: a row cannot be
+        moved to another cluster without breaking :meth:`intact`."""
+        return self.plan.workspace_id
+
+    @property
     def approvals_missing(self) -> int:
         return max(0, self.approvals_needed - len(self.approvals))
 

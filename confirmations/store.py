@@ -31,7 +31,7 @@ pending_actions = sa.Table(
     *(sa.Column(name, sa.Text) for name in (
         "requester", "requester_hexabase", "workspace", "namespace", "tool", "params_hash",
         "risk", "state", "approver", "approver_hexabase", "slack_channel", "slack_ts", "result",
-        "error", "policy_rule")),
+        "error", "policy_rule", "workspace_id")),
     sa.Column("approvals", postgresql.JSONB, server_default=sa.text("'[]'::jsonb")),
     sa.Column("approvals_needed", sa.Integer, server_default=sa.text("1")),
     sa.Column("args", sa.JSON), sa.Column("plan", sa.JSON), sa.Column("two_person", sa.Boolean),
@@ -63,7 +63,7 @@ def object_lock_key(action: PendingAction) -> int:
     """A 63-bit advisory-lock key for the object an action changes."""
     target = action.plan.targets[0] if action.plan.targets else None
     name = f"{target.kind}/{target.namespace}/{target.name}" if target else action.id
-    digest = hashlib.sha256(f"{action.workspace}|{name}".encode()).digest()
+    digest = hashlib.sha256(f"{action.workspace_id or action.workspace}|{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
@@ -77,7 +77,8 @@ class ConfirmationStore:
         async with self.engine.begin() as conn:
             row = (await conn.execute(pending_actions.insert().values(
                 id=plan.id, requester=plan.requester, requester_hexabase=requester_hexabase,
-                workspace=plan.workspace, namespace=plan.namespace, tool=plan.tool,
+                workspace=plan.workspace, workspace_id=plan.workspace_id or None,
+                namespace=plan.namespace, tool=plan.tool,
                 args=plan.args, plan=plan.to_dict(), params_hash=plan.params_hash(),
                 risk=plan.risk.value, two_person=two_person, state=State.PENDING.value,
                 created_at=now, expires_at=expires_at, approvals_needed=approvals_needed,
@@ -85,7 +86,7 @@ class ConfirmationStore:
             await outbox.record(conn, *events)
         return _action(row)
 
-    async def activity(self, requester: str, workspace: str, since: datetime | None,
+    async def activity(self, requester: str, workspace_id: str, since: datetime | None,
                        now: datetime, exclude: str = "", in_flight: bool = True,
                        running_only: bool = False) -> Activity:
         """The facts the guardrails count: the requester's writes since ``since`` (proposals
@@ -102,7 +103,7 @@ class ConfirmationStore:
             if in_flight:
                 open_rows = (await conn.execute(sa.select(
                     T.id, T.requester, T.tool, T.plan).where(
-                    T.workspace == workspace, T.id != exclude,
+                    T.workspace_id == workspace_id, T.id != exclude,
                     T.state.in_(OPEN[1:] if running_only else OPEN),
                     sa.or_(T.state != State.PENDING.value, T.expires_at > now)))).all()
         return Activity(
@@ -213,13 +214,14 @@ class ConfirmationStore:
         counts.update({str(state): int(n) for state, n in rows})
         return counts
 
-    async def for_user(self, slack_id: str, workspaces: Sequence[str]) -> list[PendingAction]:
-        """Pending actions the user asked for, or in their workspaces (they may approve)."""
+    async def pending_in(self, workspace_id: str, namespaces: Sequence[str]
+                         ) -> list[PendingAction]:
+        """Pending actions of one workspace (name and cluster) in ``namespaces``, oldest first;
+        the caller applies :func:`confirmations.policy.in_reach` to what comes back."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sa.select(pending_actions).where(
-                T.state == State.PENDING.value,
-                sa.or_(T.requester == slack_id, T.workspace.in_(list(workspaces))))
-                .order_by(T.created_at))).all()
+                T.state == State.PENDING.value, T.workspace_id == workspace_id,
+                T.namespace.in_(list(namespaces))).order_by(T.created_at))).all()
         return [_action(r) for r in rows]
 
     async def recent(self, slack_id: str, limit: int = 5) -> list[PendingAction]:

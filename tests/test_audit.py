@@ -73,7 +73,8 @@ async def test_verify_passes_then_detects_an_altered_row(
     database = "verify_" + tmp_path.name.replace("-", "_")[-24:]
     clickhouse.query(f"CREATE DATABASE IF NOT EXISTS {database}")
     url = f"clickhouse://default@127.0.0.1:{clickhouse.tcp_port}/{database}"
-    assert await ch.apply_ddl(url) == ["0001_audit_events.sql"]
+    assert await ch.apply_ddl(url) == ["0001_audit_events.sql", "0002_audit_workspace_id.sql"]
+    assert await ch.apply_ddl(url) == ["0001_audit_events.sql"]  # the column exists: skipped
     async with engine.begin() as conn:
         for i in range(20):
             await outbox.record(conn, AuditEvent(kind="test.event", actor=f"U{i % 3}",

@@ -70,7 +70,7 @@ async def test_set_up_backups_for_my_database(bot: tuple[UserChatAgent, Rig],
 async def test_my_app_keeps_crashing(bot: tuple[UserChatAgent, Rig],
                                      sandbox: ThreadedSandbox) -> None:
     reply = await _ask(bot, "My app keeps crashing")
-    assert tools(reply) == ["diagnose", "apply_yaml"]
+    assert tools(reply) == ["troubleshoot_issues", "apply_yaml"]
     assert "OOMKilled Deployment shop/checkout-worker" in reply.text
     assert "512Mi limit (peak 580Mi)" in reply.text and "restartCount=12" in reply.text
     assert "raise the memory limit to 1Gi" in reply.text
@@ -99,7 +99,7 @@ async def test_explicit_commands_ambiguity_and_not_understood(
 
 async def test_what_is_wrong_with_a_named_workload(bot: tuple[UserChatAgent, Rig]) -> None:
     broken = await _ask(bot, "What is wrong with the checkout worker?")
-    assert tools(broken)[0] == "diagnose"
+    assert tools(broken)[0] == "troubleshoot_issues"
     assert "OOMKilled Deployment shop/checkout-worker" in broken.text
     fine = await _ask(bot, "what's wrong with web-app?")
     assert "I found nothing wrong with web-app." in fine.text and not fine.proposals

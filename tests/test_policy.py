@@ -23,9 +23,11 @@ def action(two_person: bool = False, state: State = State.PENDING,
                          state=state, created_at=NOW, expires_at=NOW + expires)
 
 
-ALICE = Approver("U0ALICE", "alice", True, "patch deployments/scale")
-CAROL = Approver("U0CAROL", "carol", True, "patch deployments/scale")
-BOB = Approver("U0BOB", "bob", False, "patch deployments/scale")
+ALICE = Approver("U0ALICE", "alice", True, "patch deployments/scale", in_scope=True)
+CAROL = Approver("U0CAROL", "carol", True, "patch deployments/scale", in_scope=True)
+BOB = Approver("U0BOB", "bob", False, "patch deployments/scale", in_scope=True)
+# A cluster-admin (the access review says yes) whose directory entry lacks the namespace.
+ERIN = Approver("U0ERIN", "erin", True, "patch deployments/scale", in_scope=False)
 
 
 def test_requester_may_approve_own_action() -> None:
@@ -57,5 +59,26 @@ def test_tampered_plan() -> None:
 
 def test_reject_rules() -> None:
     assert may_reject("U0ALICE", False, action()).allowed
-    assert may_reject("U0CAROL", True, action()).allowed
-    assert not may_reject("U0BOB", False, action()).allowed
+    assert may_reject("U0CAROL", True, action(), in_scope=True).allowed
+    assert not may_reject("U0BOB", False, action(), in_scope=True).allowed
+    assert not may_reject("U0ERIN", True, action(), in_scope=False).allowed
+
+
+def test_approver_needs_the_namespace_in_their_directory_entry() -> None:
+    verdict = may_approve(ERIN, action(), NOW)
+    assert not verdict.allowed and verdict.reason == (
+        "erin's directory entry does not include namespace shop of workspace shop, so they "
+        "cannot approve it")
+
+
+def test_in_reach_is_workspace_identity_and_namespace() -> None:
+    import dataclasses
+
+    from confirmations.policy import in_reach
+    stamped = action()
+    stamped = dataclasses.replace(stamped, plan=dataclasses.replace(
+        stamped.plan, workspace_id="shop@aaaa"))
+    assert in_reach("shop@aaaa", ("shop",), stamped)
+    assert not in_reach("shop@bbbb", ("shop",), stamped)      # same name, another cluster
+    assert not in_reach("shop@aaaa", ("shop-staging",), stamped)
+    assert not in_reach("", ("shop",), action())               # stored without an identity

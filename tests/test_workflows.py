@@ -143,7 +143,8 @@ class Departed:
 
     async def context(self, who: str, session_id: str = "", request_id: str = "",
                       workspace: str | None = None,
-                      namespace: str | None = None) -> SecurityContext:
+                      namespace: str | None = None,
+                      workspace_id: str | None = None) -> SecurityContext:
         raise LookupError(f"{who} is not in Hexabot's directory")
 
 

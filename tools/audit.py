@@ -39,6 +39,7 @@ class AuditEvent:
     api_audit_id: str = ""
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
+    workspace_id: str = ""     # name and cluster (SecurityContext.workspace_id): who may read it
 
     def as_dict(self) -> dict[str, Any]:
         # field by field: dataclasses.asdict deep-copies, 20x slower on the audit hot path

@@ -5,6 +5,8 @@ Descriptions are prompt copy: one line, unique, saying what the tool does and wh
 
 from __future__ import annotations
 
+import dataclasses
+
 from pydantic import ValidationError
 
 from tools import errors
@@ -28,7 +30,7 @@ TOOLS: tuple[ToolSpec, ...] = (
              (Access("apps", "deployments", "get"),), run=workloads.get_deployment_status),
     ToolSpec("view_logs", "Read the last lines of a pod's logs (or its previous crashed "
              "container's).", Effect.READ, pods.ViewLogsArgs,
-             (Access("", "pods", "get", "log"),), run=pods.view_logs),
+             (Access("", "pods", "get", "log"),), run=pods.view_logs, private=True),
     ToolSpec("get_resource_usage", "Compare pods' live CPU and memory use with their requests "
              "and limits.", Effect.READ, workloads.UsageArgs,
              (Access("metrics.k8s.io", "pods", "list"), READ_PODS),
@@ -39,7 +41,7 @@ TOOLS: tuple[ToolSpec, ...] = (
              run=network.list_services),
     ToolSpec("get_events", "Show recent events, warnings first, duplicates merged with "
              "counts.", Effect.READ, network.EventsArgs, (Access("", "events", "list"),),
-             run=network.get_events),
+             run=network.get_events, private=True),
     ToolSpec("analyze_performance", "Analyse workloads' CPU/memory vs requests and limits, "
              "restarts, HPA bounds; latency and a chart with Prometheus.", Effect.READ,
              performance.PerformanceArgs,
@@ -52,7 +54,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("troubleshoot_issues", "Find root causes in a namespace (crashes, OOM, probes, "
              "scheduling, services, rollouts, quotas, nodes) with fixes.", Effect.READ,
              analysis_tools.TroubleshootArgs, (READ_PODS,),
-             run=analysis_tools.troubleshoot_issues),
+             run=analysis_tools.troubleshoot_issues, private=True),
     ToolSpec("generate_backup_strategy", "Design backups for a database StatefulSet: schedule, "
              "retention, compression, encryption, destination.", Effect.READ,
              analysis_tools.StrategyArgs, (Access("apps", "statefulsets", "get"),),
@@ -88,7 +90,7 @@ TOOLS: tuple[ToolSpec, ...] = (
              execute=delete.execute_delete, access_for=delete.delete_access),
     ToolSpec("exec_command", "Propose running one diagnostic command (argv, no shell) in a "
              "pod's container, e.g. df -h (needs approval).", Effect.WRITE, execs.ExecArgs,
-             (execs.EXEC,), plan=execs.plan_exec, execute=execs.execute_exec),
+             (execs.EXEC,), plan=execs.plan_exec, execute=execs.execute_exec, private=True),
 )
 BY_NAME = {spec.name: spec for spec in TOOLS}
 
@@ -98,6 +100,21 @@ def get(name: str) -> ToolSpec:
     if spec is None:
         raise errors.InvalidArguments(f"no tool named {name!r}; tools: {', '.join(BY_NAME)}")
     return spec
+
+
+def private_output(tool: str) -> bool:
+    """Whether ``tool``'s output is private (see ``ToolSpec.private``); a name that is not a
+    tool counts as private (deny by default)."""
+    spec = BY_NAME.get(tool)
+    return spec is None or spec.private
+
+
+def private_answer(tool: str) -> bool:
+    """Whether an answer that called ``tool`` is private: it read private output.  Calling a
+    WRITE tool only proposes — its answer is the plan, which the approval card shows anyway;
+    its output (after approval) is judged by :func:`private_output`."""
+    spec = BY_NAME.get(tool)
+    return spec is None or (spec.private and spec.effect is Effect.READ)
 
 
 def parse_args(spec: ToolSpec, raw: dict[str, object]) -> ToolArgs:
@@ -124,7 +141,8 @@ async def run(spec: ToolSpec, env: ToolEnv, raw: dict[str, object]) -> ToolResul
 async def plan(spec: ToolSpec, env: ToolEnv, raw: dict[str, object]) -> ActionPlan:
     if spec.effect is not Effect.WRITE or spec.plan is None:
         raise errors.InvalidArguments(f"{spec.name} only reads; run it instead of planning it")
-    return await spec.plan(env, parse_args(spec, raw))
+    made = await spec.plan(env, parse_args(spec, raw))
+    return dataclasses.replace(made, workspace_id=env.ctx.workspace_id)
 
 
 async def execute(env: ToolEnv, stored: ActionPlan) -> ToolResult:

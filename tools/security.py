@@ -7,6 +7,8 @@ into a cluster client acting as the user; the API server's RBAC then limits them
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,37 @@ class ImpersonationCredentials:
 Credentials = KubeconfigCredentials | ImpersonationCredentials
 
 
+def _cluster_of(kubeconfig: dict[str, Any], context: str) -> dict[str, Any]:
+    """The ``cluster`` entry that ``context`` of ``kubeconfig`` reaches ({} if none)."""
+    def named(section: str, name: str) -> dict[str, Any]:
+        for item in kubeconfig.get(section) or []:
+            if isinstance(item, dict) and item.get("name") == name:
+                inner = item.get(section[:-1])
+                return inner if isinstance(inner, dict) else {}
+        return {}
+    return named("clusters", str(named("contexts", context).get("cluster", "")))
+
+
+def cluster_fingerprint(credentials: Credentials) -> str:
+    """Which cluster credentials reach: SHA-256 of the API server URL and the CA it is trusted
+    with (the CA's data, else its path, else "insecure").  Two workspaces with one name on two
+    clusters get different fingerprints; the same cluster reached two ways gets one."""
+    if isinstance(credentials, ImpersonationCredentials):
+        cluster = _cluster_of(credentials.bot_kubeconfig, credentials.bot_context)
+    else:
+        cluster = _cluster_of(credentials.kubeconfig, credentials.context)
+    server = str(cluster.get("server", "")).rstrip("/").lower()
+    ca = str(cluster.get("certificate-authority-data") or cluster.get("certificate-authority")
+             or ("insecure" if cluster.get("insecure-skip-tls-verify") else ""))
+    return hashlib.sha256(f"{server}\n{ca.strip()}".encode()).hexdigest()[:16]
+
+
+def workspace_id(name: str, credentials: Credentials) -> str:
+    """A workspace's identity: its name *and* its cluster (``shop@3f2a9c1b7e4d5a60``).  Names
+    alone never identify a workspace, an approver's scope or an audit reader's reach."""
+    return f"{name}@{cluster_fingerprint(credentials)}"
+
+
 @dataclass(frozen=True)
 class SecurityContext:
     slack_id: str
@@ -62,6 +95,11 @@ class SecurityContext:
     credentials: Credentials = field(repr=False)
     session_id: str = ""
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @functools.cached_property
+    def workspace_id(self) -> str:
+        """The workspace's identity: name and cluster together (see :func:`workspace_id`)."""
+        return workspace_id(self.workspace, self.credentials)
 
     def allows_namespace(self, namespace: str) -> bool:
         return namespace in self.namespaces

@@ -82,6 +82,9 @@ class ActionPlan:
     # What the guardrails judge, measured when planning: per object its kind, name, labels and,
     # where it applies, replicas before/after, resource change %, missing fields, command.
     facts: dict[str, Any] = field(default_factory=dict)
+    # The workspace's identity (name and cluster, ``SecurityContext.workspace_id``), stamped
+    # by the registry on every plan: approvals, lists and execution match on it, not the name.
+    workspace_id: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -93,6 +96,8 @@ class ActionPlan:
             "targets": [asdict(t) for t in self.targets], "payload": self.payload}
         if self.facts:  # plans stored before facts existed keep their hash
             hashed["facts"] = self.facts
+        if self.workspace_id:  # likewise for plans stored before workspace identities
+            hashed["workspace_id"] = self.workspace_id
         canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -144,6 +149,10 @@ class ToolSpec:
     plan: Plan | None = None
     execute: Execute | None = None
     access_for: Callable[[Any], Access] | None = None  # when the access depends on the args
+    # The output carries what its owner may see but a room may not (log lines, event
+    # messages, env values, command output): in shared places, and to anyone but the person
+    # it ran for, it is delivered privately.  One rule for every door (registry.private_output).
+    private: bool = False
 
     def __post_init__(self) -> None:
         if self.effect is Effect.READ and (self.run is None or self.plan or self.execute):

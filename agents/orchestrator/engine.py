@@ -199,7 +199,8 @@ class Engine:
         ctx = box.ctx
         await box.record(AuditEvent(
             kind=kind, actor=ctx.slack_id, outcome=outcome, hexabase_user=ctx.hexabase_user,
-            workspace=ctx.workspace, namespace=ctx.namespace, request_id=ctx.request_id,
+            workspace=ctx.workspace, workspace_id=ctx.workspace_id, namespace=ctx.namespace,
+            request_id=ctx.request_id,
             session_id=ctx.session_id, detail={"workflow": run.workflow, "run": run.id,
                                                **detail},
             error=error, duration_ms=duration_ms))

@@ -29,7 +29,7 @@ workflow_runs = sa.Table(
     sa.Column("id", sa.Text, primary_key=True),
     *(sa.Column(name, sa.Text) for name in ("workflow", "slack_id", "workspace", "namespace",
                                             "session_id", "state", "output", "reply_channel",
-                                            "reply_ts")),
+                                            "reply_ts", "workspace_id")),
     sa.Column("inputs", sa.JSON), sa.Column("data", sa.JSON),
     sa.Column("waiting_on", postgresql.ARRAY(sa.Text)),
     sa.Column("created_at", TS), sa.Column("updated_at", TS),
@@ -46,11 +46,12 @@ class Owner:
     session_id: str = ""
     reply_channel: str | None = None
     reply_ts: str | None = None
+    workspace_id: str = ""   # name and cluster: a resumed run acts only in that very workspace
 
 
 def _run(row: Any) -> tuple[Owner, Run]:
     return (Owner(row.slack_id, row.workspace, row.namespace, row.session_id,
-                  row.reply_channel, row.reply_ts),
+                  row.reply_channel, row.reply_ts, row.workspace_id or ""),
             Run.from_json(row.id, row.workflow, row.inputs, row.state, row.output, row.data))
 
 
@@ -66,7 +67,8 @@ class RunStore:
         async with self.engine.begin() as conn:
             statement = postgresql.insert(workflow_runs).values(
                 id=run.id, slack_id=owner.slack_id, workspace=owner.workspace,
-                namespace=owner.namespace, session_id=owner.session_id,
+                workspace_id=owner.workspace_id or None, namespace=owner.namespace,
+                session_id=owner.session_id,
                 reply_channel=owner.reply_channel, reply_ts=owner.reply_ts, created_at=now,
                 **values)
             await conn.execute(statement.on_conflict_do_update(index_elements=[R.id],

@@ -45,6 +45,14 @@ class Orchestrator:
                                 f"{', '.join(sorted(self.workflows)) or 'none'}")
         return found
 
+    def private(self, run: Run) -> bool:
+        """Whether a run's report holds private output: a step of its workflow is an action
+        whose output is private (``ToolSpec.private``); an unknown workflow counts as private."""
+        workflow = self.workflows.get(run.workflow)
+        if workflow is None:
+            return True
+        return any(self.agents[s.agent].actions[s.action].private for s in workflow.steps)
+
     def _box(self, ctx: SecurityContext) -> Toolbox:
         return Toolbox(ctx, self.flow.env_for(ctx), self.flow)
 
@@ -54,7 +62,7 @@ class Orchestrator:
         """The run (saved) and the proposals its steps made (for cards)."""
         workflow = self.workflow(name)
         owner = Owner(ctx.slack_id, ctx.workspace, ctx.namespace, ctx.session_id,
-                      reply_channel, reply_ts)
+                      reply_channel, reply_ts, ctx.workspace_id)
         box = self._box(ctx)
         run = await self.engine.start(workflow, inputs, box)
         await self.runs.save(owner, run, box.events)
@@ -74,15 +82,19 @@ class Orchestrator:
             await self.runs.release(run_id)
             return None
         try:
+            if not owner.workspace_id:
+                raise LookupError("the run was saved before workspaces were identified by "
+                                  "their cluster")
             ctx = await self.identity.context(owner.slack_id, session_id=owner.session_id,
-                                              workspace=owner.workspace,
+                                              workspace_id=owner.workspace_id,
                                               namespace=owner.namespace)
         except LookupError as exc:  # left the directory, or lost the workspace/namespace
             run.state, run.output = "failed", f"stopped: cannot act for {owner.slack_id} " \
                                               f"any more ({exc})"
             await self.runs.save(owner, run, [AuditEvent(
                 kind="workflow.end", actor=owner.slack_id, outcome="denied",
-                workspace=owner.workspace, namespace=owner.namespace, error=str(exc),
+                workspace=owner.workspace, workspace_id=owner.workspace_id,
+                namespace=owner.namespace, error=str(exc),
                 detail={"workflow": run.workflow, "run": run.id, "state": run.state})])
             return owner, run
         box = self._box(ctx)

@@ -45,6 +45,7 @@ class Action:
     required: frozenset[str] = frozenset()
     optional: frozenset[str] = frozenset()
     description: str = ""
+    private: bool = False   # its output holds private data (ToolSpec.private): reports go privately
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _read_tool(tool: str) -> Action:
 
     return Action(tool, run, frozenset(n for n, f in fields.items() if f.is_required()),
                   frozenset(n for n, f in fields.items() if not f.is_required()),
-                  spec.description)
+                  spec.description, spec.private)
 
 
 async def find_workload(box: Toolbox, params: dict[str, Any]) -> dict[str, Any]:
@@ -158,8 +159,11 @@ async def await_approval(box: Toolbox, params: dict[str, Any]) -> dict[str, Any]
         by = f" by {action.approver}" if action.approver else ""
         raise StepFailed(f"action #{action_id} was {action.state.value}{by}"
                          + (f": {action.error}" if action.error else ""))
+    result = action.result or ""
+    if registry.private_output(action.tool):  # e.g. exec output: only for the requester's DM
+        result = "(private output: sent to the requester directly)"
     return {"id": action_id, "state": action.state.value, "approver": action.approver,
-            "result": action.result or ""}
+            "result": result}
 
 
 # -- Monitoring: watch a rollout until it is done ---------------------------------------------
@@ -187,9 +191,10 @@ def _specialist(name: str, description: str, *actions: Action) -> Specialist:
     return Specialist(name, description, {a.name: a for a in actions})
 
 
-def _act(fn: ActionFn, required: set[str], optional: set[str] | None = None) -> Action:
+def _act(fn: ActionFn, required: set[str], optional: set[str] | None = None,
+         private: bool = False) -> Action:
     return Action(fn.__name__, fn, frozenset(required), frozenset(optional or ()),
-                  (fn.__doc__ or "").strip().split("\n")[0])
+                  (fn.__doc__ or "").strip().split("\n")[0], private)
 
 
 def default_agents(extra: tuple[Specialist, ...] = ()) -> dict[str, Specialist]:
@@ -200,7 +205,8 @@ def default_agents(extra: tuple[Specialist, ...] = ()) -> dict[str, Specialist]:
                     _act(find_workload, {"name"}, {"kind"}),
                     _act(backup_strategy, {"database"}, {"namespace"})),
         _specialist("debugging", "Finds root causes.",
-                    _act(diagnose, set(), {"namespace", "name"}),
+                    _act(diagnose, set(), {"namespace", "name"},
+                         private=registry.private_output("troubleshoot_issues")),
                     _act(worst_pod, {"name"}, {"namespace"})),
         _specialist("deployment", "Proposes changes and follows their decisions.",
                     _act(validate_scale, {"name", "replicas"}, {"namespace"}),

@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents.types import Ask, Reply, ToolCall
-from app.api import auth
+from app.api import auth, gate
 from app.api.models import (
     MAX_MESSAGE_BYTES,
     ActionOut,
@@ -37,10 +38,12 @@ from app.api.models import (
     ToolCallOut,
     Turn,
 )
+from app.api.params import ActionId, SessionId, Since
 from app.api.ratelimit import RateLimit
 from app.audit import reader
 from app.services import Services
-from app.slack import listeners, render
+from app.slack import deliver
+from confirmations import policy
 from confirmations.model import PendingAction, State
 from tools.security import SecurityContext
 
@@ -51,6 +54,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "bad input"), (401, "no or unacceptable token"), (403, "not allowed"),
         (404, "not found (or not yours)"), (413, "message over 8 KB"),
         (429, "over the per-user rate"))}
+BEARER = HTTPBearer(auto_error=False, description="the platform's internal token (checked by "
+                    "app.api.gate before any body byte is read)")
 
 
 class ApiError(Exception):
@@ -119,23 +124,15 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
             first["msg"]).removeprefix("Value error, ")
         return _error(400, "bad_request", f"{where or 'body'}: {message}", where)
 
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                         ) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return _error(413, "too_large", f"the body is over {MAX_BODY_BYTES // 1024} KB")
-        return await call_next(request)
+    app.add_middleware(gate.Gate, verifier=verifier, max_body=MAX_BODY_BYTES,
+                       open_paths={app.openapi_url or ""})
 
-    async def claims(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        if not verifier.configured:
-            raise ApiError(401, "unauthorized", "internal tokens are not configured here "
-                           "(HEXABOT_API_TOKEN_PUBLIC_KEY_FILE or HEXABOT_API_TOKEN_JWKS_URL)")
-        try:
-            found = await verifier.claims(authorization)
-        except auth.Unauthorized as exc:
-            raise ApiError(401, "unauthorized", str(exc),
-                           headers={"WWW-Authenticate": "Bearer"}) from exc
+    async def claims(request: Request, _: Annotated[HTTPAuthorizationCredentials | None,
+                                                    Security(BEARER)] = None) -> dict[str, Any]:
+        found = gate.verified(request.scope)  # verified by the gate before the body was read
+        if found is None:
+            raise ApiError(401, "unauthorized", "no verified token",
+                           headers={"WWW-Authenticate": "Bearer"})
         wait = await limit.hit(str(found["sub"]))
         if wait is not None:
             raise ApiError(429, "rate_limited", "too many requests; slow down",
@@ -207,7 +204,8 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
 
     @app.get(f"{PREFIX}/sessions/{{session_id}}", response_model=SessionOut,
              responses=ERRORS)
-    async def get_session(session_id: str, found: dict[str, Any] = Depends(claims)) -> SessionOut:
+    async def get_session(session_id: SessionId,
+                          found: dict[str, Any] = Depends(claims)) -> SessionOut:
         """The caller's own session, oldest turn first."""
         ctx = await caller(found, session_id)
         assert services.agent.memory is not None
@@ -219,7 +217,8 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
             for t in turns])
 
     @app.delete(f"{PREFIX}/sessions/{{session_id}}", status_code=204, responses=ERRORS)
-    async def forget_session(session_id: str, found: dict[str, Any] = Depends(claims)) -> Response:
+    async def forget_session(session_id: SessionId,
+                             found: dict[str, Any] = Depends(claims)) -> Response:
         """Forget one of the caller's sessions."""
         ctx = await caller(found, session_id)
         assert services.agent.memory is not None
@@ -233,17 +232,15 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
         """Pending actions in the namespaces the token allows: the caller's own and those they
         may decide."""
         ctx = await caller(found)
-        pending = await services.confirmations.store.for_user(ctx.slack_id, [ctx.workspace])
-        return ActionsOut(actions=[_action(a) for a in pending if a.workspace == ctx.workspace
-                                   and a.namespace in ctx.namespaces])
+        return ActionsOut(actions=[_action(a) for a in
+                                   await services.confirmations.pending_for(ctx)])
 
     async def decide(action_id: str, found: dict[str, Any], approve: bool) -> DecisionOut:
         ctx = await caller(found)
         store = services.confirmations.store
         action = await store.get(action_id)
-        if action is None or action.workspace != ctx.workspace \
-                or action.namespace not in ctx.namespaces:  # the token's scope, also for one's own
-            raise ApiError(404, "not_found", f"no action {action_id}")
+        if action is None or not policy.in_reach(ctx.workspace_id, ctx.namespaces, action):
+            raise ApiError(404, "not_found", f"no action {action_id}")  # the token's scope too
         flow = services.confirmations
         decision = await (flow.approve(action_id, ctx.slack_id) if approve
                           else flow.reject(action_id, ctx.slack_id))
@@ -252,41 +249,38 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
             conflict = current is not None and current.state is not State.PENDING
             raise ApiError(409 if conflict else 403, "conflict" if conflict else "forbidden",
                            decision.message)
-        client = slack()
-        if client is not None and current is not None and current.slack_channel \
-                and current.slack_ts:
-            await client.chat_update(channel=current.slack_channel, ts=current.slack_ts,
-                                     text=f"{current.state.value}: {current.plan.summary}",
-                                     blocks=render.card(current))
-        for owner, run in await services.orchestrator.resume_for(action_id):
-            if client is not None:
-                await listeners.post_run(client, owner, run)
+        await deliver.settle(services, slack(), action_id, current)
         return DecisionOut(ok=True, message=decision.message,
                            action=_action(current) if current else None)
 
     @app.post(f"{PREFIX}/actions/{{action_id}}/approve", response_model=DecisionOut,
               responses={**ERRORS, 409: {"model": ErrorOut, "description": "already decided"}})
-    async def approve(action_id: str, found: dict[str, Any] = Depends(claims)) -> DecisionOut:
+    async def approve(action_id: ActionId,
+                      found: dict[str, Any] = Depends(claims)) -> DecisionOut:
         """Approve (the same policy and exactly-once claim as the Slack button)."""
         return await decide(action_id, found, approve=True)
 
     @app.post(f"{PREFIX}/actions/{{action_id}}/reject", response_model=DecisionOut,
               responses={**ERRORS, 409: {"model": ErrorOut, "description": "already decided"}})
-    async def reject(action_id: str, found: dict[str, Any] = Depends(claims)) -> DecisionOut:
+    async def reject(action_id: ActionId,
+                     found: dict[str, Any] = Depends(claims)) -> DecisionOut:
         """Reject (the requester's own rejection cancels)."""
         return await decide(action_id, found, approve=False)
 
     @app.get(f"{PREFIX}/audit", response_model=AuditOut, responses=ERRORS)
-    async def audit(since: Annotated[str | None, Query(pattern=r"^\d+[smhd]$")] = None,
+    async def audit(since: Since = None,
                     limit_: Annotated[int, Query(alias="limit", ge=1, le=1000)] = 100,
                     found: dict[str, Any] = Depends(claims)) -> AuditOut:
-        """The caller's own audit events; members of an admin group: their workspace's."""
+        """The caller's own audit events; members of an admin group: their workspace's (the
+        same name and cluster) in the namespaces of their directory entry and token."""
         ctx = await caller(found)
         start: datetime | None = reader.since(since)
         admin = bool(admins & set(ctx.groups))
         found_events = await reader.events(
             services.settings, services.database.engine,
-            user=None if admin else ctx.slack_id, workspace=ctx.workspace if admin else None,
+            user=None if admin else ctx.slack_id,
+            workspace_id=ctx.workspace_id if admin else None,
+            namespaces=ctx.namespaces if admin else None,
             since=start, limit=limit_)
         return AuditOut(events=found_events)
 

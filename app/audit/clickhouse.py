@@ -7,6 +7,7 @@ ClickHouse 18.16 (Debian's) as well as current releases.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,8 @@ DDL_DIR = Path(__file__).resolve().parent.parent.parent / "migrations" / "clickh
 COLUMNS = ("event_id", "seq", "time", "time_ms", "kind", "actor", "outcome", "hexabase_user",
            "workspace", "namespace", "request_id", "session_id", "resource_kind",
            "resource_name", "confirmation_id", "confirmation_state", "approver", "error",
-           "duration_ms", "api_audit_id", "event", "prev_hash", "hash")
+           "duration_ms", "api_audit_id", "event", "prev_hash", "hash", "workspace_id")
+ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.I | re.M)
 
 
 class ClickHouseUnavailable(Exception):
@@ -56,10 +58,19 @@ async def server_version(url: str) -> str:
 
 
 async def apply_ddl(url: str) -> list[str]:
-    """Apply every ``migrations/clickhouse/*.sql`` (each is idempotent); returns their names."""
+    """Apply every ``migrations/clickhouse/*.sql`` (each is idempotent: ``CREATE … IF NOT
+    EXISTS``, or an ``ALTER TABLE t ADD COLUMN c`` skipped when ``c`` exists — 18.16 has no
+    ``ADD COLUMN IF NOT EXISTS``); returns their names."""
     applied = []
     for path in sorted(DDL_DIR.glob("*.sql")):
-        await execute(url, path.read_text())
+        statement = path.read_text()
+        adds = ADD_COLUMN.search(statement)
+        if adds is not None and await execute(
+                url, "SELECT count() FROM system.columns WHERE database = currentDatabase() "
+                     "AND table = %(table)s AND name = %(column)s",
+                {"table": adds.group(1), "column": adds.group(2)}) != [(0,)]:
+            continue
+        await execute(url, statement)
         applied.append(path.name)
     return applied
 
@@ -77,16 +88,24 @@ async def insert_events(url: str, rows: Sequence[tuple[Any, ...]]) -> None:
         await execute(url, f"INSERT INTO audit_events ({', '.join(COLUMNS)}) VALUES", list(rows))
 
 
-async def query_events(url: str, user: str | None, workspace: str | None,
-                       since: datetime | None, limit: int) -> list[tuple[Any, ...]]:
+async def query_events(url: str, user: str | None, workspace_id: str | None,
+                       since: datetime | None, limit: int,
+                       workspace: str | None = None,
+                       namespaces: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
     conditions: list[str] = ["1 = 1"]
     params: dict[str, Any] = {"limit": limit}
     if user:
         conditions.append("actor = %(user)s")
         params["user"] = user
+    if workspace_id:
+        conditions.append("workspace_id = %(workspace_id)s")
+        params["workspace_id"] = workspace_id
     if workspace:
         conditions.append("workspace = %(workspace)s")
         params["workspace"] = workspace
+    if namespaces is not None:
+        conditions.append("namespace IN %(namespaces)s" if namespaces else "0 = 1")
+        params["namespaces"] = tuple(namespaces)
     if since:
         conditions.append("time >= %(since)s")
         params["since"] = since.replace(tzinfo=None)

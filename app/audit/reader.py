@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,18 +27,25 @@ def since(text: str | None) -> datetime | None:
 
 
 async def events(settings: Settings, engine: AsyncEngine | None, user: str | None = None,
-                 workspace: str | None = None, since: datetime | None = None,
-                 limit: int = 50) -> list[dict[str, Any]]:
+                 workspace_id: str | None = None, since: datetime | None = None,
+                 limit: int = 50, workspace: str | None = None,
+                 namespaces: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Matching events, oldest first, at most ``limit`` (the newest ones); ``engine`` is only
-    needed when ClickHouse is not configured."""
+    needed when ClickHouse is not configured.  A person's reach is a workspace's identity
+    (name and cluster, ``SecurityContext.workspace_id``), never its name alone; ``workspace``
+    (a name) is for the operator's `hexabot audit tail`, who reads the whole store anyway;
+    ``namespaces`` limits to events in those namespaces (a reader's directory scope)."""
     if settings.clickhouse_url is not None:
         rows = await clickhouse.query_events(settings.clickhouse_url.get_secret_value(),
-                                             user, workspace, since, limit)
+                                             user, workspace_id, since, limit, workspace,
+                                             namespaces)
         return [json.loads(r[3]) for r in reversed(rows)]
     if engine is None:
         raise ValueError("reading the audit outbox needs the database engine")
     found = [e for _, _, _, e in await shipper.outbox_chain(engine)]
     picked = [e for e in found if (not user or e.get("actor") == user)
+              and (not workspace_id or e.get("workspace_id") == workspace_id)
               and (not workspace or e.get("workspace") == workspace)
+              and (namespaces is None or e.get("namespace") in namespaces)
               and (not since or datetime.fromisoformat(e["at"]) >= since)]
     return picked[-limit:]

@@ -38,7 +38,7 @@ def ch_row(seq: int, prev: str, digest: str, text: str) -> tuple[Any, ...]:
             event.get("resource_kind", ""), event.get("resource_name", ""),
             event.get("confirmation_id", ""), event.get("confirmation_state", ""),
             event.get("approver", ""), event.get("error", ""), int(event.get("duration_ms") or 0),
-            event.get("api_audit_id", ""), text, prev, digest)
+            event.get("api_audit_id", ""), text, prev, digest, event.get("workspace_id", ""))
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from tools.security import Credentials
+from tools.security import Credentials, workspace_id
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,11 @@ class Workspace:
     default_namespace: str
     two_person_namespaces: tuple[str, ...] = ()
     sensitive: bool = False
+
+    @property
+    def id(self) -> str:
+        """Name and cluster together: two workspaces named alike on two clusters differ."""
+        return workspace_id(self.name, self.credentials)
 
 
 @dataclass(frozen=True)

@@ -49,15 +49,26 @@ class IdentityService:
 
     async def context(self, who: str, session_id: str = "", request_id: str = "",
                       workspace: str | None = None,
-                      namespace: str | None = None) -> SecurityContext:
+                      namespace: str | None = None,
+                      workspace_id: str | None = None) -> SecurityContext:
         """The SecurityContext of ``who`` (Slack id, or name for the CLI's ``--as``).
 
         ``workspace``/``namespace`` pick another of the user's own for this request only
         (the CLI's ``--workspace``/``--namespace``); anything else is refused.
+        ``workspace_id`` (name and cluster, as stored on actions and runs) picks the user's
+        workspace that *is* that one: a workspace of the same name on another cluster is not.
         """
         entry = await self._entry(who, request_id)
         saved_ws, saved_ns = await self.store.get_context(entry.slack_id)
-        chosen = entry.workspace(workspace or saved_ws or "") or entry.workspaces[0]
+        if workspace_id is not None:
+            same = next((w for w in entry.workspaces if w.id == workspace_id), None)
+            if same is None:
+                raise NotAllowed(f"{entry.name} has no access to workspace "
+                                 f"{workspace_id.partition('@')[0]!r} on that cluster "
+                                 f"(stored as {workspace_id}).")
+            chosen = same
+        else:
+            chosen = entry.workspace(workspace or saved_ws or "") or entry.workspaces[0]
         if workspace and chosen.name != workspace:
             raise NotAllowed(f"You have no workspace {workspace!r}. Yours: "
                              f"{', '.join(w.name for w in entry.workspaces)}.")
@@ -96,7 +107,7 @@ class IdentityService:
                                      workspace.default_namespace, AuditEvent(
                                          kind="context.switch_workspace", actor=entry.slack_id,
                                          outcome="ok", hexabase_user=entry.hexabase_user,
-                                         workspace=workspace.name,
+                                         workspace=workspace.name, workspace_id=workspace.id,
                                          namespace=workspace.default_namespace))
         return await self.context(who)
 
@@ -106,12 +117,13 @@ class IdentityService:
             await self.store.record(AuditEvent(
                 kind="context.switch_namespace", actor=current.slack_id, outcome="denied",
                 hexabase_user=current.hexabase_user, workspace=current.workspace,
-                namespace=name))
+                workspace_id=current.workspace_id, namespace=name))
             raise NotAllowed(f"Namespace {name!r} is not yours in workspace "
                              f"{current.workspace!r}. Yours: {', '.join(current.namespaces)}.")
         await self.store.set_context(current.slack_id, current.workspace, name, AuditEvent(
             kind="context.switch_namespace", actor=current.slack_id, outcome="ok",
-            hexabase_user=current.hexabase_user, workspace=current.workspace, namespace=name))
+            hexabase_user=current.hexabase_user, workspace=current.workspace,
+            workspace_id=current.workspace_id, namespace=name))
         return await self.context(who)
 
     async def logout(self, who: str) -> dict[str, int]:

@@ -22,20 +22,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.orchestrator.engine import Run
-from agents.orchestrator.runs import Owner
 from agents.types import Ask
-from app.cli_tools import parse_pairs
 from app.identity.service import IdentityError
+from app.pairs import parse_pairs
 from app.services import Services
-from app.slack import render
+from app.slack import deliver, render
 from app.slack.dedupe import EventLog
 from app.slack.observe import InFlight
 from confirmations import explain
 from tools import errors, tracing
 
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
-PRIVATE_TOOLS = {"view_logs"}  # output that stays between the bot and the asker
 
 
 @dataclass(frozen=True)
@@ -108,12 +105,12 @@ async def _answer(services: Services, client: AsyncWebClient, message: Message) 
         await client.chat_update(channel=message.channel, ts=working["ts"], text=str(exc),
                                  blocks=render.notice(str(exc)))
         return
-    private = not message.direct and any(c.tool in PRIVATE_TOOLS for c in reply.tools_called)
-    if private:  # asked in a shared channel: the answer goes to the asker's DM
+    if not message.direct and reply.private:  # a shared channel: the answer goes to the DM
         dm = await client.conversations_open(users=message.user)
         await client.chat_postMessage(channel=dm["channel"]["id"], text=reply.text[:3000],
                                       blocks=render.reply(reply))
-        note = "I sent that to you in a direct message (logs can hold private data)."
+        note = ("I sent that to you in a direct message (logs, events and command output can "
+                "hold private data).")
         await client.chat_update(channel=message.channel, ts=working["ts"], text=note,
                                  blocks=render.notice(note))
     else:
@@ -199,10 +196,10 @@ async def publish_home(services: Services, client: AsyncWebClient, user: str) ->
         await client.views_publish(user_id=user, view={
             "type": "home", "blocks": render.notice(str(exc))})
         return
-    store = services.confirmations.store
-    pending = await store.for_user(user, [me.workspace])
+    pending = await services.confirmations.pending_for(me)
     await client.views_publish(user_id=user, view={"type": "home", "blocks": render.home(
-        me.name, me.workspace, me.namespace, pending, await store.recent(user))})
+        me.name, me.workspace, me.namespace, pending,
+        await services.confirmations.store.recent(user))})
 
 
 async def _decide(services: Services, client: AsyncWebClient, click: Click,
@@ -228,37 +225,10 @@ async def _decided(services: Services, client: AsyncWebClient, click: Click,
             await client.chat_postMessage(channel=dm["channel"]["id"], text=decision.message,
                                           blocks=render.notice(decision.message))
         return
-    decided = decision.action
-    cards = {(click.channel, click.message_ts), (decided.slack_channel, decided.slack_ts)}
-    for channel, ts in cards:
-        if channel and ts:
-            await client.chat_update(channel=channel, ts=ts,
-                                     text=f"{decided.state.value}: {decided.plan.summary}",
-                                     blocks=render.card(decided))
-    if decided.tool in render.PRIVATE_RESULTS and decided.result:
-        dm = await client.conversations_open(users=decided.requester)
-        await client.chat_postMessage(channel=dm["channel"]["id"], text=decided.result[:3000],
-                                      blocks=render.text_blocks(decided.result))
+    await deliver.settle(services, client, click.action, decision.action,
+                         (click.channel, click.message_ts))
     if not click.channel:
         await publish_home(services, client, click.user)
-    for owner, run in await services.orchestrator.resume_for(click.action):
-        await post_run(client, owner, run)
-
-
-async def post_run(client: AsyncWebClient, owner: Owner, run: Run) -> None:
-    """A resumed workflow's report where its owner started it: the thread, else their DM.
-    Runs started from the CLI have no Slack session (``hexabot workflow show`` tells)."""
-    kind, _, rest = owner.session_id.partition(":")
-    thread: str | None = None
-    if kind == "thread":
-        channel, thread = rest.split(":")[:2]
-    elif kind in ("dm", "slash"):
-        channel = (await client.conversations_open(users=owner.slack_id))["channel"]["id"]
-    else:
-        return
-    text = run.text()
-    await client.chat_postMessage(channel=channel, thread_ts=thread, text=text[:3000],
-                                  blocks=render.validate(render.text_blocks(text)))
 
 
 async def _policy(services: Services, user: str, rest: str) -> str:
@@ -306,7 +276,7 @@ async def _slash(services: Services, user: str, channel: str, verb: str, rest: s
         return f"Sign in to link your account: {await services.link_flow.start(user)}"
     if verb == "pending":
         me = await identity.context(user)
-        actions = await services.confirmations.store.for_user(user, [me.workspace])
+        actions = await services.confirmations.pending_for(me)
         return "\n".join(f"• {a.plan.summary} (`{a.id}`)" for a in actions) or "Nothing pending."
     reply = await services.agent.handle(Ask(user, text, f"slash:{channel}:{user}"))
     return reply.text

@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import Block
 
 from agents.types import Reply
 from confirmations.model import PendingAction, State
+from tools import registry
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -87,9 +88,6 @@ def buttons(action: PendingAction, approve: dict[str, Any] | None = None,
                   "text": {"type": "plain_text", "text": "Reject"}, "value": action.id}]}
 
 
-# Results that stay between the bot and the requester (a command's output can hold private
-# data even after redaction); the card in a shared channel only says where they went.
-PRIVATE_RESULTS = {"exec_command"}
 
 
 def card(action: PendingAction) -> Blocks:
@@ -132,7 +130,7 @@ def card(action: PendingAction) -> Blocks:
     else:
         who = f" by <@{action.approver}>" if action.approver else ""
         outcome = action.result or action.error or ""
-        if action.result and action.tool in PRIVATE_RESULTS:
+        if action.result and registry.private_output(action.tool):  # the requester's only
             outcome = f"The output went to <@{action.requester}> in a direct message."
         blocks.append(section(f"*{action.state.value.capitalize()}*{who} at "
                               f"{_when(action.decided_at or action.executed_at)}"

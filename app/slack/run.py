@@ -27,7 +27,7 @@ from app.background import run_background
 from app.http import server
 from app.services import Services, open_services
 from app.settings import ConfigError, Settings
-from app.slack import listeners, observe, render
+from app.slack import deliver, listeners, observe, render
 from app.slack.dedupe import EventLog
 from app.slack.observe import InFlight
 from confirmations.model import PendingAction
@@ -78,7 +78,7 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
                                              blocks=render.card(action))
 
         async def resumed(owner: Owner, run: Run) -> None:
-            await listeners.post_run(app.client, owner, run)
+            await deliver.post_run(app.client, owner, run, services.orchestrator.private(run))
 
         async def slack_connected() -> bool:
             return bool(await handler.client.is_connected())
