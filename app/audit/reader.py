@@ -23,7 +23,10 @@ def since(text: str | None) -> datetime | None:
     if not match:
         raise ValueError(f"{text!r}: expected a duration like 30m, 1h, 2d")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    try:
+        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    except OverflowError as exc:
+        raise ValueError(f"{text!r}: too far back (at most 9999d)") from exc
 
 
 async def events(settings: Settings, engine: AsyncEngine | None, user: str | None = None,

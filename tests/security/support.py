@@ -19,7 +19,8 @@ from tests.sandbox_support import ThreadedSandbox
 
 # mallory: an admin of *another* cluster whose workspace there is also named "shop".
 # erin: a cluster-admin on our cluster (carol's credentials) whose entry lists only `data`.
-ATTACKERS = """  - {{slack_id: U0MALLORY, name: mallory, hexabase_user: hxb-mallory, groups: [admins],
+ATTACKERS = """\
+  - {{slack_id: U0MALLORY, name: mallory, hexabase_user: hxb-mallory, groups: [admins],
      workspaces: [{{name: shop, kubeconfig: {other}, context: carol,
                    namespaces: [shop, shop-staging, data]}}]}}
   - {{slack_id: U0ERIN, name: erin, hexabase_user: hxb-erin, groups: [admins],

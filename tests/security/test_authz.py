@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from agents.orchestrator.runs import RunStore
+from agents.orchestrator.service import Orchestrator
 from app.audit import reader
 from app.settings import load_settings
 from confirmations.model import State
@@ -172,3 +174,28 @@ async def test_cli_approve_by_an_outsider(r: Rig, clean_env: dict[str, str], dat
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert await _state(r, action.id) == State.PENDING.value
     assert replicas(sandbox, "shop-staging", "web-app") != 5
+
+
+async def test_a_resumed_workflow_never_acts_in_a_like_named_workspace_elsewhere(
+        database_url: str, sandbox: ThreadedSandbox, other: ThreadedSandbox,
+        tmp_path: Path) -> None:
+    """alice starts a run in our "shop"; her directory entry's "shop" then points at another
+    cluster.  Resuming must not carry on there under the same name."""
+    async with attacked(database_url, sandbox, other, tmp_path) as first:
+        orchestrator = Orchestrator(first.identity, first.flow, first.flow.clusters,
+                                    RunStore(first.engine))
+        await first.identity.switch_namespace("U0ALICE", "shop-staging")
+        alice = await first.identity.context("U0ALICE")
+        run, [proposal] = await orchestrator.start(alice, "scale_application",
+                                                   {"name": "web-app", "replicas": 4})
+        assert run.state == "waiting", run.text()
+        assert (await first.flow.reject(proposal.id, "U0ALICE")).ok  # decided: due to resume
+    async with attacked(database_url, sandbox, other, tmp_path, migrated=True,
+                        alice_elsewhere=True) as moved:
+        orchestrator = Orchestrator(moved.identity, moved.flow, moved.flow.clusters,
+                                    RunStore(moved.engine))
+        [(_, done)] = await orchestrator.resume_due()
+        assert done.state == "failed" and "no access to workspace 'shop'" in done.output
+        [row] = await moved.rows("SELECT state, workspace_id FROM workflow_runs")
+        assert row["state"] == "failed" and row["workspace_id"] == alice.workspace_id
+    assert replicas(other, "shop-staging", "web-app") != 4
