@@ -88,7 +88,8 @@ def register(cli: typer.Typer) -> None:
                           f"{', '.join(w.name for w in me.entry.workspaces)})", highlight=False)
                 out.print(f"namespace: {c.namespace} (allowed: {', '.join(c.namespaces)})",
                           highlight=False)
-                out.print(f"cluster access: {c.credentials.describe()}", highlight=False)
+                out.print(f"cluster access: {c.credentials.describe()}; workspace identity "
+                          f"{c.workspace_id} (name and cluster)", highlight=False)
         try:
             asyncio.run(run())
         except IdentityError as exc:

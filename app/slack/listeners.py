@@ -259,7 +259,8 @@ async def _slash(services: Services, user: str, channel: str, verb: str, rest: s
     if verb == "whoami":
         me = await identity.context(user)
         return (f"{me.name} (Hexabase {me.hexabase_user}); workspace {me.workspace}, namespace "
-                f"{me.namespace}; allowed: {', '.join(me.namespaces)}")
+                f"{me.namespace}; allowed: {', '.join(me.namespaces)}; workspace identity "
+                f"{me.workspace_id} (name and cluster)")
     if verb == "workspace":
         ctx = await (identity.switch_workspace(user, rest) if rest else identity.context(user))
         return f"workspace: {ctx.workspace} (namespace {ctx.namespace})"
