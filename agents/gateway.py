@@ -1,7 +1,8 @@
 """The LLM gateway: route, redact, time-box, fall back, count.
 
 Providers are tried in order (``HEXABOT_LLM``); a ``sensitive`` workspace only ever reaches
-private providers.  Before a prompt goes to a non-private provider every message is redacted.
+private providers.  Before a prompt goes to a non-private provider every message is redacted:
+content (string or parts), tool-call arguments, tool results and provider extras alike.
 Each call has its own timeout; an error or a timeout moves on to the next provider.  Every call
 — answered or not — is an audit event with provider, model, tokens and cost.
 """
@@ -9,6 +10,7 @@ Each call has its own timeout; an error or a timeout moves on to the next provid
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -52,9 +54,41 @@ class NoProviderAnswered(Exception):
     """Every routed provider failed or none is allowed; the message lists why."""
 
 
+def _scrub(value: Any) -> Any:
+    """Every string inside ``value`` (content parts, nested lists/dicts) redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _scrub_args(args: Any) -> Any:
+    """Tool-call arguments, redacted as the JSON the provider will see (so a key such as
+    ``password`` marks its value), falling back to each string on its own."""
+    try:
+        return json.loads(redact(json.dumps(args, ensure_ascii=False)))
+    except (TypeError, ValueError):
+        return _scrub(args)
+
+
+def redacted_message(message: BaseMessage) -> BaseMessage:
+    """A copy of ``message`` with its content, tool-call arguments and extra fields redacted."""
+    update: dict[str, Any] = {"content": _scrub(message.content)}
+    if message.additional_kwargs:
+        update["additional_kwargs"] = _scrub(message.additional_kwargs)
+    if isinstance(message, AIMessage):
+        update["tool_calls"] = [{**call, "args": _scrub_args(call["args"])}
+                                for call in message.tool_calls]
+        update["invalid_tool_calls"] = [_scrub(call) for call in message.invalid_tool_calls]
+    return message.model_copy(update=update)
+
+
 def redacted(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
-    return [m.model_copy(update={"content": redact(m.content)})
-            if isinstance(m.content, str) else m for m in messages]
+    """What a non-private provider is sent: every message through :func:`redacted_message`."""
+    return [redacted_message(m) for m in messages]
 
 
 class Gateway:
@@ -112,7 +146,8 @@ class Gateway:
                tokens_out: int, cost: float, outcome: str, error: str = "") -> AuditEvent:
         return (AuditEvent(
             kind="llm.call", actor=ctx.slack_id, outcome=outcome,
-            hexabase_user=ctx.hexabase_user, workspace=ctx.workspace, namespace=ctx.namespace,
+            hexabase_user=ctx.hexabase_user, workspace=ctx.workspace,
+            workspace_id=ctx.workspace_id, namespace=ctx.namespace,
             request_id=ctx.request_id, session_id=ctx.session_id, error=error,
             duration_ms=int((time.monotonic() - began) * 1000),
             detail={"provider": provider.name, "model": provider.model,

@@ -12,6 +12,7 @@ Bolt acks events itself before a listener runs; commands and actions ack first t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from app.slack.dedupe import EventLog
 from app.slack.observe import InFlight
 from confirmations import explain
 from tools import errors, tracing
+from tools.redact import redact
 
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 
@@ -105,7 +107,7 @@ async def _answer(services: Services, client: AsyncWebClient, message: Message) 
         await client.chat_update(channel=message.channel, ts=working["ts"], text=str(exc),
                                  blocks=render.notice(str(exc)))
         return
-    if not message.direct and reply.private:  # a shared channel: the answer goes to the DM
+    if not message.direct and reply.private:  # a shared place: the answer goes to the DM
         dm = await client.conversations_open(users=message.user)
         await client.chat_postMessage(channel=dm["channel"]["id"], text=reply.text[:3000],
                                       blocks=render.reply(reply))
@@ -113,9 +115,10 @@ async def _answer(services: Services, client: AsyncWebClient, message: Message) 
                 "hold private data).")
         await client.chat_update(channel=message.channel, ts=working["ts"], text=note,
                                  blocks=render.notice(note))
-    else:
+    else:  # in a shared channel, redacted (defence in depth: nothing private was read)
+        shown = reply if message.direct else dataclasses.replace(reply, text=redact(reply.text))
         await client.chat_update(channel=message.channel, ts=working["ts"],
-                                 text=reply.text[:3000], blocks=render.reply(reply))
+                                 text=shown.text[:3000], blocks=render.reply(shown))
     for attachment in reply.attachments:  # charts, beside the answer
         await client.files_upload_v2(channel=message.channel, thread_ts=message.thread_ts,
                                      content=attachment.content, filename=attachment.filename,
@@ -126,7 +129,7 @@ async def _answer(services: Services, client: AsyncWebClient, message: Message) 
             continue
         posted = await client.chat_postMessage(channel=message.channel,
                                                thread_ts=message.thread_ts,
-                                               text=f"Approval needed: {proposal.summary}",
+                                               text=f"Approval needed: {redact(proposal.summary)}",
                                                blocks=render.card(action))
         await services.confirmations.store.set_card(action.id, message.channel, posted["ts"])
 

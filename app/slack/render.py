@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import Block
 from agents.types import Reply
 from confirmations.model import PendingAction, State
 from tools import registry
+from tools.redact import redact
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -91,7 +92,10 @@ def buttons(action: PendingAction, approve: dict[str, Any] | None = None,
 
 
 def card(action: PendingAction) -> Blocks:
+    """The approval card.  Cards sit in shared channels: the summary, diff and outcome are
+    redacted for display (the stored plan keeps the exact values it will apply)."""
     plan = action.plan
+    summary, diff = redact(plan.summary), redact(plan.diff)
     approvers = ("someone other than the requester who holds the same permission"
                  if action.two_person else "the requester, or a teammate with the permission")
     if action.approvals_needed > 1:
@@ -108,12 +112,12 @@ def card(action: PendingAction) -> Blocks:
         fields.insert(2, f"*Cost*\n{plan.cost_delta:+.2f} USD/month")
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Approval needed"[:150]}},
-        section(f"*{plan.summary}*"[:SECTION_LIMIT]),
+        section(f"*{summary}*"[:SECTION_LIMIT]),
         {"type": "section", "fields": [_text("mrkdwn", f) for f in fields]},
     ]
-    if plan.diff:
-        diff = plan.diff if len(plan.diff) < SECTION_LIMIT - 20 else \
-            plan.diff[: SECTION_LIMIT - 60] + "\n… (diff cut)"
+    if diff:
+        if len(diff) >= SECTION_LIMIT - 20:
+            diff = diff[: SECTION_LIMIT - 60] + "\n… (diff cut)"
         blocks.append(section(f"```{diff}```"))
     blocks.append(context(f"dry run: {plan.dry_run or 'n/a'} · action {action.id}"))
     if action.state is State.PENDING:
@@ -123,13 +127,13 @@ def card(action: PendingAction) -> Blocks:
         if action.risk == "high":
             approve["confirm"] = {
                 "title": {"type": "plain_text", "text": "High-risk change"},
-                "text": {"type": "plain_text", "text": plan.summary[:280]},
+                "text": {"type": "plain_text", "text": summary[:280]},
                 "confirm": {"type": "plain_text", "text": "Approve"},
                 "deny": {"type": "plain_text", "text": "Cancel"}}
         blocks.append(buttons(action, approve))
     else:
         who = f" by <@{action.approver}>" if action.approver else ""
-        outcome = action.result or action.error or ""
+        outcome = redact(action.result or action.error or "")
         if action.result and registry.private_output(action.tool):  # the requester's only
             outcome = f"The output went to <@{action.requester}> in a direct message."
         blocks.append(section(f"*{action.state.value.capitalize()}*{who} at "

@@ -16,6 +16,7 @@ from agents.orchestrator.runs import RunStore
 from agents.orchestrator.service import Orchestrator
 from app.audit import reader
 from app.settings import load_settings
+from app.slack import render
 from confirmations.model import State
 from tests.confirm_support import Rig
 from tests.conftest import run_cli
@@ -199,3 +200,15 @@ async def test_a_resumed_workflow_never_acts_in_a_like_named_workspace_elsewhere
         [row] = await moved.rows("SELECT state, workspace_id FROM workflow_runs")
         assert row["state"] == "failed" and row["workspace_id"] == alice.workspace_id
     assert replicas(other, "shop-staging", "web-app") != 4
+
+
+async def test_a_card_never_shows_a_secret_value_it_will_apply(r: Rig) -> None:
+    """Cards sit in shared channels: a ConfigMap change setting a password shows the key, not
+    the value (the stored plan keeps the exact value it applies)."""
+    alice = await r.identity.context("U0ALICE", namespace="shop-staging")
+    secret = "Pl4nted-S3cret-v4lue-9x"
+    action = await r.flow.propose(alice, "update_configmap", {
+        "name": "web-app-config", "set": {"DB_PASSWORD": secret, "LOG_LEVEL": "debug"}})
+    shown = json.dumps(render.card(action))
+    assert secret not in shown and "DB_PASSWORD" in shown and "LOG_LEVEL" in shown
+    assert action.plan.payload and secret in json.dumps(action.plan.payload)
