@@ -9,6 +9,9 @@ first rule that refuses is the one reported.  The caller evaluates when a plan i
 plan is never offered) and again when it is approved (the policy or the clock may have moved),
 and audits every evaluation with the deciding rule.  No I/O here: the user's recent writes and
 the changes in flight come in as :class:`Activity`.
+
+Every rule is judged in ``plan.namespace``, so before any rule a plan whose facts or targets
+name another namespace is denied (:data:`ONE_NAMESPACE`), whichever tool made it.
 """
 
 from __future__ import annotations
@@ -87,6 +90,23 @@ def objects(plan: ActionPlan | None) -> list[dict[str, Any]]:
         return list(listed)
     return [{"kind": t.kind, "namespace": t.namespace, "name": t.name, "labels": {}}
             for t in plan.targets]
+
+
+ONE_NAMESPACE = "one-namespace-per-plan"
+
+
+def foreign_objects(plan: ActionPlan | None) -> list[str]:
+    """Objects a plan's facts or targets place outside ``plan.namespace`` (an empty namespace
+    counts as outside).  Every rule — scopes, protections, the two-person namespaces, the
+    approvers' scope — is judged in ``plan.namespace``, so a plan naming any other namespace is
+    denied whatever tool made it."""
+    if plan is None:
+        return []
+    named = [(str(o.get("kind")), str(o.get("namespace") or ""), str(o.get("name")))
+             for o in plan.facts.get("objects") or []]
+    named += [(t.kind, t.namespace, t.name) for t in plan.targets]
+    return sorted({f"{kind} {ns or '(no namespace)'}/{name}" for kind, ns, name in named
+                   if ns != plan.namespace})
 
 
 def object_key(obj: dict[str, Any]) -> str:
@@ -296,6 +316,11 @@ def evaluate(policy: Policy, operation: str, args: dict[str, Any], plan: ActionP
     risk = plan.risk if plan else None
     writes = _writes_by_scope(activity)
     try:
+        foreign = foreign_objects(plan)
+        if foreign:
+            raise _Denied(ONE_NAMESPACE, f"{', '.join(foreign)} lie(s) outside the plan's "
+                                         f"namespace {namespace}; rules are judged in one "
+                                         "namespace per plan, so make one plan per namespace")
         _protected(policy, operation, workspace, objs)
         _command(applying, operation, args)
         for rule in applying:

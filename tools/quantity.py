@@ -21,7 +21,10 @@ def parse(value: str | int | float | None) -> float | None:
     match = _QUANTITY.match(str(value).strip())
     if not match or match.group(2) not in _SUFFIX:
         return None
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
+    try:
+        return float(match.group(1)) * _SUFFIX[match.group(2)]
+    except ValueError:  # "1.2.3": unreadable, like any other malformed quantity
+        return None
 
 
 def cpu(cores: float | None) -> str:

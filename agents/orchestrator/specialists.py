@@ -22,6 +22,7 @@ from agents.toolbox import Toolbox
 from confirmations.model import State
 from tools import errors, registry
 from tools.spec import Effect
+from tools.writes.common import MAX_REPLICAS
 
 ActionFn = Callable[[Toolbox, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -119,7 +120,6 @@ async def worst_pod(box: Toolbox, params: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- Deployment: validate, propose, wait for the decision --------------------------------------
-MAX_REPLICAS = 100
 
 
 async def validate_scale(box: Toolbox, params: dict[str, Any]) -> dict[str, Any]:

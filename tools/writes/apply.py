@@ -1,37 +1,42 @@
 """apply_yaml: server-side apply of a short list of manifests, deny by default.
 
 Only the kinds in :data:`ALLOWED` may be applied.  Refused outright: Secrets, RBAC objects,
-anything cluster-scoped or of an unknown kind, namespaces outside the user's, and pod templates
-that ask for privileged containers, added capabilities, hostPath volumes or the host's network,
-PID or IPC namespaces.  All objects are checked before any is applied, so a refusal or a
-conflict leaves nothing half-done.
+anything cluster-scoped or of an unknown kind, namespaces outside the user's, objects in a
+namespace other than the plan's (every guardrail, the two-person rule and the approvers are
+judged in the plan's namespace, so it must be each object's own), Deployments, StatefulSets and
+HPAs above :data:`~tools.writes.common.MAX_REPLICAS` (scale_deployment's cap), and pod templates
+asking for privileges (:mod:`tools.writes.podsecurity`).  The text is parsed with aliases
+refused and depth and size bounded, and every document's shape is checked before anything reads
+it (:mod:`tools.writes.manifest`).  All objects are checked before any is read, dry-run or
+applied, so a refusal or a conflict leaves nothing half-done.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from pydantic import Field
 
 from tools import errors
 from tools.args import ToolArgs
 from tools.kube.access import Access
 from tools.spec import PLAN_ANNOTATION, ActionPlan, Risk, Target, ToolEnv, ToolResult
+from tools.writes import manifest, podsecurity
 from tools.writes.common import (
     APPLY_PATCH,
     FIELD_MANAGER,
+    MAX_REPLICAS,
     diff,
     dry_run,
     executed_already,
     fact,
     lacking,
     pod_requests,
-    pod_templates,
     require,
     resource_change_pct,
     stale,
     target_of,
+    templates,
 )
 
 # (apiVersion, kind) -> (API group, plural)
@@ -54,7 +59,9 @@ REFUSED_WHY = {
     "PersistentVolume": "cluster-scoped objects are refused",
 }
 MAX_DOCUMENTS = 20
-SAFE_CAPABILITIES = {"NET_BIND_SERVICE"}
+# Fields holding a replica count, per kind (the same cap as scale_deployment's).
+REPLICA_FIELDS = {"Deployment": ("replicas",), "StatefulSet": ("replicas",),
+                  "HorizontalPodAutoscaler": ("minReplicas", "maxReplicas")}
 
 
 class ApplyArgs(ToolArgs):
@@ -62,44 +69,52 @@ class ApplyArgs(ToolArgs):
                           description="YAML of the objects to apply (multi-document)")
 
 
-def _pod_problems(pod: dict[str, Any]) -> list[str]:
-    problems = [f"{key}: true" for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key)]
-    problems += [f"hostPath volume {v.get('name')!r}" for v in pod.get("volumes") or []
-                 if "hostPath" in v]
-    for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
-        security = c.get("securityContext") or {}
-        if security.get("privileged"):
-            problems.append(f"privileged container {c.get('name')!r}")
-        added = set((security.get("capabilities") or {}).get("add") or []) - SAFE_CAPABILITIES
-        if added:
-            problems.append(f"container {c.get('name')!r} adds capabilities {sorted(added)}")
-    return problems
-
-
-def _check(env: ToolEnv, doc: Any, index: int, default_ns: str) -> tuple[str, str, str, str]:
-    """(group, plural, namespace, name) of an allowed document, else PlanRefused."""
+def _check(env: ToolEnv, doc: dict[str, Any], index: int,
+           default_ns: str) -> tuple[str, str, str, str]:
+    """(group, plural, namespace, name) of an allowed, well-shaped document, else PlanRefused."""
     where = f"document {index + 1}"
-    if not isinstance(doc, dict):
-        raise errors.PlanRefused(f"{where} is not a Kubernetes object")
-    kind, api_version = str(doc.get("kind", "")), str(doc.get("apiVersion", ""))
-    name = str((doc.get("metadata") or {}).get("name") or "")
+    kind, api_version = doc["kind"], doc["apiVersion"]
+    name = doc["metadata"]["name"]
     if kind in REFUSED_WHY:
         raise errors.PlanRefused(f"{where} ({kind} {name}): {REFUSED_WHY[kind]}")
     if (api_version, kind) not in ALLOWED:
         allowed = ", ".join(sorted(k for _, k in ALLOWED))
         raise errors.PlanRefused(f"{where}: {api_version} {kind} is not in apply_yaml's "
                                  f"allowlist ({allowed})")
-    if not name:
-        raise errors.PlanRefused(f"{where} ({kind}) has no metadata.name")
-    namespace = str((doc.get("metadata") or {}).get("namespace") or default_ns)
+    namespace = doc["metadata"].get("namespace") or default_ns
     if not env.ctx.allows_namespace(namespace):
         raise errors.PlanRefused(f"{where} ({kind} {name}) targets namespace {namespace!r}, "
                                  f"which is not yours (yours: {', '.join(env.ctx.namespaces)})")
-    problems = [p for spec in pod_templates(doc) for p in _pod_problems(spec)]
+    spec = doc.get("spec") or {}
+    over = [f"{key} {spec[key]}" for key in REPLICA_FIELDS.get(kind, ())
+            if (spec.get(key) or 0) > MAX_REPLICAS]
+    if over:
+        raise errors.PlanRefused(f"{where} ({kind} {name}) asks for {', '.join(over)}: at most "
+                                 f"{MAX_REPLICAS} replicas, as for scale_deployment")
+    problems = [p for template in templates(doc) for p in podsecurity.problems(template)]
     if problems:
         raise errors.PlanRefused(f"{where} ({kind} {name}) is refused: {'; '.join(problems)}")
     group, plural = ALLOWED[(api_version, kind)]
     return group, plural, namespace, name
+
+
+def _one_namespace(checked: list[tuple[str, str, str, str]], docs: list[dict[str, Any]],
+                   plan_ns: str) -> None:
+    """Refuse objects outside the plan's namespace: the guardrails, the two-person rule and the
+    approver checks judge the plan's namespace, which must be the one each object lives in."""
+    foreign = [(i, doc["kind"], name, namespace)
+               for i, ((_, _, namespace, name), doc) in enumerate(zip(checked, docs, strict=True))
+               if namespace != plan_ns]
+    if not foreign:
+        return
+    listed = "; ".join(f"document {i + 1} ({kind} {name}) is in namespace {namespace!r}"
+                       for i, kind, name, namespace in foreign)
+    others = sorted({namespace for *_, namespace in foreign})
+    raise errors.PlanRefused(
+        f"{listed}, but this plan is for namespace {plan_ns!r}: one plan applies to one "
+        "namespace, so its guardrails and approvals are judged where the objects live. Apply "
+        + " and ".join(f"the objects of {ns!r} with namespace={ns}" for ns in others)
+        + " (one plan per namespace), or remove their metadata.namespace")
 
 
 def _project(current: Any, shape: Any) -> Any:
@@ -119,7 +134,8 @@ def _monthly(env: ToolEnv, obj: dict[str, Any] | None) -> float | None:
         return None
     assert obj is not None
     cores, memory = pod_requests(obj)
-    return env.pricing.monthly(cores, memory) * int(spec.get("replicas", 1))
+    replicas = spec.get("replicas")
+    return env.pricing.monthly(cores, memory) * (1 if replicas is None else int(replicas))
 
 
 def _path(group: str, api_version: str, plural: str, namespace: str) -> str:
@@ -134,10 +150,10 @@ def _fact(doc: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]
         **live_labels, **(doc["metadata"].get("labels") or {})}}}
     extra: dict[str, Any] = {"lacking": lacking(doc)}
     spec, live = doc.get("spec") or {}, (current or {}).get("spec") or {}
-    if "template" in spec and "replicas" in spec and doc["kind"] != "Job":
+    if "template" in spec and spec.get("replicas") is not None and doc["kind"] != "Job":
         before = int(live.get("replicas", 1)) if current else 0
-        if before != int(spec["replicas"]):
-            extra["replicas"] = [before, int(spec["replicas"])]
+        if before != spec["replicas"]:
+            extra["replicas"] = [before, spec["replicas"]]
     change = resource_change_pct(current, doc)
     if change is not None:
         extra["resource_change_pct"] = change
@@ -146,16 +162,13 @@ def _fact(doc: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]
 
 async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
     default_ns = env.namespace(args)
-    try:
-        docs = [d for d in yaml.safe_load_all(args.manifest) if d is not None]
-    except yaml.YAMLError as exc:
-        raise errors.InvalidArguments(f"the manifest is not valid YAML: {exc}") from exc
-    if not docs or len(docs) > MAX_DOCUMENTS:
-        raise errors.InvalidArguments(f"give 1 to {MAX_DOCUMENTS} objects, not {len(docs)}")
+    docs = [manifest.check(doc, i) for i, doc in
+            enumerate(manifest.load(args.manifest, MAX_DOCUMENTS))]
+    checked = [_check(env, doc, i, default_ns) for i, doc in enumerate(docs)]
+    _one_namespace(checked, docs, default_ns)
     objects, targets, diffs, seen, facts = [], [], [], set(), []
     costs: list[tuple[float | None, float | None]] = []
-    for index, doc in enumerate(docs):
-        group, plural, namespace, name = _check(env, doc, index, default_ns)
+    for doc, (group, plural, namespace, name) in zip(docs, checked, strict=True):
         if (plural, namespace, name) in seen:
             raise errors.PlanRefused(f"{doc['kind']} {namespace}/{name} appears twice")
         seen.add((plural, namespace, name))

@@ -15,6 +15,8 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "hexabot"
+# The most replicas any write tool sets (scale_deployment, apply_yaml's workloads and HPAs).
+MAX_REPLICAS = 100
 
 
 async def require(env: ToolEnv, access: Access, namespace: str, name: str | None = None) -> None:
@@ -80,12 +82,18 @@ def pod_requests(workload: dict[str, Any]) -> tuple[float, float]:
     return cores, memory
 
 
-def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
+def templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod templates (``{metadata, spec}``) of a workload: ``spec.template`` (Deployment,
+    StatefulSet, Job, …) and ``spec.jobTemplate.spec.template`` (CronJob)."""
     spec = obj.get("spec") or {}
-    found = [(spec.get("template") or {}).get("spec"),
-             (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get(
-                 "spec")]
-    return [s for s in found if isinstance(s, dict)]
+    found = [spec.get("template"),
+             ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")]
+    return [t for t in found if isinstance(t, dict)]
+
+
+def pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod specs of :func:`templates`."""
+    return [t["spec"] for t in templates(obj) if isinstance(t.get("spec"), dict)]
 
 
 def lacking(obj: dict[str, Any]) -> dict[str, list[str]]:

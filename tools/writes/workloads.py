@@ -19,6 +19,7 @@ from tools.args import Name, ToolArgs
 from tools.kube.access import Access
 from tools.spec import PLAN_ANNOTATION, ActionPlan, Risk, ToolEnv, ToolResult
 from tools.writes.common import (
+    MAX_REPLICAS,
     MERGE_PATCH,
     STRATEGIC_PATCH,
     diff,
@@ -32,7 +33,6 @@ from tools.writes.common import (
     target_of,
 )
 
-MAX_REPLICAS = 100
 SCALE = Access("apps", "deployments", "patch", "scale")
 RESTART_DEPLOYMENT = Access("apps", "deployments", "patch")
 DELETE_POD = Access("", "pods", "delete")
