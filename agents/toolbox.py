@@ -55,6 +55,16 @@ class Toolbox:
             session_id=self.ctx.session_id, detail={"tool": tool}, error=error,
             duration_ms=int((time.monotonic() - began) * 1000)))
 
+    async def refuse(self, tool: str, reason: str) -> None:
+        """A call to a tool the user was not offered (unknown, or a WRITE tool they may not
+        use): nothing runs, but the attempt is audited like any other denial."""
+        await self.record(AuditEvent(
+            kind="tool.refused", actor=self.ctx.slack_id, outcome="denied",
+            hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,
+            workspace_id=self.ctx.workspace_id, namespace=self.ctx.namespace,
+            request_id=self.ctx.request_id, session_id=self.ctx.session_id,
+            detail={"tool": tool}, error=reason))
+
     async def read(self, tool: str, args: dict[str, Any]) -> ToolResult:
         """Run a READ tool; a ToolError is recorded and re-raised for the caller to word."""
         began = time.monotonic()
