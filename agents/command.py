@@ -20,7 +20,7 @@ from agents.orchestrator.service import Orchestrator
 from agents.orchestrator.workflow import WorkflowError
 from agents.resolve import Match, resolve
 from agents.toolbox import Toolbox
-from agents.types import Reply
+from agents.types import Reply, ToolCall
 from tools import errors
 
 HELP = """I can answer these without an LLM (command mode):
@@ -266,6 +266,8 @@ class CommandMode:
         except WorkflowError as exc:
             return str(exc)
         box.proposals.extend(proposals)
+        await box.ran(ToolCall(f"workflow {run.workflow}", inputs, run.state != "failed",
+                               run.state, private=self.orchestrator.private(run)))
         return run.text()
 
     async def _pod(self, box: Toolbox, text: str) -> tuple[dict[str, Any] | None, str]:

@@ -96,14 +96,15 @@ class Gateway:
                  audit: Callable[[AuditEvent], Awaitable[None]],
                  routes: dict[str, list[str]] | None = None) -> None:
         """``audit`` records each call's event (the agent passes the turn's collector);
-        ``routes`` maps a workspace to its own provider order (names of ``providers``)."""
+        ``routes`` maps a workspace to its own provider order (names of ``providers``): by
+        its identity (``name@fingerprint``, as `hexabot whoami` shows it), else by name."""
         self.providers = list(providers)
         self.audit = audit
         self.routes = routes or {}
 
     def route(self, ctx: SecurityContext) -> list[Provider]:
         """The workspace's own order if it has one; sensitive workspaces: private only."""
-        order = self.routes.get(ctx.workspace)
+        order = self.routes.get(ctx.workspace_id, self.routes.get(ctx.workspace))
         chosen = self.providers if order is None else [
             p for name in order for p in self.providers if p.name == name]
         return [p for p in chosen if p.private or not ctx.sensitive]

@@ -55,6 +55,11 @@ class Toolbox:
             session_id=self.ctx.session_id, detail={"tool": tool}, error=error,
             duration_ms=int((time.monotonic() - began) * 1000)))
 
+    async def ran(self, call: ToolCall) -> None:
+        """Note a call made on the user's behalf elsewhere (a workflow run started from this
+        turn), so the turn's answer knows what it carries (``ToolCall.private``)."""
+        await self._called(call)
+
     async def refuse(self, tool: str, reason: str) -> None:
         """A call to a tool the user was not offered (unknown, or a WRITE tool they may not
         use): nothing runs, but the attempt is audited like any other denial."""

@@ -37,6 +37,9 @@ class ToolCall:
     args: dict[str, Any]
     ok: bool
     text: str = ""
+    # Whether what it returned is private; None: the tool's spec says (registry.private_answer).
+    # Set by whoever knows better, e.g. a workflow run whose steps read private output.
+    private: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class Reply:
     def private(self) -> bool:
         """The answer carries private output (a tool whose spec says so was called): in a
         shared place it goes only to the asker — the one rule, ``registry.private_answer``."""
-        return any(private_answer(c.tool) for c in self.tools_called)
+        return any(private_answer(c.tool) if c.private is None else c.private
+                   for c in self.tools_called)
 
     def as_json(self) -> dict[str, Any]:
         return {"reply": self.text, "mode": self.mode,

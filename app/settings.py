@@ -108,8 +108,8 @@ class Settings(BaseSettings):
                                  "gpt-4.1-mini": (0.40, 1.60)},
         description="model -> (USD per 1M input tokens, per 1M output tokens)")
     llm_routes: dict[str, list[str]] = Field(
-        default_factory=dict, description="workspace -> provider order, e.g. "
-        '{"payments": ["ollama"]}')
+        default_factory=dict, description="workspace (name, or name@fingerprint from "
+        '`hexabot whoami` to pin one cluster) -> provider order, e.g. {"payments": ["ollama"]}')
 
     @field_validator("llm_routes")
     @classmethod

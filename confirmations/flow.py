@@ -223,16 +223,25 @@ class DecisionFlow:
         except LookupError as exc:
             await self.store.record(self._event(event, action, who, "denied", error=str(exc)))
             return Decision(False, str(exc), action, private=True)
+        if clicker.slack_id != action.requester and not policy.in_reach(
+                clicker.workspace_id, clicker.namespaces, action):
+            reason = (f"{clicker.name}'s directory entry does not include namespace "
+                      f"{action.namespace} of workspace {action.workspace}, so they cannot "
+                      "decide it")
+            await self.store.record(self._event(event, action, clicker.slack_id, "denied",
+                                                error=reason))
+            return Decision(False, reason, action, private=True)
         return clicker, requester
 
     async def approve(self, action_id: str, who: str) -> Decision:
         action = await self.store.get(action_id)
-        if action is None or action.state is not State.PENDING \
-                or self.clock() >= action.expires_at:
+        if action is None:
             return await self._explain(action_id)
         people = await self._people(action, who, "confirmation.approve")
-        if isinstance(people, Decision):
+        if isinstance(people, Decision):  # outsiders learn nothing, not even the state
             return people
+        if action.state is not State.PENDING or self.clock() >= action.expires_at:
+            return await self._explain(action_id)
         approver, requester = people
         spec = registry.get(action.tool)
         access = spec.access(registry.parse_args(spec, action.plan.args))
@@ -356,11 +365,13 @@ class DecisionFlow:
 
     async def reject(self, action_id: str, who: str) -> Decision:
         action = await self.store.get(action_id)
-        if action is None or action.state is not State.PENDING:
+        if action is None:
             return await self._explain(action_id)
         people = await self._people(action, who, "confirmation.reject")
-        if isinstance(people, Decision):
+        if isinstance(people, Decision):  # outsiders learn nothing, not even the state
             return people
+        if action.state is not State.PENDING:
+            return await self._explain(action_id)
         clicker = people[0]
         holds, in_scope = False, clicker.allows_namespace(action.namespace)
         if clicker.slack_id != action.requester and in_scope:
@@ -381,6 +392,24 @@ class DecisionFlow:
             return await self._explain(action_id)
         return Decision(True, f"{state.value.capitalize()} by {clicker.name}.", done)
 
+    async def _settle(self, action: PendingAction) -> tuple[State, str]:
+        """What became of an action a crash left executing, read from *its* cluster as its
+        requester.  Without a workspace identity, or a requester who no longer resolves in
+        it, nothing is read (a like-named workspace elsewhere would answer falsely): unknown."""
+        if not action.workspace_id:
+            return State.UNKNOWN, ("cannot tell whether it was applied: stored before "
+                                   "workspaces were identified by their cluster")
+        try:
+            requester = await self.identity.context(action.requester,
+                                                    workspace_id=action.workspace_id)
+        except LookupError as exc:
+            return State.UNKNOWN, f"cannot tell whether it was applied: {exc}"
+        found = await applied(self.env_for(requester), action.plan)
+        return {True: (State.SUCCEEDED, "applied (found in the cluster after a restart)"),
+                False: (State.FAILED, "not applied (checked after a restart)"),
+                None: (State.UNKNOWN, "cannot tell from the cluster whether it was applied")
+                }[found]
+
     async def recover(self) -> list[PendingAction]:
         """At start-up: settle rows a crash left mid-way, from the cluster's state."""
         settled = []
@@ -388,15 +417,7 @@ class DecisionFlow:
             if action.state is State.APPROVED:
                 state, note = State.FAILED, "interrupted before execution; nothing was changed"
             else:
-                requester = await self.identity.context(
-                    action.requester, workspace_id=action.workspace_id or None,
-                    workspace=None if action.workspace_id else action.workspace)
-                found = await applied(self.env_for(requester), action.plan)
-                state, note = {True: (State.SUCCEEDED, "applied (found in the cluster after a "
-                                                       "restart)"),
-                               False: (State.FAILED, "not applied (checked after a restart)"),
-                               None: (State.UNKNOWN, "cannot tell from the cluster whether it "
-                                                     "was applied")}[found]
+                state, note = await self._settle(action)
             done = await self.store.finish(
                 action.id, state, self.clock(), self._event(
                     "confirmation.recover", action, "hexabot", "ok" if state is State.SUCCEEDED

@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -61,18 +62,40 @@ def _cluster_of(kubeconfig: dict[str, Any], context: str) -> dict[str, Any]:
     return named("clusters", str(named("contexts", context).get("cluster", "")))
 
 
+def _server(url: str) -> str:
+    """The API server URL as the client reaches it: scheme and host compared without case,
+    a default port and trailing dots or slashes dropped; the path kept (proxies route by it)."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and (scheme, port) not in (("https", 443), ("http", 80)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
 def cluster_fingerprint(credentials: Credentials) -> str:
-    """Which cluster credentials reach: SHA-256 of the API server URL and the CA it is trusted
-    with (the CA's data, else its path, else "insecure").  Two workspaces with one name on two
-    clusters get different fingerprints; the same cluster reached two ways gets one."""
+    """Which cluster credentials reach: SHA-256 of what the client connects to and trusts — the
+    API server URL, the CA (its data, else its path; "insecure" when verification is off),
+    the TLS server name and any proxy.  Two workspaces with one name on two clusters get
+    different fingerprints; the same cluster reached the same way gets one."""
     if isinstance(credentials, ImpersonationCredentials):
-        cluster = _cluster_of(credentials.bot_kubeconfig, credentials.bot_context)
+        context = credentials.bot_context
+        cluster = _cluster_of(credentials.bot_kubeconfig, context)
     else:
-        cluster = _cluster_of(credentials.kubeconfig, credentials.context)
-    server = str(cluster.get("server", "")).rstrip("/").lower()
-    ca = str(cluster.get("certificate-authority-data") or cluster.get("certificate-authority")
-             or ("insecure" if cluster.get("insecure-skip-tls-verify") else ""))
-    return hashlib.sha256(f"{server}\n{ca.strip()}".encode()).hexdigest()[:16]
+        context = credentials.context
+        cluster = _cluster_of(credentials.kubeconfig, context)
+    if not cluster.get("server"):
+        parts = ["unresolved", credentials.source, context]
+    else:
+        ca = "".join(str(cluster.get("certificate-authority-data") or "").split()) \
+            or str(cluster.get("certificate-authority") or "")
+        parts = [_server(str(cluster["server"])),
+                 "insecure" if cluster.get("insecure-skip-tls-verify") else ca,
+                 str(cluster.get("tls-server-name") or ""), str(cluster.get("proxy-url") or "")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def workspace_id(name: str, credentials: Credentials) -> str:

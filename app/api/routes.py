@@ -271,16 +271,15 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
     async def audit(since: Since = None,
                     limit_: Annotated[int, Query(alias="limit", ge=1, le=1000)] = 100,
                     found: dict[str, Any] = Depends(claims)) -> AuditOut:
-        """The caller's own audit events; members of an admin group: their workspace's (the
-        same name and cluster) in the namespaces of their directory entry and token."""
+        """Audit events of the token's workspace (the same name and cluster) in its namespaces:
+        the caller's own; members of an admin group: everyone's."""
         ctx = await caller(found)
         start: datetime | None = reader.since(since)
         admin = bool(admins & set(ctx.groups))
         found_events = await reader.events(
             services.settings, services.database.engine,
-            user=None if admin else ctx.slack_id,
-            workspace_id=ctx.workspace_id if admin else None,
-            namespaces=ctx.namespaces if admin else None,
+            user=None if admin else ctx.slack_id, workspace_id=ctx.workspace_id,
+            namespaces=ctx.namespaces,
             since=start, limit=limit_)
         return AuditOut(events=found_events)
 
