@@ -1,12 +1,13 @@
 """Redaction (issue #17, class 5): how many secrets ``tools.redact`` hides, how many harmless
 look-alikes it leaves alone, and how fast it is.
 
-Rates on both corpora of ``tests/security/corpus``: ours (``dev_*``) and the held-out one
-written by someone else (``heldout_*``).  A secret counts as found when neither it nor its
-JSON-escaped form is left in the output; a harmless line counts as a false positive when the
-output differs at all.  Speed on realistic tool output (pod lists, a Deployment in YAML, a Pod
-in JSON, events, logs with a few planted secrets): the median of 200 redactions of one 4 KB
-message, and MB/s over 1 MB of the same kind of text.  The bars are ours: the issue sets none.
+Rates on the three corpora of ``tests/security/corpus``: ours (``dev_*``) and the two held-out
+ones written by others (``heldout_*``; ``heldout2_*``, written blind to the redactor).  A secret
+counts as found when neither it nor its JSON-escaped form is left in the output; a harmless line
+counts as a false positive when the output differs at all.  Speed on realistic tool output (pod
+lists, a Deployment in YAML, a Pod in JSON, events, logs with a few planted secrets): the median
+of 200 redactions of one 4 KB message, and MB/s over 1 MB of the same kind of text.  The bars
+are ours: the issue sets none.
 """
 
 from __future__ import annotations
@@ -106,4 +107,4 @@ def _speed() -> list[Result]:
 
 
 def run() -> list[Result]:
-    return [*_rates("dev"), *_rates("heldout"), *_speed()]
+    return [*_rates("dev"), *_rates("heldout"), *_rates("heldout2"), *_speed()]

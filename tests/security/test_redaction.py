@@ -2,7 +2,8 @@
 non-private LLM.
 
 Corpora (``corpus/``): ``dev_secrets.txt`` / ``dev_harmless.txt`` are ours, one test id per
-line; ``heldout_*.txt`` were written by someone else and are only measured, against floors.
+line; ``heldout_*.txt`` and ``heldout2_*.txt`` were written by others (the second blind to the
+redactor) and are only measured, against floors.
 Every secret must vanish from the text; every harmless look-alike must come back unchanged.
 """
 
@@ -30,10 +31,9 @@ from tools.redact import MASK, redact
 from tools.security import KubeconfigCredentials, SecurityContext
 
 CORPUS = Path(__file__).parent / "corpus"
-# Held-out floors: what the rules achieve on the held-out corpus, rounded down (see
+# Held-out floors: what the rules achieve on each held-out corpus, rounded down (see
 # docs/benchmarks.md, "Redaction").  Raise them when the rules get better, never lower them.
-HELDOUT_DETECTION_FLOOR = 0.98
-HELDOUT_FALSE_POSITIVE_CEILING = 0.01
+HELDOUT_FLOORS = {"heldout": (0.98, 0.01), "heldout2": (0.99, 0.01)}
 
 
 def secrets(name: str) -> list[tuple[str, str]]:
@@ -149,24 +149,29 @@ def test_a_kubernetes_pod_dump_keeps_everything_but_the_secret() -> None:
     "-----BEGIN RSA PRIVATE KEY-----" * 30_000, "http://a:" * 100_000, 'password: "' * 90_000,
     "mysql " * 160_000, "eyJabcdefgh." * 80_000, "Authorization: " * 60_000, "Bearer 1" * 125_000,
     "x_key=" * 160_000, "1234567890:" * 90_000, "value: x, name: TOKEN\n" * 45_000,
+    "echo x" * 160_000 + " --password-stdin", "sqlplus a/" * 100_000,
+    "process.env.X || '" * 55_000, "auth=('a', " * 90_000, "Recovery Key 1: " * 62_000,
+    '"keyName": "a", ' * 62_000, "'x-api-key', " * 76_000, "пароль: " * 125_000,
 ], ids=["run", "sk", "assign", "pairs", "pem", "url", "quote", "mysql", "jwt", "authz",
-        "bearer", "key", "telegram", "reversed"])
+        "bearer", "key", "telegram", "reversed", "stdin", "oracle", "fallback", "auth-pair",
+        "labelled", "key-listing", "header-pair", "native"])
 def test_a_megabyte_of_adversarial_text_finishes(attack: str) -> None:
     """No timing assert: a catastrophic backtrack would hang here until the suite's timeout."""
     assert isinstance(redact(attack), str)
 
 
-def test_heldout_rates_stay_above_their_floors() -> None:
-    held_secrets = secrets("heldout_secrets.txt")
-    held_harmless = harmless("heldout_harmless.txt")
+@pytest.mark.parametrize("corpus", sorted(HELDOUT_FLOORS))
+def test_heldout_rates_stay_above_their_floors(corpus: str) -> None:
+    held_secrets = secrets(f"{corpus}_secrets.txt")
+    held_harmless = harmless(f"{corpus}_harmless.txt")
     if not held_secrets or not held_harmless:
-        pytest.skip("no held-out corpus in tests/security/corpus")
+        pytest.skip(f"no {corpus} corpus in tests/security/corpus")
+    detection_floor, false_positive_ceiling = HELDOUT_FLOORS[corpus]
     found = sum(not leaked(secret, redact(text)) for secret, text in held_secrets)
     touched = sum(redact(text) != text for text in held_harmless)
     detection, false_positives = found / len(held_secrets), touched / len(held_harmless)
-    assert detection >= HELDOUT_DETECTION_FLOOR, f"detection {detection:.1%}"
-    assert false_positives <= HELDOUT_FALSE_POSITIVE_CEILING, f"false positives " \
-                                                             f"{false_positives:.1%}"
+    assert detection >= detection_floor, f"detection {detection:.1%}"
+    assert false_positives <= false_positive_ceiling, f"false positives {false_positives:.1%}"
 
 
 # --- what a non-private provider receives -------------------------------------------------

@@ -2,21 +2,25 @@
 channel: ``redact(text)`` keeps the text's shape and replaces only each secret value by
 ``[REDACTED]`` (``DB_PASSWORD=[REDACTED]``, ``postgres://app:[REDACTED]@db:5432``).
 
-Three kinds of rules, their spans merged before anything is replaced:
+Four kinds of rules, their spans merged before anything is replaced:
 
 * ``vendors`` — tokens recognisable on their own (detect-secrets' vendor plugins plus ours);
 * ``rules`` — values recognised by their context (``keys`` decides which key names a secret):
   secret-naming keys in env, YAML, JSON, flags, query strings, code and XML; Kubernetes env
   ``name``/``value`` pairs; ``Authorization``/``Cookie`` headers of any scheme; passwords inside
-  URLs, ``.pgpass`` lines and command lines; PEM private keys; every value of a Secret's ``data``;
+  URLs, ``.pgpass`` lines and command lines (``commands``: which flag is a password depends on
+  the tool); PEM private keys; every value of a Secret's ``data``;
+* ``literals`` — secrets in code that no key names: fallbacks after an environment lookup
+  (``process.env.JWT_SECRET || '…'``) and positional credential pairs (``auth=('u', '…')``);
 * here — base64 values that decode to text holding a secret (two levels deep).
 
 What is deliberately left alone (``tests/security/corpus/dev_harmless.txt``): digests, UIDs,
 resourceVersions, commit SHAs, checksums, references to secrets (``secretKeyRef``,
-``secretName``), settings about secrets (``token_ttl``) and prose.  Measured on corpora by
-``bench/bench_redaction.py``.  Every pattern does bounded work per character (no nested
-open-ended quantifiers, values capped at 4 KB, scanning resumes after each value), which
-``test_a_megabyte_of_adversarial_text_finishes`` exercises.
+``secretName``, ``var.db_password``, ``${GITHUB_TOKEN}``), values already masked (``***``,
+``[FILTERED]``), settings about secrets (``token_ttl``), object ids (``ch_…``) and prose.
+Measured on corpora by ``bench/bench_redaction.py``.  Every pattern does bounded work per
+character (no nested open-ended quantifiers, values capped at 4 KB, scanning resumes after each
+value), which ``test_a_megabyte_of_adversarial_text_finishes`` exercises.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import binascii
 import re
 from collections.abc import Iterator
 
-from tools.redaction import rules, vendors
+from tools.redaction import literals, rules, vendors
 
 MASK = "[REDACTED]"
 # A base64 value after `:` or `=` — decoded, and hidden if what it encodes holds a secret
@@ -51,7 +55,8 @@ def _encoded(text: str, depth: int) -> Iterator[tuple[int, int]]:
 def spans(text: str, depth: int = 0) -> list[tuple[int, int]]:
     """Merged, sorted spans of every secret in ``text``."""
     found = [*vendors.spans(text), *rules.keyword_spans(text), *rules.header_spans(text),
-             *rules.secret_object_spans(text), *_encoded(text, depth)]
+             *rules.secret_object_spans(text), *literals.spans(text, rules.lowered(text)),
+             *_encoded(text, depth)]
     found.sort()
     merged: list[tuple[int, int]] = []
     for start, end in found:

@@ -11,25 +11,37 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from tools.redaction.keys import names_secret, value_is_secret
+from tools.redaction import commands
+from tools.redaction.keys import (
+    DNS_LABEL,
+    credential_shaped,
+    is_placeholder,
+    names_secret,
+    value_is_secret,
+)
 
 Span = tuple[int, int]
 MAX_VALUE = 4096
-LINE_HEAD = re.compile(r"[ \t]*(?:[-#][ \t]*|export[ \t]+|set[ \t]+|ENV[ \t]+|declare -x[ \t]+)?"
+LINE_HEAD = re.compile(r"[ \t]*(?:[-+~#][ \t]*|export[ \t]+|set[ \t]+|ENV[ \t]+|declare -x[ \t]+)?"
                        r"[\"']?$")
 BLOCK = re.compile(r"[|>][-+0-9]?")
 
 # A secret word somewhere in a key; the key around it is then read by hand.
-HIT = re.compile(r"pass|pwd|pw|secret|token|cred|key|auth|sig|dsn|psk|pat|phrase|contras")
+# (Grouped by first letter: the engine then skips to a possible first character and tries
+# only that letter's words.)
+HIT = re.compile(r"p(?:ass|wd?|sk|at|hrase|arola)|s(?:ecret|ig|ess|id|alasan|enha|ifre)|token|"
+                 r"c(?:red|ontras)|k(?:ey|ennw|atasandi)|a(?:uth|dgangs)|dsn|oauth2|wachtw|"
+                 r"h(?:asl|asł|eslo)|jelsz|l(?:osen|ösen)|geheim|şifre|пароль|секрет|токен|гасло|"
+                 r"パスワード|密[码碼]|비밀번호")
 KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")
 # KEY = value · KEY: value · "key": "value" · --key=value · ?key=value · key => value
-KEY_AT = re.compile(r"(?P<k>-{0,2}[A-Za-z_][\w.\-/]{0,80})(?P<kq>\\?[\"']\]?|\])?"
+KEY_AT = re.compile(r"(?P<k>-{0,2}[^\W\d][\w.\-/]{0,80})(?P<kq>\\?[\"']\]?|\])?"
                     r"(?P<sep>:(?!=)|[ \t]*(?::=|=>|=))(?!//)[ \t]*")
 # define('DB_PASSWORD', '…') · setenv("API_TOKEN", "…"): a quoted key, a comma, a quoted value
-CALL_HEAD = re.compile(r"\([ \t]*[\"']$")
-CALL_AT = re.compile(r"(?P<k>[A-Za-z_][\w.\-]{0,80})[\"'][ \t]*,[ \t]*(?=[\"'])")
+CALL_HEAD = re.compile(r"(?P<open>[(\[,]|\s)[ \t]*[\"']$")
+CALL_AT = re.compile(r"(?P<k>[^\W\d][\w.\-]{0,80})[\"'][ \t]*,[ \t]*(?=[\"'])")
 # requirepass "…" · aws_secret_access_key zRLT… · -storepass …: a key, a space, a value
-SPACED_AT = re.compile(r"(?P<k>-{0,2}[A-Za-z_][\w.\-]{0,80})[ \t]+(?=[^\s\-])")
+SPACED_AT = re.compile(r"(?P<k>-{0,2}[^\W\d][\w.\-]{0,80})[ \t]+(?=[^\s\-])")
 # {"name": "SMTP_PASSWORD", "value": "…"} in JSON, YAML (block or flow), flattened paths or XML
 PAIR_HEAD = re.compile(r"(?i)(?:name|key|variable|var)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?$")
 PAIR_TAIL = re.compile(
@@ -41,8 +53,6 @@ PAIR_REVERSED = re.compile(
     r"'(?P<sq>[^'\n]{1,1000})'|(?P<bare>[^\s,;}\"']{1,1000}))"
     r"[ \t]*,?[ \t]*(?:\r?\n[ \t]*)?[\"']?name[\"']?[ \t]*[:=][ \t]*[\"']?$")
 XML = re.compile(r"<(?P<k>[A-Za-z_][\w:.\-]{0,60})>(?P<v>[^<\n]{1,1000})</(?P=k)>")
-URL_PASSWORD = re.compile(r"://[^\s:/?#@\"'<>]{0,256}:(?P<v>[^\s@/?#\"'<>]{1,256})@")
-URL_TOKEN = re.compile(r"://(?P<v>[A-Za-z0-9_\-.~%]{20,256})@")
 # These three are searched in the lower-cased text (same offsets) so the engine can skip ahead
 # by their literal head.
 AUTHORIZATION = re.compile(
@@ -52,28 +62,22 @@ AUTHORIZATION = re.compile(
     r"sharedaccesssignature|klaviyo-api-key|zoho-oauthtoken)[ \t]+)?(?=\S)")
 LOOSE_SCHEME = re.compile(r"b(?:earer|asic)[ \t]+(?P<v>(?=[a-z0-9._~+/\-]{0,300}"
                           r"[0-9+/=])[a-z0-9._~+/\-]{8,4096}=*)")
+# "secret": {"inline_string": "…"} (Envoy SDS), password: {value: …}: the value one level down
+INLINE = re.compile(r"\{[ \t]*\\?[\"']?(?:inline_string|inline_bytes|value|plaintext|plain_text|"
+                    r"string|raw)\\?[\"']?[ \t]*:[ \t]*")
+# Unseal Key 1: … · Initial Root Token: … · AWS Secret Access Key [None]: … — a label of words
+LABELLED = re.compile(
+    r"(?:unseal|recovery|root|secret|private|master|encryption|decryption|signing|shared|"
+    r"access|admin) (?:access )?(?P<label>key|token|password)(?: \d{1,2})?(?: \[[^\]\n]{0,40}\])?"
+    r"[ \t]*:[ \t]+(?P<v>[^\s\"']{8,4096})")
+LABEL_NEEDLES = (" key", " token", " password")
+# "keyName": "key1", "permissions": "FULL", "value": "…" — `az … keys list`
+KEY_LISTING = re.compile(r"\\?\"keyname\\?\"[ \t]*:[ \t]*\\?\"[^\"\n]{0,100}\"[^{}\n]{0,300}?"
+                         r"\\?\"value\\?\"[ \t]*:[ \t]*\\?\"(?P<v>[^\"\\\n]{1,4096})")
 COOKIE = re.compile(r"cookie\\?[\"']?[ \t]*:[ \t]*\\?[\"']?(?P<v>[^\n\"'\\]{1,4096})")
-PEM = re.compile(
-    r"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----(?P<v>[A-Za-z0-9+/=\s\\:,.\-]*?)"
-    r"(?:-----END [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----|(?![A-Za-z0-9+/=\s\\:,.\-]))")
 # .pgpass: host:port:database:user:password
 PGPASS = re.compile(r"(?m):(?:\d{1,5}|\*):[^\s:]+:[^\s:]+:(?P<v>[^\s:]\S*)$")
 PGPASS_HOST = re.compile(r"[^\s:#]+")
-GATED: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
-    (("://",), URL_PASSWORD),
-    (("://",), URL_TOKEN), (("private key",), PEM),
-    (("mysql", "mariadb", "7z"), re.compile(
-        r"(?:mysql\w*|mariadb\w*|7za?)\b[^\n]{0,300}?[ \t]-p(?P<v>[^\s\-][^\s]*)")),
-    (("sshpass", "login", "mongo", "zip"), re.compile(
-        r"(?:sshpass|login|mongo\w*|zip)\b[^\n]{0,300}?[ \t]-[pP][ \t]+(?P<v>[^\s\-]\S*)")),
-    (("htpasswd",), re.compile(r"htpasswd\b[ \t]+-[a-zA-Z]*b[a-zA-Z]*(?:[ \t]+-\S+)*"
-                               r"[ \t]+\S+[ \t]+\S+[ \t]+(?P<v>[^\s\-]\S*)")),
-    (("redis-cli",), re.compile(r"redis-cli\b[^\n]{0,300}?[ \t]-a[ \t]+(?P<v>\S+)")),
-    (("curl", "wget"), re.compile(
-        r"(?:curl|wget)\b[^\n]{0,300}?[ \t](?:-u[ \t]*|--user[ =]|--proxy-user[ =])"
-        r"[\"']?[^\s:\"']{1,100}:(?P<v>[^\s\"']+)")),
-    (("-pass",), re.compile(r"-pass(?:in|out)[ \t]+pass:(?P<v>\S+)")),
-)
 SECRET_KIND = re.compile(r"kind\\?[\"']?[ \t]*:[ \t]*\\?[\"']?Secret\b")
 DATA_JSON = re.compile(r"\\?\"(?:data|stringData)\\?\"[ \t]*:[ \t]*\{(?P<v>[^{}]{0,65536})\}")
 DATA_JSON_VALUE = re.compile(r":[ \t]*\\?\"(?P<v>(?:[^\"\\]|\\[^\"]){1,65536})\\?\"")
@@ -149,12 +153,17 @@ def _line_start(text: str, pos: int) -> int:
     return found + 1 if found >= 0 else floor
 
 
+def _in_key(char: str) -> bool:
+    """ASCII letters, digits and ``_.-/``, or any other letter (``пароль``, ``contraseña``)."""
+    return char in KEY_CHARS or (char > "\x7f" and char.isalnum())
+
+
 def _key_around(text: str, hit: int) -> tuple[int, int]:
     start = hit
-    while start > 0 and hit - start < 80 and text[start - 1] in KEY_CHARS:
+    while start > 0 and hit - start < 80 and _in_key(text[start - 1]):
         start -= 1
     end = hit
-    while end < len(text) and end - start < 100 and text[end] in KEY_CHARS:
+    while end < len(text) and end - start < 100 and _in_key(text[end]):
         end += 1
     return start, end
 
@@ -171,6 +180,8 @@ def _spaced_secret(kind: str, key: str, text: str, span: Span) -> bool:
     value = text[span[0]:span[1]]
     if not value_is_secret(kind, value, key) or (value.isalpha() and value.islower()):
         return False
+    if key.lower() in ("secret", "secrets") and DNS_LABEL.match(value):
+        return False    # secret "sh.helm.release.v1.redis.v3" already exists: an object's name
     quoted = span[0] > 0 and text[span[0] - 1] in "\"'"
     if key.startswith("-") or quoted:
         return True
@@ -183,13 +194,24 @@ def _keyed_value(text: str, start: int, end: int, kind: str) -> tuple[Span | Non
     line_start = _line_start(text, start)
     match = KEY_AT.match(text, start)
     if match and match.end("k") == end:
+        if text.startswith("${", start - 2):
+            return None, end    # ${API_KEY:?must be set}: a shell expansion names a variable
         if start > 0 and text[start - 1] == ":" and match.group("sep") == ":" \
                 and not text.startswith((" ", "\"", "'"), match.end("sep")):
             return None, end    # arn:aws:secretsmanager:…, a:b:c — an identifier, not a key
         anchored = bool(LINE_HEAD.match(text, line_start, start))
+        inline = INLINE.match(text, match.end())
+        if inline:
+            span = value_span(text, inline.end(), line_start, False)
+            if span and value_is_secret(kind, text[span[0]:span[1]]):
+                return span, span[1]
         span = value_span(text, match.end(), line_start, anchored)
         if span is None:
             return None, match.end()
+        if anchored and kind == "shape" and not value_is_secret(kind, text[span[0]:span[1]]):
+            span = value_span(text, match.end(), line_start, False)  # sessionid=…; Path=/
+            if span is None:
+                return None, match.end()
         if not value_is_secret(kind, text[span[0]:span[1]], match.group("k")):
             return None, match.end()        # the value may itself hold a key: read on
         if not anchored and match.group("sep") == ":" and text[span[0] - 1] not in "\"'`":
@@ -200,10 +222,12 @@ def _keyed_value(text: str, start: int, end: int, kind: str) -> tuple[Span | Non
     if PAIR_HEAD.search(text, max(0, start - 40), start):
         return _pair_value(text, start, end, kind)
     match = CALL_AT.match(text, start)
-    if match and match.end("k") == end and CALL_HEAD.search(text, max(0, start - 40), start):
+    head = CALL_HEAD.search(text, max(0, start - 40), start) if match else None
+    if match and head and match.end("k") == end:
         span = value_span(text, match.end(), line_start, False)
-        if span and value_is_secret(kind, text[span[0]:span[1]], match.group("k")):
-            return span, span[1]
+        if span and value_is_secret(kind, text[span[0]:span[1]], match.group("k")) and (
+                head.group("open") == "(" or credential_shaped(text[span[0]:span[1]])):
+            return span, span[1]            # setenv("K", "v") · 'x-api-key', 'v' (a header)
         return None, end
     match = SPACED_AT.match(text, start)
     if match and match.end("k") == end:
@@ -249,6 +273,16 @@ def keyword_spans(text: str) -> Iterator[Span]:
         span, resume = _keyed_value(text, start, end, kind)
         if span:
             yield span
+    if "keyname" in lower:
+        for match in KEY_LISTING.finditer(lower):
+            if value_is_secret("shape", text[match.start("v"):match.end("v")]):
+                yield match.span("v")
+    if any(needle in lower for needle in LABEL_NEEDLES):
+        for match in LABELLED.finditer(lower):
+            value = text[match.start("v"):match.end("v")]
+            if value_is_secret("password" if match.group("label") == "password" else "shape",
+                               value):
+                yield match.span("v")
     if "</" in text:
         for match in XML.finditer(text):
             kind = names_secret(match.group("k"))
@@ -263,15 +297,11 @@ def header_spans(text: str) -> Iterator[Span]:
         yield from _authorization(text, lower)
     for pattern in (LOOSE_SCHEME, COOKIE):
         for match in pattern.finditer(lower):
-            if not text.startswith(("$", "[REDACTED]"), match.start("v")):
+            value = text[match.start("v"):match.end("v")]
+            if not value.startswith(("$", "[REDACTED]")) and not is_placeholder(value.strip()):
                 yield match.span("v")
     yield from _pgpass(text)
-    for needles, pattern in GATED:
-        if any(needle in lower for needle in needles):
-            for match in pattern.finditer(text):
-                if match.end("v") > match.start("v") and not match.group("v").startswith(
-                        ("$", "[REDACTED]")):
-                    yield match.span("v")
+    yield from commands.spans(text, lower)
 
 
 def _pgpass(text: str) -> Iterator[Span]:
@@ -295,7 +325,7 @@ def _authorization(text: str, lower: str) -> Iterator[Span]:
         end = min(len(text), pos + MAX_VALUE) if end < 0 else end
         value = text[pos:end].rstrip(" \t\r,")
         resume = max(pos, pos + len(value))
-        if value and value != "[REDACTED]" and not (value.isalpha() and value.islower()):
+        if value and not is_placeholder(value) and not (value.isalpha() and value.islower()):
             yield pos, pos + len(value)
 
 

@@ -94,9 +94,17 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     *((needle, re.compile(p)) for needle, p in OWN),
 )
 # Any other vendor's prefixed token: ``dckr_pat_…``, ``pcsk_…``, ``sbp_…`` — a short lower-case
-# prefix, an underscore, then 24+ characters mixing upper case, lower case and digits.
+# prefix, an underscore, then 24+ characters mixing upper case, lower case and digits — unless
+# the prefix is one of an object id (``ch_…``, ``cus_…``, ``req_…``).
 GENERIC = re.compile(r"_(?:[a-z]{2,6}_)?(?P<body>[A-Za-z0-9\-_]{24,256})(?![A-Za-z0-9\-_])")
 _PREFIX = re.compile(r"(?<![A-Za-z0-9_\-])[a-z][a-z0-9]{1,9}$")
+# Prefixes of object *ids*, not credentials: Stripe charges, customers, intents, events…,
+# API request/message/file ids of the model providers.
+ID_PREFIXES = frozenset({
+    "ch", "cus", "pi", "pm", "py", "in", "ii", "il", "sub", "si", "price", "prod", "evt", "txn",
+    "re", "po", "src", "card", "ba", "acct", "seti", "cs", "pyr", "dp", "du", "tr", "trr",
+    "cn", "cbtxn", "req", "msg", "msgbatch", "file", "asst", "thread", "run", "step", "batch",
+    "call", "toolu", "chatcmpl", "resp", "vs", "ftjob", "ft", "org", "proj", "user", "usr"})
 _TAIL = re.compile(r"(?:[A-Za-z0-9_\-]|\.(?=[A-Za-z0-9_\-]))*")
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
@@ -133,5 +141,5 @@ def _random(body: str) -> bool:
 def _generic(text: str) -> Iterator[tuple[int, int]]:
     for match in GENERIC.finditer(text):
         prefix = _PREFIX.search(text, max(0, match.start() - 11), match.start())
-        if prefix and _random(match.group("body")):
+        if prefix and prefix.group() not in ID_PREFIXES and _random(match.group("body")):
             yield prefix.start(), match.end()
