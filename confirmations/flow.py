@@ -233,16 +233,25 @@ class DecisionFlow:
             return Decision(False, reason, action, private=True)
         return clicker, requester
 
-    async def approve(self, action_id: str, who: str) -> Decision:
+    async def _open(self, action_id: str, who: str, event: str
+                    ) -> tuple[PendingAction, SecurityContext, SecurityContext] | Decision:
+        """The pending action with its clicker and requester, or the answer to give: people out
+        of reach learn nothing about it, not even its state; others hear why it is closed."""
         action = await self.store.get(action_id)
         if action is None:
             return await self._explain(action_id)
-        people = await self._people(action, who, "confirmation.approve")
-        if isinstance(people, Decision):  # outsiders learn nothing, not even the state
+        people = await self._people(action, who, event)
+        if isinstance(people, Decision):
             return people
         if action.state is not State.PENDING or self.clock() >= action.expires_at:
             return await self._explain(action_id)
-        approver, requester = people
+        return action, *people
+
+    async def approve(self, action_id: str, who: str) -> Decision:
+        opened = await self._open(action_id, who, "confirmation.approve")
+        if isinstance(opened, Decision):
+            return opened
+        action, approver, requester = opened
         spec = registry.get(action.tool)
         access = spec.access(registry.parse_args(spec, action.plan.args))
         target = action.plan.targets[0].name if action.plan.targets else None
@@ -364,15 +373,10 @@ class DecisionFlow:
         return Decision(True, shown_to(action.approver or "", started, result.text), done)
 
     async def reject(self, action_id: str, who: str) -> Decision:
-        action = await self.store.get(action_id)
-        if action is None:
-            return await self._explain(action_id)
-        people = await self._people(action, who, "confirmation.reject")
-        if isinstance(people, Decision):  # outsiders learn nothing, not even the state
-            return people
-        if action.state is not State.PENDING:
-            return await self._explain(action_id)
-        clicker = people[0]
+        opened = await self._open(action_id, who, "confirmation.reject")
+        if isinstance(opened, Decision):
+            return opened
+        action, clicker, _ = opened
         holds, in_scope = False, clicker.allows_namespace(action.namespace)
         if clicker.slack_id != action.requester and in_scope:
             spec = registry.get(action.tool)
