@@ -39,6 +39,15 @@ class PastWrite:
     tool: str
     workspace: str
     namespace: str
+    # What it touched, as the scope judges it: (kind, sorted labels) per object.
+    objects: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+    @staticmethod
+    def touched(facts: dict[str, Any] | None) -> tuple[tuple[str, tuple[tuple[str, str], ...]],
+                                                        ...]:
+        """``objects`` from a stored plan's facts (kind and labels of each object)."""
+        return tuple((str(o.get("kind", "")), tuple(sorted((str(k), str(v)) for k, v in (
+            o.get("labels") or {}).items()))) for o in (facts or {}).get("objects") or ())
 
 
 @dataclass(frozen=True)
@@ -229,26 +238,32 @@ def _windows(rule: Rule, policy: Policy, now: datetime) -> Approvals | None:
     return None
 
 
-def _writes_by_scope(activity: Activity) -> dict[tuple[str, str, str], list[datetime]]:
-    """The user's writes grouped by (tool, workspace, namespace), times sorted: each rule's
-    scope is then matched once per group, not once per write."""
-    groups: dict[tuple[str, str, str], list[datetime]] = {}
+WriteKey = tuple[str, str, str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]]
+
+
+def _writes_by_scope(activity: Activity) -> dict[WriteKey, list[datetime]]:
+    """The user's writes grouped by (tool, workspace, namespace, objects), times sorted: each
+    rule's scope is then matched once per group, not once per write."""
+    groups: dict[WriteKey, list[datetime]] = {}
     for w in activity.writes:
-        groups.setdefault((w.tool, w.workspace, w.namespace), []).append(w.at)
+        groups.setdefault((w.tool, w.workspace, w.namespace, w.objects), []).append(w.at)
     for times in groups.values():
         times.sort()
     return groups
 
 
-def _rate(rule: Rule, writes: dict[tuple[str, str, str], list[datetime]], now: datetime,
+def _rate(rule: Rule, writes: dict[WriteKey, list[datetime]], now: datetime,
           policy: Policy) -> None:
+    """The rule's rate counts only the writes its whole scope matches — tools, workspaces,
+    namespaces, and the kinds and labels of what they touched."""
     limit = rule.rate_limit
     if limit is None:
         return
     count, period, unit = limit
     recent: list[datetime] = []
-    for key, times in writes.items():
-        if _in_scope(rule, *key):
+    for (tool, workspace, namespace, touched), times in writes.items():
+        objs = [{"kind": kind, "labels": dict(labels)} for kind, labels in touched]
+        if matches(rule, tool, workspace, namespace, objs):
             recent += times[bisect.bisect_right(times, now - period):
                             bisect.bisect_right(times, now)]
     if len(recent) >= count:

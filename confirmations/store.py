@@ -97,7 +97,8 @@ class ConfirmationStore:
         async with self.engine.connect() as conn:
             if since is not None:
                 writes = (await conn.execute(sa.select(
-                    T.created_at, T.tool, T.workspace, T.namespace).where(
+                    T.created_at, T.tool, T.workspace, T.namespace,
+                    T.plan["facts"].label("facts")).where(
                     T.requester == requester, T.created_at > since, T.id != exclude,
                     T.state.not_in(NOT_WRITES)))).all()
             if in_flight:
@@ -107,8 +108,8 @@ class ConfirmationStore:
                     T.state.in_(OPEN[1:] if running_only else OPEN),
                     sa.or_(T.state != State.PENDING.value, T.expires_at > now)))).all()
         return Activity(
-            writes=tuple(PastWrite(r.created_at, r.tool, r.workspace, r.namespace)
-                         for r in writes),
+            writes=tuple(PastWrite(r.created_at, r.tool, r.workspace, r.namespace,
+                                   PastWrite.touched(r.facts)) for r in writes),
             in_flight=tuple(InFlight(r.id, r.requester, r.tool, tuple(
                 f"{t['kind']}/{t['namespace']}/{t['name']}"
                 for t in (r.plan or {}).get("targets") or [])) for r in open_rows))

@@ -140,6 +140,26 @@ def test_rate_limit_counts_the_users_writes_in_scope() -> None:
     assert judge(p, plan(), Activity(writes=elsewhere)).outcome == "allow"
 
 
+def test_rate_limit_counts_only_writes_whose_labels_and_kinds_are_in_scope() -> None:
+    """A rule for `app: ledger` Deployments counts ledger's scales, not every scale."""
+    p = policy({"rules": [{"name": "ledger-rate", "tools": ["*"], "rate": "3/hour",
+                           "scope": {"labels": {"app": "ledger"}, "kinds": ["Deployment"]}}]})
+    ledger = (("Deployment", (("app", "ledger"), ("tier", "db"))),)
+    other = (("Deployment", (("app", "web"),)),)
+    cm = (("ConfigMap", (("app", "ledger"),)),)
+
+    def scales(touched: Any, n: int = 3) -> tuple[PastWrite, ...]:
+        return tuple(PastWrite(NOW - timedelta(minutes=5 * (i + 1)), "scale_deployment",
+                               "shop", "prod-web", touched) for i in range(n))
+
+    target = plan(labels={"app": "ledger"})
+    assert judge(p, target, Activity(writes=scales(other) + scales(cm))).outcome == "allow"
+    denied = judge(p, target, Activity(writes=scales(ledger)))
+    assert denied.outcome == "deny" and "3 writes in the last hour" in denied.reason
+    assert PastWrite.touched({"objects": [{"kind": "Deployment", "labels": {
+        "tier": "db", "app": "ledger"}}]}) == ledger
+
+
 def test_concurrency_per_object_and_per_user() -> None:
     p = policy({"rules": [{"name": "one-at-a-time", "tools": ["*"],
                            "concurrency": {"per_object": 1, "per_user": 2}}]})
