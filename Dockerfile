@@ -8,17 +8,17 @@ ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml setup.py constraints.txt README.md ./
 COPY app ./app
 COPY agents ./agents
 COPY tools ./tools
 COPY confirmations ./confirmations
 COPY sandbox ./sandbox
+# The migrations install with the wheel as the package hexabot_migrations (see setup.py).
+COPY migrations ./migrations
 RUN python -m venv /opt/hexabot \
  && /opt/hexabot/bin/pip install -c constraints.txt . \
  && /opt/hexabot/bin/python -m compileall -q /opt/hexabot/lib
-# app.migrate finds the Alembic revisions beside the installed packages.
-COPY migrations /opt/hexabot/lib/python3.11/site-packages/migrations
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --gid 10001 hexabot \

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test install services lint typecheck layers pytest bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hexabot needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -35,7 +35,7 @@ services:
 	fi
 
 lint: install
-	$(BIN)/ruff check app agents tools confirmations sandbox tests bench migrations .ci
+	$(BIN)/ruff check app agents tools confirmations sandbox tests bench migrations .ci setup.py
 
 typecheck: install
 	$(BIN)/mypy

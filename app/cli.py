@@ -80,9 +80,13 @@ def migrate_cmd(ctx: typer.Context) -> None:
 
 @cli.command("doctor")
 def doctor_cmd(ctx: typer.Context) -> None:
-    """Check every configured dependency; exit 1 if a configured one fails."""
-    settings = settings_of(ctx)
-    checks = asyncio.run(doctor_mod.run_checks(settings))
+    """Check every configured dependency; exit 1 if a configured one (or a setting) fails."""
+    try:
+        settings = settings_of(ctx)
+    except ConfigError as exc:
+        checks = doctor_mod.settings_failure(exc.problems)
+    else:
+        checks = asyncio.run(doctor_mod.run_checks(settings))
     table = Table(title="hexabot doctor")
     table.add_column("dependency")
     table.add_column("status")
@@ -118,9 +122,28 @@ def sandbox_serve_cmd(
     port: int = typer.Option(0, "--port", help="Port (0 = a free one)"),
     kubeconfig_out: Path = typer.Option(None, "--kubeconfig-out",
                                         help="Write a kubeconfig with one context per user"),
+    latency: list[str] = typer.Option([], "--latency", help="SECONDS, or VERB:RESOURCE=SECONDS"),
+    fail: list[str] = typer.Option([], "--fail", help="VERB:RESOURCE=RATE[:CODE], e.g. "
+                                   "'patch:deployments=0.5:500'"),
+    blackhole: list[str] = typer.Option([], "--blackhole", help="VERB:RESOURCE[=RATE]: never "
+                                        "answer"),
+    hold: list[str] = typer.Option([], "--hold", help="VERB:RESOURCE[=SECONDS]: hold writes "
+                                   "until POST /sandbox/faults/release (or SECONDS)"),
+    seed: int = typer.Option(None, "--seed", help="Seed for the fault rates"),
+    faults_file: Path = typer.Option(None, "--faults", exists=True, dir_okay=False,
+                                     help="YAML/JSON with latency/fail/blackhole/hold lists, seed"),
 ) -> None:
-    """Serve a kubectl-compatible, RBAC-enforcing Kubernetes API from a fixture."""
+    """Serve a kubectl-compatible, RBAC-enforcing Kubernetes API from a fixture.
+
+    Fault knobs (repeatable): VERB is get/list/watch/create/update/patch/delete/deletecollection
+    or *; RESOURCE a plural (covers its subresources), plural/subresource, or *."""
     from sandbox.kube import serve
+    try:
+        faults = serve.Faults.from_options(latency=latency, fail=fail, blackhole=blackhole,
+                                           hold=hold, seed=seed, file=faults_file)
+    except serve.FaultSpecError as exc:
+        err.print(f"fault error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
 
     def announce(sc: serve.SandboxCluster) -> None:
         users = ", ".join(u.name for u in sc.fixture.users)
@@ -130,7 +153,7 @@ def sandbox_serve_cmd(
 
     path = fixture or serve.demo_fixture_path()
     try:
-        asyncio.run(serve.serve_forever(path, host, port, kubeconfig_out, announce))
+        asyncio.run(serve.serve_forever(path, host, port, kubeconfig_out, announce, faults))
     except serve.FixtureError as exc:
         err.print(f"fixture error: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
@@ -184,6 +207,9 @@ def main() -> None:
     except clickhouse.ClickHouseUnavailable as exc:
         err.print(f"ClickHouse unavailable (HEXABOT_CLICKHOUSE_URL): {exc}", markup=False,
                   highlight=False)
+        sys.exit(2)
+    except migrate_mod.MigrationsMissing as exc:
+        err.print(f"broken installation: {exc}", markup=False, highlight=False)
         sys.exit(2)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from app.audit import clickhouse, reader, shipper
 from app.database import open_database
+from app.identity import static
 from app.settings import Settings, load_settings
 from tools.audit import verify_chain
 
@@ -46,20 +48,43 @@ def _line(event: dict[str, Any]) -> str:
                      where, event.get("outcome", "?"), *extra])
 
 
+SLACK_ID = re.compile(r"^[UW][A-Z0-9]+$")
+
+
+async def _slack_id(settings: Settings, who: str) -> str:
+    """``--user`` as ``--as`` takes it: a Slack id, or a name from the directory."""
+    if SLACK_ID.match(who):
+        return who
+    if settings.identity_provider == "static" and settings.directory_file is not None:
+        try:
+            entry = await static.load(settings.directory_file).lookup(who)
+        except static.DirectoryError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--user") from exc
+        if entry is None:
+            raise typer.BadParameter(f"no user named {who!r} in {settings.directory_file}",
+                                     param_hint="--user")
+        return entry.slack_id
+    raise typer.BadParameter(f"{who!r} is not a Slack id (U…), and names are looked up only in "
+                             "a static directory (HEXABOT_DIRECTORY_FILE)", param_hint="--user")
+
+
 @audit_cli.command("tail")
-def tail(ctx: typer.Context, user: str = typer.Option(None, "--user", help="Slack user id"),
+def tail(ctx: typer.Context, user: str = typer.Option(None, "--user",
+                                                      help="Slack user id, or a directory name"),
          workspace: str = typer.Option(None, "--workspace"),
          since: str = typer.Option(None, "--since", help="e.g. 30m, 1h, 2d"),
          limit: int = typer.Option(50, "--limit", min=1, max=10000)) -> None:
     """Show recent audit events, newest last."""
     settings, start = _settings(ctx), parse_since(since)
 
+    actor = asyncio.run(_slack_id(settings, user)) if user else None
+
     async def run() -> list[dict[str, Any]]:
         if settings.clickhouse_url is not None:  # no PostgreSQL needed to read ClickHouse
-            return await reader.events(settings, None, user, since=start, limit=limit,
+            return await reader.events(settings, None, actor, since=start, limit=limit,
                                        workspace=workspace)
         async with open_database(settings) as db:
-            return await reader.events(settings, db.engine, user, since=start, limit=limit,
+            return await reader.events(settings, db.engine, actor, since=start, limit=limit,
                                        workspace=workspace)
 
     for event in asyncio.run(run()):

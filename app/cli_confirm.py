@@ -58,15 +58,22 @@ def register(cli: typer.Typer) -> None:
                 actions = [a for w in me.entry.workspaces
                            for a in await services.confirmations.pending_for(
                                await services.identity.context(who, workspace_id=w.id))]
+                rows = [(a.id, a.requester, a.namespace, a.risk,
+                         f"{len(a.approvals)}/{a.approvals_needed}"
+                         + (" (not the requester)" if a.two_person else ""),
+                         f"{a.expires_at:%H:%M:%S UTC}", a.plan.summary) for a in actions]
+                if not out.is_terminal:  # piped or captured: one plain line per action
+                    for row in rows:
+                        out.print("  ".join(row), markup=False, highlight=False, soft_wrap=True)
+                    if not rows:
+                        out.print(f"no pending actions for {me.entry.name}", highlight=False)
+                    return
                 table = Table(title=f"pending actions for {me.entry.name}")
                 for column in ("id", "requester", "namespace", "risk", "approvals", "expires",
                                "summary"):
                     table.add_column(column, overflow="fold")
-                for a in actions:
-                    table.add_row(a.id, a.requester, a.namespace, a.risk,
-                                  f"{len(a.approvals)}/{a.approvals_needed}"
-                                  + (" (not the requester)" if a.two_person else ""),
-                                  f"{a.expires_at:%H:%M:%S UTC}", a.plan.summary)
+                for row in rows:
+                    table.add_row(*row)
                 out.print(table)
         try:
             asyncio.run(run())

@@ -3,7 +3,8 @@
 Each check returns a :class:`Check` (OK / FAIL / not configured, with the reason).  Checks run
 concurrently with a timeout each; a dependency that is configured but failing makes the command
 exit 1, one that is not configured does not (PostgreSQL is always configured: it falls back to
-the embedded server).
+the embedded server).  The doctor never raises: settings that cannot be parsed, migrations
+missing from the installation and errors no check foresaw are all FAIL rows with the reason.
 """
 
 from __future__ import annotations
@@ -46,17 +47,22 @@ class Check:
 
 
 async def check_postgres(settings: Settings) -> Check:
+    """Reachable, and the schema against the installed migrations' head."""
     try:
         async with open_database(settings) as db:
+            where = db.describe()
             current = await migrate.current_revision(db.engine)
     except DatabaseUnavailable as exc:
         return Check("PostgreSQL", Status.FAIL, str(exc))
-    head = migrate.head_revision()
+    try:
+        head = migrate.head_revision()
+    except migrate.MigrationsMissing as exc:
+        return Check("PostgreSQL", Status.FAIL, f"{where}; {exc}")
     schema = (
         f"schema at head {head}" if current == head
         else f"schema at {current or 'nothing'}, head is {head}: run `hexabot migrate`"
     )
-    return Check("PostgreSQL", Status.OK, f"{db.describe()}; {schema}")
+    return Check("PostgreSQL", Status.OK, f"{where}; {schema}")
 
 
 async def check_clickhouse(settings: Settings) -> Check:
@@ -184,13 +190,36 @@ CHECKS: tuple[Callable[[Settings], Awaitable[Check]], ...] = (
 )
 
 
+TITLES: dict[Callable[[Settings], Awaitable[Check]], str] = {
+    check_postgres: "PostgreSQL", check_clickhouse: "ClickHouse",
+    check_kubernetes: "Kubernetes API", check_slack: "Slack", check_ollama: "LLM: Ollama",
+    check_openai: "LLM: OpenAI-compatible", check_policy: "Guardrail policy"}  # for _bounded
+
+
+def _name(check: Callable[[Settings], Awaitable[Check]]) -> str:
+    return TITLES.get(check, check.__name__.removeprefix("check_"))
+
+
 async def _bounded(check: Callable[[Settings], Awaitable[Check]], settings: Settings) -> Check:
+    """One check, never raising: the doctor exists to report, so this is its one broad catch.
+
+    Each check translates the failures it expects into a readable FAIL; anything it did not
+    foresee (a library's own error on a malformed value, say) still becomes a FAIL row that
+    names the exception, so the operator sees every other row instead of a traceback.
+    """
     try:
         return await asyncio.wait_for(check(settings), CHECK_TIMEOUT)
     except TimeoutError:
-        name = check.__name__.removeprefix("check_")
-        return Check(name, Status.FAIL, f"no answer within {CHECK_TIMEOUT:.0f} s")
+        return Check(_name(check), Status.FAIL, f"no answer within {CHECK_TIMEOUT:.0f} s")
+    except Exception as exc:  # noqa: BLE001 — reported, not swallowed: see the docstring
+        return Check(_name(check), Status.FAIL,
+                     f"unexpected {type(exc).__name__}: {exc}".rstrip(": "))
 
 
 async def run_checks(settings: Settings) -> list[Check]:
     return list(await asyncio.gather(*(_bounded(check, settings) for check in CHECKS)))
+
+
+def settings_failure(problems: list[str]) -> list[Check]:
+    """The report when the settings themselves cannot be built: one FAIL row per problem."""
+    return [Check("Settings", Status.FAIL, problem) for problem in problems]

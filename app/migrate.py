@@ -1,5 +1,9 @@
 """Apply the Alembic revisions in ``migrations/`` to the configured PostgreSQL.
 
+The revisions ship inside the wheel as the package ``hexabot_migrations`` (the repository's
+top-level ``migrations/``, mapped by ``setup.py``), found with :mod:`importlib.resources`, so a
+checkout, an editable install, a wheel in any venv and the image all read the same files.
+
 Two processes may start at once (two replicas, or ``hexabot run`` beside ``hexabot migrate``).
 The upgrade runs inside one transaction that first takes ``pg_advisory_xact_lock``: the second
 process waits, then finds the schema at head and does nothing.  PostgreSQL DDL is
@@ -9,17 +13,22 @@ transactional, so a failed revision leaves the schema as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+from app.database import DatabaseUnavailable
+
+PACKAGE = "hexabot_migrations"  # the repository's migrations/, installed under this name
 LOCK_KEY = 0x48455841  # "HEXA": the one advisory lock key for schema changes
 
 
@@ -34,19 +43,36 @@ class MigrationState:
         return self.before != self.after
 
 
+class MigrationsMissing(Exception):
+    """The installation lacks its Alembic revisions, or they cannot be read."""
+
+
+def migrations_dir() -> Path:
+    """The directory of ``env.py`` and ``versions/``; raises :class:`MigrationsMissing`."""
+    try:
+        root = resources.files(PACKAGE)
+    except ModuleNotFoundError as exc:
+        raise MigrationsMissing(
+            f"the package {PACKAGE!r} (Alembic migrations) is not installed; "
+            "reinstall Hexabot from its wheel or checkout") from exc
+    if not isinstance(root, Path) or not (root / "env.py").is_file():
+        raise MigrationsMissing(f"Alembic migrations not found in {root} (no env.py); "
+                                "reinstall Hexabot from its wheel or checkout")
+    return root
+
+
 def alembic_config() -> Config:
-    if not (MIGRATIONS_DIR / "env.py").is_file():
-        raise FileNotFoundError(
-            f"Alembic migrations not found at {MIGRATIONS_DIR}; run Hexabot from its checkout "
-            "or an image that ships migrations/"
-        )
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    except CommandError as exc:
+        raise MigrationsMissing(f"the Alembic revisions in {migrations_dir()} are unusable: "
+                                f"{exc}") from exc
 
 
 def _current(conn: Connection) -> str | None:
@@ -60,8 +86,11 @@ def _upgrade(conn: Connection) -> None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        return await conn.run_sync(_current)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_current)
+    except (SQLAlchemyError, OSError) as exc:
+        raise DatabaseUnavailable(f"cannot read the schema version: {exc}") from exc
 
 
 async def migrate(engine: AsyncEngine) -> MigrationState:

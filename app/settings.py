@@ -200,6 +200,10 @@ class Settings(BaseSettings):
                 "expected a PostgreSQL URL like postgresql://user:password@host:5432/dbname, "
                 f"got scheme {parts.scheme or '(none)'!r}"
             )
+        try:
+            parts.port  # noqa: B018 — urlsplit checks the port only when asked
+        except ValueError as exc:
+            raise ValueError(f"the port is not a number ({exc})") from exc
         if not parts.path.strip("/"):
             raise ValueError("expected a database name in the URL path (postgresql://…/dbname)")
         if not parts.netloc and "host=" not in parts.query:

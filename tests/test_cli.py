@@ -46,7 +46,7 @@ def test_unreachable_database_is_one_line_and_exit_2(
 
 def test_each_bad_variable_gets_its_own_line(clean_env: dict[str, str], tmp_path: Path) -> None:
     env = {**clean_env, "HEXABOT_SLACK_BOT_TOKEN": "nope", "HEXABOT_LLM": "magic"}
-    result = run_cli(["doctor"], env, tmp_path)
+    result = run_cli(["migrate"], env, tmp_path)  # (doctor reports them as FAIL rows instead)
     assert result.returncode == 2
     lines = sorted(result.stderr.strip().splitlines())
     assert len(lines) == 2

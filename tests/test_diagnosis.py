@@ -176,3 +176,21 @@ def test_errors_in_logs_alone_and_folded_into_a_crash() -> None:
     assert story.code == "CrashLoopBackOff"
     assert "api-1: ERROR db connection refused (3)" in story.evidence
     assert story.symptoms[0].startswith("ErrorsInLogs Deployment api")
+
+
+def test_a_full_quota_that_refuses_pods_is_one_story() -> None:
+    refused = ('pods "api-1" is forbidden: exceeded quota: q, requested: pods=1, used: pods=10, '
+               'limited: pods=10')
+    deploy = {**DEPLOY, "status": {"replicas": 0, "conditions": [
+        {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+         "message": refused}]}}
+    [story] = analyse(Snapshot("ns", {"deployments": [deploy], "quotas": [
+        {"metadata": {"name": "q"}, "status": {"hard": {"pods": "10"},
+                                               "used": {"pods": "10"}}}]}))
+    assert (story.code, story.name) == ("CannotCreatePods", "api")
+    assert "raise ResourceQuota q pods to at least 12" in story.fix
+    assert story.symptoms[0].startswith("QuotaExceeded ResourceQuota q")
+
+
+def test_a_workload_without_status_yet_is_not_judged() -> None:
+    assert codes(snap()) == []  # the controller has not observed it: nothing to conclude

@@ -1,7 +1,7 @@
 """One sandbox fixture per finding code (and a few combined ones), diagnosed end to end: the
 fixture is served by the sandbox cluster, read as a user through the Kubernetes API, and the
-findings must be exactly the expected root cause with its resource and fix.  The healthy
-fixture yields nothing."""
+findings must be exactly the expected root cause with its resource, severity and fix.  The
+healthy fixtures (one per area, each a near miss of that area's broken ones) yield nothing."""
 
 from __future__ import annotations
 
@@ -70,12 +70,58 @@ EXPECTED = {
                     "status.reason=Evicted"),
     "ErrorsInLogs": ("ErrorsInLogs", "Deployment", "api", "failing dependency",
                      "FATAL giving up after 3 attempts"),
+    "CannotCreatePods-quota": ("CannotCreatePods", "Deployment", "web",
+                               "raise ResourceQuota compute-quota limits.memory to at least "
+                               "5.5Gi", "ResourceQuota compute-quota limits.memory: used "
+                               "3584Mi of 4Gi; each new pod requests 1Gi"),
+    "CannotCreatePods-limitrange": ("CannotCreatePods", "Deployment", "web",
+                                    "set limits.memory to 512Mi on app",
+                                    "LimitRange mem-limits: Container max memory=512Mi"),
+    "CannotCreatePods-podsecurity": ("CannotCreatePods", "StatefulSet", "db",
+                                     "securityContext.runAsNonRoot=true",
+                                     'violates PodSecurity "restricted:latest"'),
+    "WorkloadUnavailable": ("WorkloadUnavailable", "Deployment", "web", "kubectl describe "
+                            "deployment web", "desired 3, available 1"),
+    "WorkloadUnavailable-statefulset": ("WorkloadUnavailable", "StatefulSet", "db",
+                                        "kubectl describe statefulset db",
+                                        "desired 2, available 0"),
+    "PVCPending": ("PVCPending", "PersistentVolumeClaim", "data-db-0", "StorageClass fast does "
+                   "not exist", "pod db-0 PodScheduled=False"),
+    "PVCPending-no-volume": ("PVCPending", "PersistentVolumeClaim", "data",
+                             "no PersistentVolume matches the claim (5Gi",
+                             "no persistent volumes available for this claim"),
+    "PVCLost": ("PVCLost", "PersistentVolumeClaim", "data", "restore the PersistentVolume",
+                "spec.volumeName=pv-data-1"),
+    "PersistentVolumeReleased": ("PersistentVolumeReleased", "PersistentVolume", "pv-old",
+                                 "clear its claimRef", "claimRef t/old-data"),
+    "PersistentVolumeFailed": ("PersistentVolumeFailed", "PersistentVolume", "pv-broken",
+                               "clean up its backing storage", "status.phase=Failed"),
+    "IngressClassMissing": ("IngressClassMissing", "Ingress", "public", "nginx",
+                            "ingressClassName=nginx-internal"),
+    "IngressBackendMissing": ("IngressBackendMissing", "Ingress", "public",
+                              "create Service shop", "service shop does not exist"),
+    "IngressBackendMissing-port": ("IngressBackendMissing", "Ingress", "public",
+                                   "use one of Service web's ports (http:80)",
+                                   "port 8080, which it does not have"),
+    "WebhookServiceMissing": ("WebhookServiceMissing", "ValidatingWebhookConfiguration",
+                              "policy-guard", "restore Service guard",
+                              "service t/guard (does not exist)"),
+    "PDBBlocksDrain": ("PDBBlocksDrain", "PodDisruptionBudget", "web", "lower minAvailable "
+                       "below 2", "disruptionsAllowed=0, currentHealthy=2"),
+    "NetworkPolicyIsolates": ("NetworkPolicyIsolates", "Service", "web",
+                              "add an ingress rule", "NetworkPolicy deny-all"),
 }
-
-
+SEVERITY = {"CannotCreatePods": "critical", "WorkloadUnavailable": "warning",
+            "WorkloadUnavailable-statefulset": "critical", "PVCPending": "critical",
+            "PVCLost": "critical", "PersistentVolumeReleased": "warning",
+            "PersistentVolumeFailed": "warning", "IngressClassMissing": "critical",
+            "IngressBackendMissing": "critical", "WebhookServiceMissing": "critical",
+            "PDBBlocksDrain": "warning", "NetworkPolicyIsolates": "warning"}
+QUIET = ["healthy", "healthy-admission", "healthy-workloads", "healthy-storage",
+         "healthy-network"]
 def test_every_code_and_fixture_is_covered() -> None:
     files = {p.stem for p in FIXTURES.glob("*.yaml")} - {"_base"}
-    assert files == set(EXPECTED) | {"healthy", "combined-crashloop-behind-service"}
+    assert files == set(EXPECTED) | set(QUIET) | {"combined-crashloop-behind-service"}
     from tools.analysis import engine
     assert {c for c, *_ in EXPECTED.values()} >= engine.POD_LEVEL
 
@@ -109,16 +155,18 @@ async def findings(sandbox: ThreadedSandbox) -> list[Finding]:
 @pytest.mark.parametrize("cluster", sorted(EXPECTED), indirect=True)
 async def test_one_fixture_per_code(cluster: ThreadedSandbox,
                                     request: pytest.FixtureRequest) -> None:
-    code, kind, name, fix, evidence = EXPECTED[request.node.callspec.params["cluster"]]
+    fixture = request.node.callspec.params["cluster"]
+    code, kind, name, fix, evidence = EXPECTED[fixture]
     found = await findings(cluster)
     assert [(f.code, f.kind, f.name) for f in found] == [(code, kind, name)], [
         f.text() for f in found]
+    assert found[0].severity == SEVERITY.get(fixture, SEVERITY.get(code, found[0].severity))
     assert fix in found[0].fix, found[0].fix
     assert any(evidence in e for e in found[0].evidence), found[0].evidence
 
 
-@pytest.mark.parametrize("cluster", ["healthy"], indirect=True)
-async def test_the_healthy_fixture_has_no_findings(cluster: ThreadedSandbox) -> None:
+@pytest.mark.parametrize("cluster", QUIET, indirect=True)
+async def test_the_healthy_fixtures_have_no_findings(cluster: ThreadedSandbox) -> None:
     assert [f.text() for f in await findings(cluster)] == []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from aiohttp import web
 
 from app import doctor
 from app.settings import load_settings
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.identity_support import directory, write
 from tests.sandbox_support import ThreadedSandbox
 from tests.services import ClickHouse, free_port
@@ -141,3 +143,48 @@ async def test_kubernetes_from_the_directory(database_url: str, sandbox: Threade
         database_url=database_url, directory_file=write(tmp_path, broken, "broken.yaml"))))
     assert checks["Kubernetes API"].status is doctor.Status.FAIL
     assert "users[0].workspaces[0].context" in checks["Kubernetes API"].detail
+
+
+def _rows(stdout: str) -> dict[str, str]:
+    return {line.split("│")[1].strip(): line.split("│")[2].strip() + " " + line.split("│")[3]
+            for line in stdout.splitlines() if line.count("│") >= 3}
+
+
+@pytest.mark.parametrize(("setting", "value", "row", "reason"), [
+    ("HEXABOT_DATABASE_URL", "postgresql://hexabot@127.0.0.1:{port}/hexabot", "PostgreSQL",
+     "cannot connect"),
+    ("HEXABOT_DATABASE_URL", "postgresql://hexabot@127.0.0.1:notaport/hexabot", "Settings",
+     "port is not a number"),
+    ("HEXABOT_APPROVAL_TTL_MINUTES", "soon", "Settings", "valid integer"),
+    ("HEXABOT_DIRECTORY_FILE", "{tmp}/missing.yaml", "Settings", "missing.yaml"),
+    ("HEXABOT_DIRECTORY_FILE", "{tmp}/bad.yaml", "Kubernetes API", "users[0].slack_id"),
+])
+def test_a_broken_dependency_or_setting_is_a_fail_row_never_a_traceback(
+    clean_env: dict[str, str], tmp_path: Path, setting: str, value: str, row: str, reason: str
+) -> None:
+    # an unreachable PostgreSQL rather than the embedded one, unless the case says otherwise
+    env = {**clean_env, "HEXABOT_DATABASE_URL": f"postgresql://x@127.0.0.1:{free_port()}/x"}
+    env[setting] = value.format(port=free_port(), tmp=tmp_path)
+    (tmp_path / "bad.yaml").write_text("users: [{slack_id: 1}]\n")
+    result = run_cli(["doctor"], env, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    status, detail = _rows(result.stdout)[row].split(" ", 1)
+    assert status == "FAIL" and reason in detail, result.stdout
+
+
+def test_migrations_missing_from_the_installation_is_a_fail_row(
+    database_url: str, clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    """What a wheel without its hexabot_migrations package did: now a FAIL row, exit 1."""
+    probe = ("import sys; from app import migrate; migrate.PACKAGE = 'hexabot_nothing_here'; "
+             "from app.cli import main; sys.argv = ['hexabot', 'doctor']; main()")
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=90,
+        env={**clean_env, "HEXABOT_DATABASE_URL": database_url, "PYTHONPATH": str(REPO),
+             "COLUMNS": "250"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    status, detail = _rows(result.stdout)["PostgreSQL"].split(" ", 1)
+    assert status == "FAIL" and "'hexabot_nothing_here'" in detail and "not installed" in detail
+    assert _rows(result.stdout)["Guardrail policy"].startswith("OK")

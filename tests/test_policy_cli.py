@@ -74,8 +74,18 @@ async def test_explain_and_show_without_acting(clean_env: dict[str, str], databa
     [row] = await fetch_rows(database_url, "SELECT id FROM pending_actions")
     listed = run_cli(["pending", "--as", "carol"], env, tmp_path)
     assert "0/2 (not the requester)" in listed.stdout, listed.stdout
+    [line] = listed.stdout.splitlines()  # not a terminal: one plain line per action
+    assert line.startswith(f"{row['id']}  U0ALICE  shop-staging  ") and "restart" in line
     first = run_cli(["approve", row["id"], "--as", "carol"], env, tmp_path)
     assert first.returncode == 0 and "Approved by carol (1 of 2)" in first.stdout, first.stderr
+    by_name = run_cli(["audit", "tail", "--user", "carol"], env, tmp_path)
+    assert by_name.returncode == 0 and "confirmation.approve U0CAROL" in by_name.stdout, \
+        by_name.stdout + by_name.stderr
+    nobody = run_cli(["audit", "tail", "--user", "nobody"], env, tmp_path)
+    assert nobody.returncode == 2 and "no user named 'nobody'" in nobody.stderr
+    unknown = run_cli(["pending", "--as", "U0NOBODY"], env, tmp_path)
+    assert unknown.returncode == 1 and "'U0NOBODY' is not in Hexabot's directory" in \
+        unknown.stderr, unknown.stderr
 
 
 def test_a_bad_policy_file_stops_the_start(clean_env: dict[str, str], database_url: str,

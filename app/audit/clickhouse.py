@@ -10,14 +10,16 @@ import asyncio
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 
-DDL_DIR = Path(__file__).resolve().parent.parent.parent / "migrations" / "clickhouse"
+from app.migrate import PACKAGE, MigrationsMissing
+
 COLUMNS = ("event_id", "seq", "time", "time_ms", "kind", "actor", "outcome", "hexabase_user",
            "workspace", "namespace", "request_id", "session_id", "resource_kind",
            "resource_name", "confirmation_id", "confirmation_state", "approver", "error",
@@ -27,6 +29,21 @@ ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.
 
 class ClickHouseUnavailable(Exception):
     """The server could not be reached or refused the statement."""
+
+
+def ddl_files() -> list[Traversable]:
+    """``migrations/clickhouse/*.sql`` (shipped as ``hexabot_migrations/clickhouse``), in
+    order; raises :class:`~app.migrate.MigrationsMissing`."""
+    try:
+        directory = resources.files(PACKAGE).joinpath("clickhouse")
+        files = sorted((f for f in directory.iterdir() if f.name.endswith(".sql")),
+                       key=lambda f: f.name)
+    except (ModuleNotFoundError, OSError) as exc:
+        raise MigrationsMissing(f"the ClickHouse DDL ({PACKAGE}/clickhouse) is not "
+                                f"installed: {exc}") from exc
+    if not files:
+        raise MigrationsMissing(f"no ClickHouse DDL in {directory}")
+    return files
 
 
 def _client(url: str) -> Client:
@@ -62,7 +79,7 @@ async def apply_ddl(url: str) -> list[str]:
     EXISTS``, or an ``ALTER TABLE t ADD COLUMN c`` skipped when ``c`` exists — 18.16 has no
     ``ADD COLUMN IF NOT EXISTS``); returns their names."""
     applied = []
-    for path in sorted(DDL_DIR.glob("*.sql")):
+    for path in ddl_files():
         statement = path.read_text()
         adds = ADD_COLUMN.search(statement)
         if adds is not None and await execute(

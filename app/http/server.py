@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import migrate
 from app.audit.shipper import OutboxMissing, backlog
+from app.database import DatabaseUnavailable
 from app.identity import callback
 from app.services import Services
 from tools import metrics
@@ -34,9 +35,12 @@ async def _database(services: Services) -> tuple[bool, str]:
             async with services.database.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             current = await migrate.current_revision(services.database.engine)
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+    except (SQLAlchemyError, OSError, TimeoutError, DatabaseUnavailable) as exc:
         return False, f"unreachable: {type(exc).__name__}"
-    head = migrate.head_revision()
+    try:
+        head = migrate.head_revision()
+    except migrate.MigrationsMissing as exc:
+        return False, str(exc)
     return current == head, (f"schema at head {head}" if current == head else
                              f"schema at {current or 'nothing'}, head is {head}")
 

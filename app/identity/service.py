@@ -44,7 +44,8 @@ class IdentityService:
         if entry is None:
             await self.store.record(AuditEvent(kind="request.unknown_user", actor=who,
                                                outcome="denied", request_id=request_id))
-            raise UnknownUser(self.directory.how_to_join())
+            raise UnknownUser(f"{who!r} is not in Hexabot's directory. "
+                              + self.directory.how_to_join())
         return entry
 
     async def context(self, who: str, session_id: str = "", request_id: str = "",

@@ -1,45 +1,42 @@
 """Light controllers so the sandbox feels alive: workloads, pods, jobs, garbage collection.
 
-- A Deployment whose spec changes gets a ReplicaSet for its current template (a rollout restart
-  makes a new one and scales the old ones to 0) and the wanted replica count.
+- A Deployment whose spec changes gets a ReplicaSet for its current template (old ones scaled
+  to 0) with the wanted replica count.
 - A ReplicaSet or StatefulSet creates or removes Pods to match its replicas; new Pods are
   Pending, then Running and ready after ``pod_start_delay`` seconds.  A deleted Pod that its
   ReplicaSet still wants is replaced.
+- A DaemonSet runs a Pod per node matching its nodeSelector; workloads report
+  ``status.observedGeneration``; ``endpoints.py`` keeps Endpoints/EndpointSlices current.
 - A created Job gets a Pod that runs, then succeeds after ``job_run_seconds``.
 - Deleting an owner deletes its dependents; deleting a Namespace deletes what is in it.
-- Each change records a core/v1 Event.  Seeded objects keep their status until something
-  changes them, so a fixture can freeze a broken pod.
+- Each change records a core/v1 Event.  Seeded objects keep their status until something changes
+  them, so a fixture can freeze a broken pod.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
-import json
 import logging
 import secrets
 from typing import Any
 
 from sandbox.kube.cluster import Cluster
+from sandbox.kube.endpoints import EndpointsController
 from sandbox.kube.errors import ApiError
 from sandbox.kube.resources import Kind
 from sandbox.kube.store import Change, Obj, now_iso
+from sandbox.kube.workloads import (
+    HASH_LABEL,
+    REVISION_LABEL,
+    complete_seeded_state,
+    daemon_nodes,
+    owner_ref,
+    pod_counts,
+    template_hash,
+)
 
-HASH_LABEL = "pod-template-hash"
 log = logging.getLogger("hexabot.sandbox.kube")
-
-
-def template_hash(template: Obj) -> str:
-    clean = copy.deepcopy(template)
-    (clean.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
-    return hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def _owner_ref(owner: Obj) -> dict[str, Any]:
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
-            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
-            "controller": True, "blockOwnerDeletion": True}
 
 
 class Controllers:
@@ -52,6 +49,8 @@ class Controllers:
         self.deployments = kind("apps", "v1", "deployments")
         self.replicasets = kind("apps", "v1", "replicasets")
         self.statefulsets = kind("apps", "v1", "statefulsets")
+        self.daemonsets = kind("apps", "v1", "daemonsets")
+        self.endpoints = EndpointsController(cluster)
         self.jobs = kind("batch", "v1", "jobs")
         self.events = kind("", "v1", "events")
         self.nodes = kind("", "v1", "nodes")
@@ -65,7 +64,10 @@ class Controllers:
         (those with a status keep it: a fixture may freeze a broken state on purpose)."""
         self.cluster.store.listeners.append(self._queue.put_nowait)
         store = self.cluster.store
-        for kind in (self.deployments, self.replicasets, self.statefulsets):
+        complete_seeded_state(self.cluster, (self.deployments, self.replicasets,
+                                             self.statefulsets, self.daemonsets))
+        self.endpoints.sync_all()
+        for kind in (self.deployments, self.replicasets, self.statefulsets, self.daemonsets):
             for obj in store.iter(kind):
                 if not obj.get("status"):
                     self._queue.put_nowait(Change(store.revision, "ADDED", kind,
@@ -98,6 +100,8 @@ class Controllers:
     # -- dispatch ------------------------------------------------------------------------
     def _handle(self, change: Change) -> None:
         kind, obj = change.kind.kind, change.obj
+        if kind in ("Service", "Pod"):
+            self.endpoints.on_change(change)
         if change.type == "DELETED":
             self._collect_garbage(change)
             if kind == "Pod":
@@ -108,6 +112,8 @@ class Controllers:
             self._reconcile_deployment(obj)
         elif kind in ("ReplicaSet", "StatefulSet") and spec_changed:
             self._reconcile_pods(change.kind, obj)
+        elif kind == "DaemonSet" and spec_changed:
+            self._reconcile_daemonset(obj)
         elif kind == "Job" and change.type == "ADDED":
             self._start_job(obj)
         elif kind == "Pod" and change.old is not None and change.old.get("status") != obj.get(
@@ -133,7 +139,7 @@ class Controllers:
             current = self.cluster.store.create(self.replicasets, {
                 "metadata": {"name": rs_name, "namespace": deployment["metadata"]["namespace"],
                              "labels": new_template["metadata"]["labels"],
-                             "ownerReferences": [_owner_ref(deployment)]},
+                             "ownerReferences": [owner_ref(deployment)]},
                 "spec": {"replicas": wanted, "selector": selector, "template": new_template},
             })
             self.event(deployment, "ScalingReplicaSet",
@@ -178,10 +184,16 @@ class Controllers:
         status = deployment.setdefault("status", {})
         status.update(total, observedGeneration=deployment["metadata"].get("generation", 1))
         status["unavailableReplicas"] = max(0, wanted - total["availableReplicas"])
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Available"]
+        complete = available and total["updatedReplicas"] == wanted == total["replicas"]
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") not in (
+            "Available", "Progressing")]
         conditions.append({"type": "Available", "status": "True" if available else "False",
                            "reason": "MinimumReplicasAvailable" if available
                            else "MinimumReplicasUnavailable", "lastUpdateTime": now_iso(),
+                           "lastTransitionTime": now_iso()})
+        conditions.append({"type": "Progressing", "status": "True",
+                           "reason": "NewReplicaSetAvailable" if complete
+                           else "ReplicaSetUpdated", "lastUpdateTime": now_iso(),
                            "lastTransitionTime": now_iso()})
         status["conditions"] = conditions
         self.cluster.store.update(self.deployments, deployment, check_version=False)
@@ -211,20 +223,21 @@ class Controllers:
                     self._delete_pod(owner, pod)
         self._owner_status(kind, owner["metadata"]["namespace"], owner["metadata"]["name"])
 
-    def _new_pod(self, owner: Obj, name: str) -> None:
+    def _new_pod(self, owner: Obj, name: str, node: str | None = None,
+                 labels: dict[str, str] | None = None) -> None:
         template = (owner.get("spec") or {}).get("template") or {}
         nodes = [n["metadata"]["name"] for n in self.cluster.store.iter(self.nodes)]
         pod = {
             "metadata": {"name": name, "namespace": owner["metadata"]["namespace"],
                          "labels": copy.deepcopy((template.get("metadata") or {}).get(
-                             "labels") or {}),
+                             "labels") or {}) | (labels or {}),
                          "annotations": copy.deepcopy((template.get("metadata") or {}).get(
                              "annotations") or {}),
-                         "ownerReferences": [_owner_ref(owner)]},
+                         "ownerReferences": [owner_ref(owner)]},
             "spec": copy.deepcopy(template.get("spec") or {}),
         }
-        if nodes:
-            pod["spec"]["nodeName"] = nodes[secrets.randbelow(len(nodes))]
+        if node or nodes:
+            pod["spec"]["nodeName"] = node or nodes[secrets.randbelow(len(nodes))]
         pod["status"] = {"phase": "Pending", "conditions": [
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": now_iso()}]}
         created = self.cluster.store.create(self.pods, pod)
@@ -263,7 +276,7 @@ class Controllers:
 
     def _pod_owner(self, pod: Obj) -> tuple[Kind, Obj] | None:
         for ref in pod["metadata"].get("ownerReferences") or []:
-            for kind in (self.replicasets, self.statefulsets, self.jobs):
+            for kind in (self.replicasets, self.statefulsets, self.daemonsets, self.jobs):
                 if ref.get("kind") == kind.kind:
                     owner = self.cluster.store.peek(kind, pod["metadata"]["namespace"],
                                                     ref.get("name", ""))
@@ -275,6 +288,8 @@ class Controllers:
         found = self._pod_owner(pod)
         if found is not None and found[0].kind in ("ReplicaSet", "StatefulSet"):
             self._reconcile_pods(*found)
+        elif found is not None and found[0].kind == "DaemonSet":
+            self._reconcile_daemonset(found[1])
 
     def _pod_status_changed(self, pod: Obj) -> None:
         found = self._pod_owner(pod)
@@ -292,19 +307,32 @@ class Controllers:
             return
         owner = copy.deepcopy(owner)
         pods = self.cluster.owned_by(self.pods, owner)
-        ready = sum(1 for p in pods if all(
-            s.get("ready") for s in (p.get("status") or {}).get("containerStatuses") or [{}]))
-        status = owner.setdefault("status", {})
-        status.update(replicas=len(pods), readyReplicas=ready, availableReplicas=ready,
-                      observedGeneration=owner["metadata"].get("generation", 1))
-        if kind.kind == "ReplicaSet":
-            status["fullyLabeledReplicas"] = len(pods)
-        else:
-            status.update(currentReplicas=len(pods), updatedReplicas=len(pods))
+        owner["status"] = {**(owner.get("status") or {}), **pod_counts(
+            kind.kind, owner, pods, daemon_nodes(self.cluster, owner))}
         self.cluster.store.update(kind, owner, check_version=False)
         for ref in owner["metadata"].get("ownerReferences") or []:
             if ref.get("kind") == "Deployment":
                 self._deployment_status(namespace, ref["name"])
+
+    # -- daemon sets: one pod per matching node --------------------------------------------
+    def _reconcile_daemonset(self, daemonset: Obj) -> None:
+        current = template_hash(daemonset["spec"].get("template") or {})
+        nodes = daemon_nodes(self.cluster, daemonset)
+        placed: set[str] = set()
+        for pod in self.cluster.owned_by(self.pods, daemonset):
+            node = pod["spec"].get("nodeName")
+            if node not in nodes or node in placed or pod["metadata"].get(
+                    "labels", {}).get(REVISION_LABEL) != current:
+                self._delete_pod(daemonset, pod)
+            else:
+                placed.add(node)
+        for node in nodes:
+            if node not in placed:
+                self._new_pod(daemonset, f"{daemonset['metadata']['name']}-"
+                              f"{secrets.token_hex(3)[:5]}", node,
+                              {REVISION_LABEL: current})
+        self._owner_status(self.daemonsets, daemonset["metadata"]["namespace"],
+                           daemonset["metadata"]["name"])
 
     # -- jobs ----------------------------------------------------------------------------
     def _start_job(self, job: Obj) -> None:
@@ -339,7 +367,7 @@ class Controllers:
             return
         if not change.kind.namespaced:
             return
-        for kind in (self.replicasets, self.pods, self.jobs):
+        for kind in (self.replicasets, self.pods, self.jobs, self.endpoints.slices):
             for child in self.cluster.owned_by(kind, obj):
                 store.delete(kind, child["metadata"]["namespace"], child["metadata"]["name"])
 
@@ -368,3 +396,4 @@ class Controllers:
 
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
+

@@ -87,6 +87,21 @@ def _deployment(obj: Obj) -> None:
     _template(obj)
 
 
+def _statefulset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("updateStrategy", {"type": "RollingUpdate",
+                                       "rollingUpdate": {"partition": 0}})
+    _template(obj)
+
+
+def _daemonset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {
+        "maxUnavailable": 1, "maxSurge": 0}})
+    _template(obj)
+
+
 def _service(obj: Obj) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
@@ -123,7 +138,7 @@ def _cronjob(obj: Obj) -> None:
 
 DEFAULTERS = {
     "Pod": _pod, "Node": _node, "Deployment": _deployment, "ReplicaSet": _template,
-    "StatefulSet": _template, "DaemonSet": _template, "Service": _service, "Job": _job,
+    "StatefulSet": _statefulset, "DaemonSet": _daemonset, "Service": _service, "Job": _job,
     "CronJob": _cronjob,
 }
 

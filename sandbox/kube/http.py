@@ -4,7 +4,9 @@ Every request is authenticated, impersonation is resolved, the path is parsed in
 namespace, name, subresource) and the verb is authorised by RBAC *before* anything changes; a
 refusal is a real ``Status`` body.  Responses are JSON (or server-side ``Table`` when kubectl
 asks), ``text/plain`` for logs, newline-delimited events for watches, and carry an
-``Audit-Id`` header like kube-apiserver's.
+``Audit-Id`` header like kube-apiserver's.  Authorised resource requests then pass the fault
+knobs (:mod:`sandbox.kube.faults`); ``GET /sandbox/faults`` reports them and
+``POST /sandbox/faults/release`` lets held writes through (any fixture user may call both).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sandbox.kube import errors, execs, openapi
 from sandbox.kube.access import authenticate, impersonate, review
 from sandbox.kube.cluster import Cluster, decode_body
 from sandbox.kube.errors import ApiError
+from sandbox.kube.faults import Faults
 from sandbox.kube.rbac import Attributes, Authorizer, UserInfo
 from sandbox.kube.resources import Kind
 from sandbox.kube.selectors import field_matcher, label_matcher
@@ -49,9 +52,11 @@ def _not_found_path() -> ApiError:
 
 
 class KubeHttp:
-    def __init__(self, cluster: Cluster, latency: float = 0.0) -> None:
+    def __init__(self, cluster: Cluster, latency: float = 0.0,
+                 faults: Faults | None = None) -> None:
         self.cluster = cluster
         self.latency = latency  # seconds added to every request (benchmarks of slow clusters)
+        self.faults = faults if faults is not None else Faults()
         self.authorizer = Authorizer(cluster.store, cluster.registry)
         self.closing = asyncio.Event()
         self.app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -78,6 +83,12 @@ class KubeHttp:
         caller = authenticate(self.cluster.users, request.headers)
         user = impersonate(self.authorizer, caller, request.headers)
         parts = [p for p in request.path.split("/") if p]
+        if parts[:2] == ["sandbox", "faults"]:
+            if parts[2:] == ["release"] and request.method == "POST":
+                return web.json_response({"released": self.faults.release()})
+            if len(parts) == 2 and request.method == "GET":
+                return web.json_response(self.faults.summary())
+            raise _not_found_path()
         discovery = self._discovery(parts, request)
         if discovery is not None:
             return discovery
@@ -86,6 +97,10 @@ class KubeHttp:
         verb = self._verb(request.method, target, query)
         if not target.kind.create_only:
             self._authorize(user, verb, target)
+        if self.faults:
+            resource = target.kind.plural + (f"/{target.subresource}" if target.subresource
+                                             else "")
+            await self.faults.apply(verb, resource, target.namespace, target.name, self.closing)
         return await self._serve(request, user, verb, target, query)
 
     # -- parsing -------------------------------------------------------------------------
@@ -289,7 +304,7 @@ class KubeHttp:
         await response.prepare(request)
 
         async def send(event_type: str, obj: dict[str, Any]) -> None:
-            if as_table:
+            if as_table and event_type != "BOOKMARK":
                 obj = table(kind.kind, [obj], {"resourceVersion": obj["metadata"].get(
                     "resourceVersion")})
             line = json.dumps({"type": event_type, "object": obj}) + "\n"
@@ -298,11 +313,17 @@ class KubeHttp:
         def visible(change: Change) -> bool:
             return labels(change.obj) and fields(change.obj)
 
+        initial = query.get("sendInitialEvents") in TRUE
         try:
-            if not since_version:
+            if not since_version or initial:
                 for obj in list(store.iter(kind, ns)):
                     if labels(obj) and fields(obj):
                         await send("ADDED", obj)
+                if initial:  # WatchList (kubectl >= 1.32): the end of the initial state
+                    await send("BOOKMARK", {
+                        "kind": kind.kind, "apiVersion": kind.api_version, "metadata": {
+                            "resourceVersion": str(store.revision),
+                            "annotations": {"k8s.io/initial-events-end": "true"}}})
             else:
                 backlog = store.history_since(since_version)
                 if backlog is None:

@@ -24,13 +24,15 @@ from sandbox.kube import fixture as fixture_mod
 from sandbox.kube.cluster import Cluster
 from sandbox.kube.controller import Controllers
 from sandbox.kube.cronjobs import CronJobs
+from sandbox.kube.faults import Faults, FaultSpecError
 from sandbox.kube.fixture import FixtureError
 from sandbox.kube.http import KubeHttp
 from sandbox.kube.tls import make_serving_cert
 from sandbox.net import free_port
 
 CLUSTER_NAME = "hexabot-sandbox"
-__all__ = ["FixtureError", "SandboxCluster", "sandbox_cluster", "serve_forever"]
+__all__ = ["FaultSpecError", "Faults", "FixtureError", "SandboxCluster", "sandbox_cluster",
+           "serve_forever"]
 
 
 def demo_fixture_path() -> Path:
@@ -59,6 +61,7 @@ class SandboxCluster:
     fixture: fixture_mod.Fixture
     ca_pem: bytes
     cronjobs: CronJobs
+    faults: Faults
 
     def token(self, user: str) -> str:
         return next(u.token for u in self.fixture.users if u.name == user)
@@ -68,15 +71,18 @@ class SandboxCluster:
 async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.0.0.1",
                           port: int = 0, kubeconfig_out: Path | None = None,
                           pod_start_delay: float = 1.0, job_run_seconds: float = 2.0,
-                          latency: float = 0.0) -> AsyncIterator[SandboxCluster]:
-    """Serve a fixture's cluster; raises FixtureError before listening when it is bad."""
+                          latency: float = 0.0,
+                          faults: Faults | None = None) -> AsyncIterator[SandboxCluster]:
+    """Serve a fixture's cluster; raises FixtureError before listening when it is bad.
+    ``faults`` (:mod:`sandbox.kube.faults`) makes chosen requests slow, failing or silent."""
     path = fixture_path or demo_fixture_path()
     cluster = Cluster()
     loaded = fixture_mod.load(path, cluster.registry)
     cluster.seed(loaded)
     controllers = Controllers(cluster, pod_start_delay, job_run_seconds)
     cronjobs = CronJobs(cluster, controllers.event)
-    api = KubeHttp(cluster, latency)
+    faults = faults if faults is not None else Faults()
+    api = KubeHttp(cluster, latency, faults)
     runner = web.AppRunner(api.app, access_log=None, shutdown_timeout=2)
     cert = make_serving_cert(host)
     port = port or free_port(host)
@@ -92,7 +98,7 @@ async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.
             config_path.write_text(yaml.safe_dump(document, sort_keys=False))
             config_path.chmod(0o600)
             yield SandboxCluster(url, config_path, cluster, controllers, loaded, cert.ca_pem,
-                                 cronjobs)
+                                 cronjobs, faults)
     finally:
         api.closing.set()
         await cronjobs.stop()
@@ -101,13 +107,14 @@ async def sandbox_cluster(fixture_path: Path | None = None, *, host: str = "127.
 
 
 async def serve_forever(fixture_path: Path, host: str, port: int, kubeconfig_out: Path | None,
-                        announce: Callable[[SandboxCluster], None]) -> None:
+                        announce: Callable[[SandboxCluster], None],
+                        faults: Faults | None = None) -> None:
     """The `hexabot sandbox serve` loop: run until SIGINT/SIGTERM, then stop cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with sandbox_cluster(fixture_path, host=host, port=port,
-                               kubeconfig_out=kubeconfig_out) as sc:
+                               kubeconfig_out=kubeconfig_out, faults=faults) as sc:
         announce(sc)
         await stop.wait()

@@ -106,6 +106,23 @@ def _job_status(job: Obj) -> str:
     return "Running"
 
 
+def _endpoints(addresses: list[str]) -> str:
+    if not addresses:
+        return "<none>"
+    more = f" + {len(addresses) - 3} more..." if len(addresses) > 3 else ""
+    return ",".join(addresses[:3]) + more
+
+
+def _subsets(endpoints: Obj) -> str:
+    return _endpoints([f"{a.get('ip')}:{p.get('port')}" for s in endpoints.get("subsets") or []
+                       for p in s.get("ports") or [{}] for a in s.get("addresses") or []])
+
+
+def _slice_ports(slice_: Obj) -> str:
+    ports = [str(p.get("port")) for p in slice_.get("ports") or []]
+    return ",".join(ports) if ports else "<unset>"
+
+
 NAME: Column = ("Name", "string", 0, lambda o: o["metadata"]["name"])
 AGE: Column = ("Age", "string", 0, age)
 
@@ -145,6 +162,12 @@ COLUMNS: dict[str, list[Column]] = {
                  "<none>"),
                 ("Port(s)", "string", 0, _ports), AGE,
                 ("Selector", "string", 1, lambda o: _selector(o, "spec.selector"))],
+    "Endpoints": [NAME, ("Endpoints", "string", 0, _subsets), AGE],
+    "EndpointSlice": [NAME, ("AddressType", "string", 0, lambda o: o.get("addressType", "")),
+                      ("Ports", "string", 0, _slice_ports),
+                      ("Endpoints", "string", 0, lambda o: _endpoints(
+                          [a for e in o.get("endpoints") or [] for a in e.get("addresses", [])])),
+                      AGE],
     "Node": [NAME, ("Status", "string", 0, _node_status), ("Roles", "string", 0, _roles), AGE,
              ("Version", "string", 0, lambda o: _get(o, "status.nodeInfo.kubeletVersion"))],
     "Namespace": [NAME, ("Status", "string", 0, lambda o: _get(o, "status.phase", "Active")), AGE],

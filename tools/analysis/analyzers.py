@@ -15,7 +15,7 @@ from typing import Any
 from croniter import croniter
 
 from tools import quantity
-from tools.analysis import proposals
+from tools.analysis import admission, availability, network, proposals, storage
 from tools.analysis.findings import Finding
 from tools.analysis.snapshot import Obj, Snapshot
 
@@ -240,13 +240,6 @@ def workloads(snapshot: Snapshot) -> list[Finding]:
                     "the rollout did not progress within its deadline",
                     "find why new pods are not ready (see the pod findings) or roll back",
                     [f"condition Progressing=False ({cond.get('message', '')})"]))
-    for pvc in snapshot["pvcs"]:
-        if (pvc.get("status") or {}).get("phase") == "Pending":
-            findings.append(Finding(
-                "PVCPending", "critical", "PersistentVolumeClaim", ns, pvc["metadata"]["name"],
-                "the claim is not bound to a volume",
-                "check the storage class exists and can provision this size",
-                [f"storageClassName={(pvc.get('spec') or {}).get('storageClassName')}"]))
     for hpa in snapshot["hpas"]:
         spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
         if spec.get("maxReplicas") and status.get("currentReplicas", 0) >= spec["maxReplicas"]:
@@ -351,4 +344,6 @@ def logs(snapshot: Snapshot) -> list[Finding]:
     return list(findings.values())
 
 
-ANALYZERS = (pods, services, workloads, nodes, logs)
+ANALYZERS = (pods, services, workloads, nodes, logs, admission.refused_pods, admission.webhooks,
+             storage.pvcs, storage.volumes, network.ingresses, network.network_policies,
+             availability.pdbs)

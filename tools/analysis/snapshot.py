@@ -1,7 +1,9 @@
 """One read of everything the analyzers look at, as the user, in one namespace.
 
 Kinds the user may not list are skipped and named in ``unreadable`` (the diagnosis says what it
-could not see instead of guessing).
+could not see instead of guessing).  An OPTIONAL kind the API server does not serve at all (no
+NetworkPolicy, IngressClass, StorageClass or admission API) is simply absent: there is nothing
+of it to see, and ``Snapshot.seen`` tells an analyzer not to conclude anything from its absence.
 """
 
 from __future__ import annotations
@@ -32,7 +34,17 @@ SOURCES = {
     "metrics": "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods",
     "pdbs": "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
     "nodes": "/api/v1/nodes",
+    "replicasets": "/apis/apps/v1/namespaces/{ns}/replicasets",
+    "limitranges": "/api/v1/namespaces/{ns}/limitranges",
+    "pvs": "/api/v1/persistentvolumes",
+    "networkpolicies": "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
+    "ingressclasses": "/apis/networking.k8s.io/v1/ingressclasses",
+    "storageclasses": "/apis/storage.k8s.io/v1/storageclasses",
+    "validatingwebhooks": "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+    "mutatingwebhooks": "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
 }
+OPTIONAL = {"networkpolicies", "ingressclasses", "storageclasses", "validatingwebhooks",
+            "mutatingwebhooks"}
 
 
 LOG_PODS = 5          # logs are read for at most this many unhealthy pods
@@ -49,6 +61,10 @@ class Snapshot:
 
     def __getitem__(self, kind: str) -> list[Obj]:
         return self.items.get(kind, [])
+
+    def seen(self, kind: str) -> bool:
+        """Whether ``kind`` was read (an empty list read is seen; unreadable or unserved not)."""
+        return kind in self.items
 
     def events_for(self, name: str) -> list[Obj]:
         return [e for e in self["events"] if (e.get("involvedObject") or {}).get("name") == name]
@@ -71,7 +87,10 @@ async def take(env: ToolEnv, namespace: str, logs: bool = True,
             listing = await env.cluster.call("GET", path.format(ns=namespace),
                                              what=f"list {kind} in {namespace}")
             snapshot.items[kind] = list(listing.get("items", []))
-        except (errors.Forbidden, errors.NotFound):
+        except errors.NotFound:
+            if kind not in OPTIONAL:
+                snapshot.unreadable.append(kind)
+        except errors.Forbidden:
             snapshot.unreadable.append(kind)
 
     await asyncio.gather(*(fetch(kind, SOURCES[kind]) for kind in kinds))
