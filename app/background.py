@@ -1,7 +1,9 @@
 """The bot's background work: recovery at start-up, the expiry sweeper, the audit shipper.
 
 ``hexabot run`` starts :func:`run_background` beside the Slack listeners; every replica may run
-it (claims, SKIP LOCKED batches and conditional updates make the work safe to share).
+it (claims, SKIP LOCKED batches, conditional updates and execution leases make the work safe
+to share).  Each loop survives any one failure (:class:`app.loops.Guard`): logged once, counted in
+``hexabot_background_errors_total{loop}``, retried with back-off.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from agents.orchestrator.engine import Run
 from agents.orchestrator.runs import Owner
 from app.audit.shipper import Shipper
+from app.loops import Guard
 from app.services import Services
 from confirmations.model import PendingAction
 
@@ -27,31 +30,45 @@ OnResumed = Callable[[Owner, Run], Awaitable[None]]
 async def sweep(services: Services, stop: asyncio.Event, interval: float,
                 on_expired: OnExpired | None = None, on_resumed: OnResumed | None = None
                 ) -> None:
-    """Expire unanswered actions, then resume workflow runs whose actions were decided
-    (expired ones included: such a run then ends, saying so)."""
-    while not stop.is_set():
-        expired = await services.confirmations.store.expire_due(datetime.now(UTC))
-        for action in expired:
+    """Expire unanswered actions, settle executions whose lease ran out, then resume workflow
+    runs whose actions were decided (expired ones included: such a run then ends, saying
+    so).  Each of the three survives the others' failures."""
+
+    async def expire() -> None:
+        for action in await services.confirmations.store.expire_due(datetime.now(UTC)):
             log.info("action %s expired unanswered", action.id)
             if on_expired is not None:
                 await on_expired(action)
+
+    async def resume() -> None:
         for owner, run in await services.orchestrator.resume_due():
             log.info("workflow run %s resumed: %s", run.id, run.state)
             if on_resumed is not None:
                 await on_resumed(owner, run)
+
+    async def recover() -> None:
+        await recover_once(services)
+
+    guards = [(Guard("expiry", interval), expire), (Guard("recover", interval), recover),
+              (Guard("resume", interval), resume)]
+    while not stop.is_set():
+        waits = [await guard.run(step) for guard, step in guards]
         try:
-            await asyncio.wait_for(stop.wait(), interval)
+            await asyncio.wait_for(stop.wait(), max(waits))
         except TimeoutError:
             continue
+
+
+async def recover_once(services: Services) -> None:
+    for action in await services.confirmations.recover():
+        log.warning("recovered action %s: %s", action.id, action.state.value)
 
 
 async def run_background(services: Services, stop: asyncio.Event, interval: float = 5.0,
                          on_expired: OnExpired | None = None,
                          on_resumed: OnResumed | None = None) -> None:
-    """Recovery once, then the sweeper (``on_expired`` updates Slack cards) and the shipper."""
-    settled = await services.confirmations.recover()
-    for action in settled:
-        log.warning("recovered action %s after a restart: %s", action.id, action.state.value)
+    """The sweeper (``on_expired`` updates Slack cards; its first round is the start-up
+    recovery, and it recovers again each round) and the shipper."""
     jobs = [sweep(services, stop, interval, on_expired, on_resumed)]
     if services.settings.clickhouse_url is not None:
         shipper = Shipper(services.database.engine,

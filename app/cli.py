@@ -2,12 +2,14 @@
 
 Settings are built once per invocation (lazily, so ``--help`` and ``version`` work with a broken
 environment) and passed down.  :func:`main` is the one error boundary of the CLI: configuration
-problems print one line per fault and exit 2; anything unexpected keeps its traceback.
+problems print one line per fault and exit 2; every other failure prints one line (what failed,
+what still works, a request id) and a documented exit code (see :func:`main`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,12 +26,13 @@ from app import (
     cli_policy,
     cli_tools,
     cli_workflow,
+    failures,
     logs,
 )
 from app import doctor as doctor_mod
 from app import migrate as migrate_mod
 from app.audit import clickhouse
-from app.database import DatabaseUnavailable, open_database
+from app.database import open_database
 from app.settings import ConfigError, Settings
 
 cli = typer.Typer(
@@ -41,6 +44,7 @@ cli = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("hexabot.cli")
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -195,23 +199,28 @@ def demo_cmd(ctx: typer.Context,
 
 
 def main() -> None:
+    """The CLI's one error boundary: no traceback reaches the terminal.
+
+    Exit codes: 0 done; 1 refused or failed as asked (a check failed, a decision refused, an
+    identity or tool error); 2 could not run: configuration, usage, a broken installation, or a
+    dependency down (PostgreSQL, the Kubernetes API, ClickHouse — the line starts with its name
+    and says what still works); 70 a bug (the line carries the request id; the traceback goes
+    to the configured log)."""
     try:
         cli(prog_name="hexabot")
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(f"configuration error: {problem}", markup=False, highlight=False)
-        sys.exit(2)
-    except DatabaseUnavailable as exc:
-        err.print(f"database unavailable: {exc}", markup=False, highlight=False)
-        sys.exit(2)
-    except clickhouse.ClickHouseUnavailable as exc:
-        err.print(f"ClickHouse unavailable (HEXABOT_CLICKHOUSE_URL): {exc}", markup=False,
-                  highlight=False)
-        sys.exit(2)
-    except migrate_mod.MigrationsMissing as exc:
-        err.print(f"broken installation: {exc}", markup=False, highlight=False)
-        sys.exit(2)
-
+        sys.exit(failures.EXIT_CONFIG)
+    except Exception as exc:
+        failure = failures.explain(exc, failures.current_request_id())
+        if not failure.expected:  # to the log stream when one is configured (run, serve-api)
+            log.log(logging.ERROR if logging.getLogger().handlers else logging.DEBUG,
+                    "unexpected error (request id %s)", failure.request_id, exc_info=exc)
+        prefix = f"{failure.dependency} unavailable" if failure.dependency else (
+            "error" if failure.expected else "internal error")
+        err.print(f"{prefix}: {failure.text()}", markup=False, highlight=False)
+        sys.exit(failure.exit_code)
 
 if __name__ == "__main__":
     main()

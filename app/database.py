@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import subprocess
 import threading
+import traceback
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,17 +21,44 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.settings import Settings
+from tools.errors import HexabotError
 
 EMBEDDED_DATABASE = "hexabot"
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(HexabotError):
     """PostgreSQL could not be started or reached; the message says which and why."""
 
+    code = "database_unavailable"
+    dependency = "postgres"
+
+
+DRIVERS = ("asyncpg", "sqlalchemy")
+
+
+def unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """``exc`` as :class:`DatabaseUnavailable` when it means PostgreSQL is down or unreachable
+    (SQLAlchemy's operational/interface errors, asyncpg's connection errors, or a socket error
+    raised inside the driver), else None: the one translation of the driver's failures for the
+    doors that catch broadly (a store's own query bugs stay bugs)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    driver = isinstance(exc, OperationalError | InterfaceError | asyncpg.PostgresConnectionError
+                        | asyncpg.InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated) or (
+        isinstance(exc, OSError | TimeoutError) and any(
+            str(frame.f_globals.get("__name__", "")).startswith(DRIVERS)
+            for frame, _ in traceback.walk_tb(exc.__traceback__)))
+    if not driver:
+        return None
+    reason = getattr(exc, "orig", None) or exc
+    found = DatabaseUnavailable(f"PostgreSQL is unreachable ({type(reason).__name__})")
+    found.__cause__ = exc
+    return found
 
 @dataclass(frozen=True)
 class Database:

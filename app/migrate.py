@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.database import DatabaseUnavailable
+from tools.errors import HexabotError
 
 PACKAGE = "hexabot_migrations"  # the repository's migrations/, installed under this name
 LOCK_KEY = 0x48455841  # "HEXA": the one advisory lock key for schema changes
@@ -43,8 +44,10 @@ class MigrationState:
         return self.before != self.after
 
 
-class MigrationsMissing(Exception):
+class MigrationsMissing(HexabotError):
     """The installation lacks its Alembic revisions, or they cannot be read."""
+
+    code = "migrations_missing"
 
 
 def migrations_dir() -> Path:

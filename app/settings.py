@@ -19,14 +19,17 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tools.errors import HexabotError
 from tools.prometheus import ERROR_RATE, LATENCY_P95
 
 ENV_PREFIX = "HEXABOT_"
 LLM_PROVIDERS = ("ollama", "openai")
 
 
-class ConfigError(Exception):
+class ConfigError(HexabotError):
     """The configuration cannot be used; ``problems`` holds one readable line per fault."""
+
+    code = "config"
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))

@@ -8,20 +8,27 @@
   per-object advisory lock (two actions on one object run one after the other), and runs the
   stored plan, which re-checks the target's resourceVersion and is idempotent.
 - ``recover`` resolves rows a crash left in ``approved``/``executing`` from the cluster's state;
-  it never executes anything.
+  it never executes anything, and leaves alone what a live replica holds (its lease,
+  :mod:`confirmations.lease`, has not run out).  One row it cannot settle is skipped (logged
+  once, counted) and tried again next time; it never stops the others.
+
+Every :class:`Decision` carries a ``code`` (:mod:`confirmations.decision`) so doors map
+outcomes (HTTP statuses, exit codes) without guessing from the action's state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from confirmations import explain, guard, policy, rules
+from confirmations import explain, guard, policy, recovery, rules
+from confirmations.decision import Code, Decision, shown_to
+from confirmations.lease import Leasing, heartbeat, process_id
 from confirmations.model import PendingAction, State
 from confirmations.source import PolicySource
 from confirmations.store import ConfirmationStore
@@ -32,9 +39,11 @@ from tools.kube.client import ClusterClients
 from tools.prometheus import Prometheus
 from tools.security import SecurityContext
 from tools.spec import ActionPlan, Effect, Pricing, ToolEnv
-from tools.writes.verify import applied
 
 DEFAULT_TTL = timedelta(minutes=15)
+STALE_AFTER = timedelta(minutes=10)  # recovery's bound for rows that hold no lease
+log = logging.getLogger("hexabot.confirmations")
+
 WRITE_TOOLS = {spec.name for spec in registry.TOOLS if spec.effect is Effect.WRITE}
 
 
@@ -47,26 +56,6 @@ class ContextSource(Protocol):
                       workspace_id: str | None = None) -> SecurityContext: ...
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The answer to a click: ``private`` messages go only to the clicker."""
-    ok: bool
-    message: str
-    action: PendingAction | None = None
-    private: bool = False
-    partial: bool = False   # an approval was recorded; more are needed before it runs
-
-
-def shown_to(viewer: str, action: PendingAction, result: str) -> str:
-    """What ``viewer`` (a Slack id) may read of an action's result: all of it when the output
-    is not private (``ToolSpec.private``) or they are the requester; else where it went.  Every
-    door answers a decision with this (Slack cards and ephemerals, the chat API, the CLI)."""
-    if viewer == action.requester or not registry.private_output(action.tool):
-        return result
-    return (f"Done: {action.tool} ran as its requester ({action.requester}); its output is "
-            "private to them (sent to them directly, and kept with the action).")
-
-
 def _time(at: datetime | None) -> str:
     return at.strftime("%H:%M:%S UTC") if at else "?"
 
@@ -77,13 +66,17 @@ class DecisionFlow:
                  ttl: timedelta = DEFAULT_TTL,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  prometheus: Prometheus | None = None,
-                 guardrails: rules.Policy | PolicySource | None = None) -> None:
+                 guardrails: rules.Policy | PolicySource | None = None,
+                 leasing: Leasing | None = None, stale_after: timedelta = STALE_AFTER) -> None:
         self.store, self.identity, self.clusters = store, identity, clusters
         self.pricing, self.ttl, self.clock = pricing or Pricing(), ttl, clock
         self.prometheus = prometheus
         self.policies = (guardrails if isinstance(guardrails, PolicySource)
                          else PolicySource.fixed(guardrails or rules.load(None, WRITE_TOOLS)))
         self.on_execution_start: Callable[[str], None] | None = None  # benchmarks
+        self.leasing = leasing or Leasing(process_id())
+        self.stale_after = stale_after
+        self._unsettleable: set[str] = set()  # rows recovery failed on (logged once)
 
     @property
     def guardrails(self) -> rules.Policy:
@@ -187,18 +180,19 @@ class DecisionFlow:
     async def _explain(self, action_id: str) -> Decision:
         current = await self.store.get(action_id)
         if current is None:
-            return Decision(False, f"No pending action {action_id}.", private=True)
+            return Decision(False, f"No pending action {action_id}.", private=True,
+                            code="not_found")
         if current.state in (State.APPROVED, State.EXECUTING, State.SUCCEEDED, State.FAILED,
                              State.UNKNOWN):
             return Decision(False, f"Already approved by {current.approver} at "
                                    f"{_time(current.decided_at)} ({current.state.value}).",
-                            current, private=True)
+                            current, private=True, code="closed")
         if current.state is State.PENDING and self.clock() >= current.expires_at:
             await self.store.expire_due(self.clock(), action_id)
             current = await self.store.get(action_id) or current
         return Decision(False, f"This action is {current.state.value}"
                                + (f" (by {current.approver})" if current.approver else "") + ".",
-                        current, private=True)
+                        current, private=True, code="closed")
 
     async def pending_for(self, ctx: SecurityContext) -> list[PendingAction]:
         """The pending actions ``ctx`` may see and decide — every door lists these (Slack's
@@ -214,7 +208,7 @@ class DecisionFlow:
             reason = ("this action was stored before workspaces were identified by their "
                       "cluster; it cannot be decided — ask for a fresh plan")
             await self.store.record(self._event(event, action, who, "denied", error=reason))
-            return Decision(False, reason, action, private=True)
+            return Decision(False, reason, action, private=True, code="forbidden")
         try:
             clicker, requester = await asyncio.gather(
                 self.identity.context(who, workspace_id=action.workspace_id),
@@ -222,7 +216,7 @@ class DecisionFlow:
                                       namespace=action.namespace))
         except LookupError as exc:
             await self.store.record(self._event(event, action, who, "denied", error=str(exc)))
-            return Decision(False, str(exc), action, private=True)
+            return Decision(False, str(exc), action, private=True, code="forbidden")
         if clicker.slack_id != action.requester and not policy.in_reach(
                 clicker.workspace_id, clicker.namespaces, action):
             reason = (f"{clicker.name}'s directory entry does not include namespace "
@@ -230,7 +224,7 @@ class DecisionFlow:
                       "decide it")
             await self.store.record(self._event(event, action, clicker.slack_id, "denied",
                                                 error=reason))
-            return Decision(False, reason, action, private=True)
+            return Decision(False, reason, action, private=True, code="forbidden")
         return clicker, requester
 
     async def _open(self, action_id: str, who: str, event: str
@@ -269,7 +263,8 @@ class DecisionFlow:
                 await self.store.record(self._event("confirmation.approve", action,
                                                     approver.slack_id, "denied",
                                                     error=verdict.reason))
-                return Decision(False, verdict.reason, action, private=True)
+                return Decision(False, verdict.reason, action, private=True,
+                                code="forbidden")
             if not rechecked:
                 rechecked = True
                 checked = await self._recheck(action, requester)
@@ -290,13 +285,15 @@ class DecisionFlow:
                     return Decision(True, f"Approved by {approver.name} ({len(noted.approvals)}"
                                           f" of {noted.approvals_needed}); "
                                           f"{noted.approvals_missing} more approval needed "
-                                          "from someone else.", noted, partial=True)
+                                          "from someone else.", noted, partial=True,
+                                code="partial")
             else:
                 claimed = await self.store.claim(
                     action_id, approver.slack_id, approver.hexabase_user, self.clock(),
                     *ruled, self._event("confirmation.approve", action, approver.slack_id,
                                         "ok", approver=approver.slack_id,
-                                        confirmation_state=State.APPROVED.value), have=have)
+                                        confirmation_state=State.APPROVED.value),
+                    lease=self.leasing.lease(self.clock()), have=have)
                 if claimed is not None:
                     return await self._execute(claimed, requester)
             fresh = await self.store.get(action_id)
@@ -318,7 +315,8 @@ class DecisionFlow:
             reason = f"Refused by policy at approval: {ruling.reason}; nothing was changed."
             done = await self.store.finish(action.id, State.FAILED, self.clock(), event,
                                            error=reason, expected=(State.PENDING,))
-            return Decision(False, reason, done) if done else await self._explain(action.id)
+            return (Decision(False, reason, done, code="policy") if done
+                    else await self._explain(action.id))
         needed, two_person = ruling.approvals.clicks, ruling.approvals.excludes_requester
         if needed > action.approvals_needed or (two_person and not action.two_person):
             raised = await self.store.escalate(
@@ -328,7 +326,13 @@ class DecisionFlow:
         return action, event
 
     async def _execute(self, action: PendingAction, requester: SecurityContext) -> Decision:
-        """Run a claimed action as ``requester`` (resolved from the directory at approval)."""
+        """Run a claimed action as ``requester`` (resolved from the directory at approval),
+        renewing its lease until the outcome is recorded."""
+        async with heartbeat(self.store, self.leasing, action.id, self.clock):
+            return await self._execute_leased(action, requester)
+
+    async def _execute_leased(self, action: PendingAction,
+                              requester: SecurityContext) -> Decision:
         began = time.monotonic()
         env = self.env_for(requester)
         spec = registry.get(action.tool)
@@ -341,7 +345,7 @@ class DecisionFlow:
             done = await self.store.finish(action.id, State.FAILED, self.clock(), self._event(
                 "confirmation.execute", action, action.requester, "denied", error=reason,
                 approver=action.approver or ""), error=reason, expected=(State.APPROVED,))
-            return Decision(False, reason, done)
+            return Decision(False, reason, done, code="forbidden")
         async with self.store.engine.connect() as lock:
             await self.store.object_lock(lock, action)
             try:
@@ -352,7 +356,8 @@ class DecisionFlow:
     async def _run(self, env: ToolEnv, action: PendingAction, began: float) -> Decision:
         started = await self.store.start(action.id, self.clock(), self._event(
             "confirmation.execute", action, action.requester, "ok",
-            approver=action.approver or "", confirmation_state=State.EXECUTING.value))
+            approver=action.approver or "", confirmation_state=State.EXECUTING.value),
+            lease=self.leasing.lease(self.clock()))
         if started is None:
             return await self._explain(action.id)
         if self.on_execution_start is not None:
@@ -365,12 +370,18 @@ class DecisionFlow:
                 api_audit_id=exc.audit_id, approver=action.approver or "",
                 confirmation_state=State.FAILED.value,
                 duration_ms=int((time.monotonic() - began) * 1000)), error=exc.message)
-            return Decision(False, exc.message, done)
+            code: Code = ("conflict" if isinstance(exc, errors.Conflict) else "unavailable"
+                          if isinstance(exc, errors.Unavailable) else "failed")
+            return (Decision(False, exc.message, done, code=code) if done
+                    else await self._explain(action.id))
         done = await self.store.finish(action.id, State.SUCCEEDED, self.clock(), self._event(
             "confirmation.result", action, action.requester, "ok",
             approver=action.approver or "", confirmation_state=State.SUCCEEDED.value,
             duration_ms=int((time.monotonic() - began) * 1000)), result=result.text)
-        return Decision(True, shown_to(action.approver or "", started, result.text), done)
+        if done is None:  # recovery settled it meanwhile (our lease had run out)
+            return await self._explain(action.id)
+        return Decision(True, shown_to(action.approver or "", started, result.text), done,
+                        code="executed")
 
     async def reject(self, action_id: str, who: str) -> Decision:
         opened = await self._open(action_id, who, "confirmation.reject")
@@ -384,7 +395,7 @@ class DecisionFlow:
                 registry.parse_args(spec, action.plan.args)), action.namespace)
         verdict = policy.may_reject(clicker.slack_id, holds, action, in_scope)
         if not verdict.allowed:
-            return Decision(False, verdict.reason, action, private=True)
+            return Decision(False, verdict.reason, action, private=True, code="forbidden")
         own = clicker.slack_id == action.requester
         state = State.CANCELLED if own else State.REJECTED
         done = await self.store.decide(action_id, state, clicker.slack_id, self.clock(),
@@ -394,41 +405,9 @@ class DecisionFlow:
                                                    confirmation_state=state.value))
         if done is None:
             return await self._explain(action_id)
-        return Decision(True, f"{state.value.capitalize()} by {clicker.name}.", done)
-
-    async def _settle(self, action: PendingAction) -> tuple[State, str]:
-        """What became of an action a crash left executing, read from *its* cluster as its
-        requester.  Without a workspace identity, or a requester who no longer resolves in
-        it, nothing is read (a like-named workspace elsewhere would answer falsely): unknown."""
-        if not action.workspace_id:
-            return State.UNKNOWN, ("cannot tell whether it was applied: stored before "
-                                   "workspaces were identified by their cluster")
-        try:
-            requester = await self.identity.context(action.requester,
-                                                    workspace_id=action.workspace_id)
-        except LookupError as exc:
-            return State.UNKNOWN, f"cannot tell whether it was applied: {exc}"
-        found = await applied(self.env_for(requester), action.plan)
-        return {True: (State.SUCCEEDED, "applied (found in the cluster after a restart)"),
-                False: (State.FAILED, "not applied (checked after a restart)"),
-                None: (State.UNKNOWN, "cannot tell from the cluster whether it was applied")
-                }[found]
+        return Decision(True, f"{state.value.capitalize()} by {clicker.name}.", done,
+                        code="rejected")
 
     async def recover(self) -> list[PendingAction]:
-        """At start-up: settle rows a crash left mid-way, from the cluster's state."""
-        settled = []
-        for action in await self.store.in_states([State.APPROVED, State.EXECUTING]):
-            if action.state is State.APPROVED:
-                state, note = State.FAILED, "interrupted before execution; nothing was changed"
-            else:
-                state, note = await self._settle(action)
-            done = await self.store.finish(
-                action.id, state, self.clock(), self._event(
-                    "confirmation.recover", action, "hexabot", "ok" if state is State.SUCCEEDED
-                    else "error", confirmation_state=state.value, error=note),
-                result=note if state is State.SUCCEEDED else None,
-                error=None if state is State.SUCCEEDED else note,
-                expected=(action.state,))
-            if done is not None:
-                settled.append(done)
-        return settled
+        """Settle rows no live replica holds, from the cluster (see :mod:`recovery`)."""
+        return await recovery.recover(self)

@@ -4,14 +4,22 @@ Every transition is one conditional UPDATE … RETURNING (the row only moves if 
 the expected state, so 100 simultaneous approvals produce one winner) and writes its audit
 event in the same transaction.  Times come from the caller (``now``), so expiry is testable and
 all replicas judge it the same way.
+
+An action being executed (``approved`` or ``executing``) holds a lease — the replica running it
+(``lease_owner``) and until when (``lease_expires_at``) — taken with the claim, renewed by a
+heartbeat (:mod:`confirmations.lease`) and cleared by ``finish``.  Recovery settles only rows
+whose lease expired; ``finish`` outlasts a database blip (:meth:`ConfirmationStore.finish`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -23,6 +31,8 @@ from confirmations.model import PendingAction, State
 from tools.audit import AuditEvent
 from tools.spec import ActionPlan
 
+log = logging.getLogger("hexabot.confirmations")
+R = TypeVar("R")
 metadata = sa.MetaData()
 TS = sa.DateTime(timezone=True)
 pending_actions = sa.Table(
@@ -36,7 +46,8 @@ pending_actions = sa.Table(
     sa.Column("approvals_needed", sa.Integer, server_default=sa.text("1")),
     sa.Column("args", sa.JSON), sa.Column("plan", sa.JSON), sa.Column("two_person", sa.Boolean),
     *(sa.Column(name, TS) for name in ("created_at", "expires_at", "decided_at",
-                                       "executing_at", "executed_at")),
+                                       "executing_at", "executed_at", "lease_expires_at")),
+    sa.Column("lease_owner", sa.Text),
 )
 T = pending_actions.c
 
@@ -59,6 +70,24 @@ OPEN = (State.PENDING.value, State.APPROVED.value, State.EXECUTING.value)
 NOT_WRITES = (State.REJECTED.value, State.CANCELLED.value, State.EXPIRED.value)
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Who executes an action (a per-process id) and until when, unless renewed."""
+    owner: str
+    expires_at: datetime
+
+
+BLIPS = (sa.exc.DBAPIError, OSError, ConnectionError, TimeoutError)
+
+
+def transient(exc: BaseException) -> bool:
+    """A database or network blip (worth retrying), not a wrong statement or a broken row."""
+    if isinstance(exc, (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.DataError,
+                        sa.exc.NotSupportedError)):
+        return False
+    return isinstance(exc, BLIPS)
+
+
 def object_lock_key(action: PendingAction) -> int:
     """A 63-bit advisory-lock key for the object an action changes."""
     target = action.plan.targets[0] if action.plan.targets else None
@@ -68,8 +97,33 @@ def object_lock_key(action: PendingAction) -> int:
 
 
 class ConfirmationStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, finish_patience: float = 600.0,
+                 retry_backoff: tuple[float, float] = (0.1, 5.0)) -> None:
         self.engine = engine
+        self.finish_patience = finish_patience  # seconds ``finish`` retries a database blip
+        self.retry_backoff = retry_backoff      # first and longest wait between attempts
+
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[R]]) -> R:
+        """``attempt`` until it gets through a database blip, for ``finish_patience`` seconds
+        with exponential back-off; anything else (and the last blip) is raised."""
+        loop = asyncio.get_running_loop()
+        deadline, wait = loop.time() + self.finish_patience, self.retry_backoff[0]
+        failures = 0
+        while True:
+            try:
+                result = await attempt()
+            except BLIPS as exc:
+                if not transient(exc) or loop.time() + wait > deadline:
+                    raise
+                failures += 1
+                if failures == 1:
+                    log.warning("%s: database unavailable, retrying: %s", what, exc)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, self.retry_backoff[1])
+                continue
+            if failures:
+                log.info("%s: landed after %d failed attempts", what, failures)
+            return result
 
     async def create(self, plan: ActionPlan, requester_hexabase: str, two_person: bool,
                      now: datetime, expires_at: datetime, *events: AuditEvent,
@@ -152,30 +206,65 @@ class ConfirmationStore:
         return _action(row) if row else None
 
     async def claim(self, action_id: str, approver: str, approver_hexabase: str,
-                    now: datetime, *events: AuditEvent, have: int = 0) -> PendingAction | None:
+                    now: datetime, *events: AuditEvent, lease: Lease,
+                    have: int = 0) -> PendingAction | None:
         """pending → approved by the last approval needed, only if still pending, unexpired
-        and with the ``have`` earlier approvals (none by ``approver``); None for the losers."""
+        and with the ``have`` earlier approvals (none by ``approver``); None for the losers.
+        The winner holds ``lease`` from here until ``finish``."""
         return await self._transition(
             action_id, [State.PENDING],
             {"state": State.APPROVED.value, "approver": approver,
+             "lease_owner": lease.owner, "lease_expires_at": lease.expires_at,
              "approver_hexabase": approver_hexabase, "decided_at": now,
              "approvals": T.approvals.op("||")(sa.func.to_jsonb(sa.cast(approver, sa.Text)))},
             events, extra=sa.and_(T.expires_at > now,
                                    sa.func.jsonb_array_length(T.approvals) == have,
                                    sa.not_(T.approvals.has_key(approver))))
 
-    async def start(self, action_id: str, now: datetime,
-                    event: AuditEvent) -> PendingAction | None:
+    async def start(self, action_id: str, now: datetime, event: AuditEvent, *,
+                    lease: Lease) -> PendingAction | None:
+        """approved → executing, only by the lease's owner (renewing it)."""
         return await self._transition(action_id, [State.APPROVED],
-                                      {"state": State.EXECUTING.value, "executing_at": now},
-                                      [event])
+                                      {"state": State.EXECUTING.value, "executing_at": now,
+                                       "lease_expires_at": lease.expires_at}, [event],
+                                      extra=T.lease_owner == lease.owner)
+
+    async def renew(self, action_id: str, lease: Lease) -> bool:
+        """The heartbeat: extend the lease while its owner still holds an open action."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(pending_actions.update().where(
+                T.id == action_id, T.lease_owner == lease.owner,
+                T.state.in_([State.APPROVED.value, State.EXECUTING.value])).values(
+                lease_expires_at=lease.expires_at).returning(T.id))).first()
+        return row is not None
 
     async def finish(self, action_id: str, state: State, now: datetime, event: AuditEvent,
                      result: str | None = None, error: str | None = None,
-                     expected: Sequence[State] = (State.EXECUTING,)) -> PendingAction | None:
-        return await self._transition(action_id, expected,
-                                      {"state": state.value, "executed_at": now,
-                                       "result": result, "error": error}, [event])
+                     expected: Sequence[State] = (State.EXECUTING,),
+                     extra: Any = None) -> PendingAction | None:
+        """Record an outcome and clear the lease.  A database blip is retried (see
+        :meth:`_retrying`): what was applied is recorded as applied once Postgres is back."""
+        values = {"state": state.value, "executed_at": now, "result": result, "error": error,
+                  "lease_owner": None, "lease_expires_at": None}
+        return await self._retrying(f"recording action {action_id} {state.value}", lambda: (
+            self._transition(action_id, expected, values, [event], extra=extra)))
+
+    @staticmethod
+    def abandoned(now: datetime, stale_before: datetime) -> Any:
+        """The condition recovery settles on: the lease expired, or (rows written before
+        leases, or by a replica without them) the action started before ``stale_before``."""
+        return sa.or_(
+            sa.and_(T.lease_expires_at.is_not(None), T.lease_expires_at <= now),
+            sa.and_(T.lease_expires_at.is_(None),
+                    sa.func.coalesce(T.executing_at, T.decided_at) <= stale_before))
+
+    async def unsettled(self, now: datetime, stale_before: datetime) -> list[PendingAction]:
+        """Approved or executing actions no live replica holds (see :meth:`abandoned`)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(pending_actions).where(
+                T.state.in_([State.APPROVED.value, State.EXECUTING.value]),
+                self.abandoned(now, stale_before)).order_by(T.created_at))).all()
+        return [_action(r) for r in rows]
 
     async def decide(self, action_id: str, state: State, who: str, now: datetime,
                      event: AuditEvent) -> PendingAction | None:
@@ -252,5 +341,11 @@ class ConfirmationStore:
                            {"k": object_lock_key(action)})
 
     async def object_unlock(self, conn: AsyncConnection, action: PendingAction) -> None:
-        await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"),
-                           {"k": object_lock_key(action)})
+        """Release the lock; a session the database dropped holds no locks any more."""
+        try:
+            await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"),
+                               {"k": object_lock_key(action)})
+        except BLIPS as exc:
+            if not transient(exc):
+                raise
+            log.info("object lock of %s went with its connection: %s", action.id, exc)

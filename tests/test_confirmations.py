@@ -14,6 +14,7 @@ import pytest
 from freezegun import freeze_time
 
 from confirmations.model import State
+from confirmations.store import Lease
 from tests.confirm_support import Rig, rig
 from tests.sandbox_support import ThreadedSandbox
 from tests.tools_support import env_for
@@ -145,21 +146,23 @@ async def test_two_plans_on_one_object_run_one_after_the_other(
 async def test_crash_between_claim_and_execute_is_recovered_without_running_twice(
         r: Rig, sandbox: ThreadedSandbox) -> None:
     store = r.flow.store
+    dead = Lease("a-replica-that-died", datetime.now(UTC))  # its lease ran out at once
     # 1. claimed, then the process died before execution started
     claimed = await _propose(r)
     await store.claim(claimed.id, "U0CAROL", "hxb-carol", datetime.now(UTC),
-                      _dummy_event(claimed.id))
+                      _dummy_event(claimed.id), lease=dead)
     # 2. executing, and the change had reached the cluster before the crash
     reached = await _propose(r, namespace="shop-staging", replicas_wanted=2)
     await store.claim(reached.id, "U0CAROL", "hxb-carol", datetime.now(UTC),
-                      _dummy_event(reached.id))
-    await store.start(reached.id, datetime.now(UTC), _dummy_event(reached.id))
+                      _dummy_event(reached.id), lease=dead)
+    await store.start(reached.id, datetime.now(UTC), _dummy_event(reached.id), lease=dead)
     alice = await r.identity.context("alice", namespace="shop-staging")
     await registry.execute(ToolEnv(alice, r.flow.clusters.for_context(alice)), reached.plan)
     # 3. executing, and nothing had reached the cluster
     lost = await _propose(r, replicas_wanted=7)
-    await store.claim(lost.id, "U0CAROL", "hxb-carol", datetime.now(UTC), _dummy_event(lost.id))
-    await store.start(lost.id, datetime.now(UTC), _dummy_event(lost.id))
+    await store.claim(lost.id, "U0CAROL", "hxb-carol", datetime.now(UTC), _dummy_event(lost.id),
+                      lease=dead)
+    await store.start(lost.id, datetime.now(UTC), _dummy_event(lost.id), lease=dead)
     versions = (sandbox.obj("apps", "v1", "deployments", "shop", "web-app")["metadata"][
         "resourceVersion"], replicas(sandbox, "shop-staging"))
 

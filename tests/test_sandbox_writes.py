@@ -158,5 +158,5 @@ def test_protobuf_bodies_get_a_clear_415(sandbox: ThreadedSandbox) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, context=context)
     body = json.loads(info.value.read())
-    assert info.value.code == 415 and body["reason"] == "UnsupportedMediaType"
+    assert info.value.status == 415 and body["reason"] == "UnsupportedMediaType"
     assert "protobuf" in body["message"]

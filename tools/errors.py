@@ -1,61 +1,97 @@
-"""The tools layer's errors, mapped once from the API server's ``Status`` at the client boundary.
+"""Hexabot's errors: one tree, rooted here at the bottom layer so every layer may raise and catch.
 
-    ToolError                 anything a tool reports to the user as a failed result
-    ├── InvalidArguments      bad tool arguments (names, namespaces outside the user's, ...)
-    ├── Forbidden             403: names the missing permission; never retried as someone else
-    ├── NotFound              404
-    ├── Conflict              409: the object changed since the plan (or already exists)
-    ├── RateLimited           429: reads back off per Retry-After first
-    ├── Unavailable           5xx, timeouts, unreachable API server
-    └── PlanRefused           a write that is not allowed as planned (apply_yaml allowlist, ...)
+Every domain error carries a ``code`` (a short machine string: the chat API's ``error.code``, a
+log field) and a ``message`` written for the person who acted.  An error that means "a
+dependency is down" also names it in ``dependency`` (``postgres``, ``kubernetes``,
+``clickhouse``), so each door can say what failed and what still works.
 
-Every mapped error keeps the API server's message and its ``Audit-Id`` (for the audit trail)
-and is raised ``from`` the transport error.
+    HexabotError                  code                     defined in
+    ├── ToolError                 tool_error               tools.errors: a failed tool result
+    │   ├── InvalidArguments      invalid_arguments        bad tool arguments (names, namespaces
+    │   │                                                  outside the user's, ...)
+    │   ├── Forbidden             forbidden                403: names the missing permission;
+    │   │                                                  never retried as someone else
+    │   ├── NotFound              not_found                404
+    │   ├── Conflict              conflict                 409: changed since the plan (or exists)
+    │   ├── RateLimited           rate_limited             429: reads back off per Retry-After
+    │   ├── Unavailable           kubernetes_unavailable   5xx, timeouts, unreachable API server
+    │   └── PlanRefused           plan_refused             a write not allowed as planned
+    ├── IdentityError             identity                 app.identity.service (also a
+    │   ├── UnknownUser           unknown_user             LookupError): refusals meant for
+    │   └── NotAllowed            not_allowed              the user
+    ├── ConfigError               config                   app.settings: one line per problem
+    ├── MigrationsMissing         migrations_missing       app.migrate: a broken installation
+    ├── DatabaseUnavailable       database_unavailable     app.database: PostgreSQL down
+    └── ClickHouseUnavailable     clickhouse_unavailable   app.audit.clickhouse: ClickHouse down
+
+Each layer raises its own classes ``from`` the transport error, once, at its client boundary
+(the tools map the API server's ``Status`` in :func:`from_status`; every mapped error keeps the
+API server's message, its HTTP ``status`` and its ``Audit-Id`` for the audit trail).  Anything
+that is not a :class:`HexabotError` is a bug: each door (Slack's global error handler, the chat
+API's exception handlers, the CLI's ``main``) answers it with a request id and logs it once.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 
-class ToolError(Exception):
-    """A failure the user can read; ``audit_id`` is the API server's request id, if any."""
+class HexabotError(Exception):
+    """The root of Hexabot's own errors: ``message`` is for the user, ``code`` for machines,
+    ``dependency`` names what is down when that is the failure."""
 
-    def __init__(self, message: str, *, code: int | None = None, reason: str = "",
+    code: ClassVar[str] = "hexabot_error"
+    dependency: ClassVar[str] = ""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ToolError(HexabotError):
+    """A failure the user can read; ``status`` is the API server's HTTP status and
+    ``audit_id`` its request id, if any."""
+
+    code = "tool_error"
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "",
                  audit_id: str = "") -> None:
         super().__init__(message)
-        self.message, self.code, self.reason, self.audit_id = message, code, reason, audit_id
+        self.status, self.reason, self.audit_id = status, reason, audit_id
 
 
 class InvalidArguments(ToolError):
-    pass
+    code = "invalid_arguments"
 
 
 class Forbidden(ToolError):
-    pass
+    code = "forbidden"
 
 
 class NotFound(ToolError):
-    pass
+    code = "not_found"
 
 
 class Conflict(ToolError):
-    pass
+    code = "conflict"
 
 
 class RateLimited(ToolError):
+    code = "rate_limited"
+
     def __init__(self, message: str, retry_after: float, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
 
 
 class Unavailable(ToolError):
-    pass
+    code = "kubernetes_unavailable"
+    dependency = "kubernetes"
 
 
 class PlanRefused(ToolError):
-    pass
+    code = "plan_refused"
 
 
 def from_status(status: int, body: bytes, headers: dict[str, str], what: str) -> ToolError:
@@ -67,7 +103,7 @@ def from_status(status: int, body: bytes, headers: dict[str, str], what: str) ->
     except ValueError:
         message, reason = body.decode(errors="replace")[:300], ""
     message = message or f"{what}: HTTP {status}"
-    extra: dict[str, Any] = {"code": status, "reason": reason,
+    extra: dict[str, Any] = {"status": status, "reason": reason,
                              "audit_id": headers.get("Audit-Id", "")}
     if status == 403:
         return Forbidden(message, **extra)

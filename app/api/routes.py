@@ -3,7 +3,8 @@
 Errors have one shape, ``{"error": {"code", "message", "field"?}}``: 400 for bad input (naming
 the field; unknown fields refused), 401 for tokens, 403 for what the subject may not have, 404
 for anything not the caller's (another person's session or action is as good as missing), 413
-for messages over 8 KB, 429 with Retry-After over the per-user rate.
+for messages over 8 KB, 429 with Retry-After over the per-user rate; 503 when a dependency is
+down and 500 for a bug, both naming the request id (:mod:`app.api.boundary`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents.types import Ask, Reply, ToolCall
-from app.api import auth, gate
+from app.api import auth, boundary, gate
 from app.api.models import (
     MAX_MESSAGE_BYTES,
     ActionOut,
@@ -44,7 +45,8 @@ from app.audit import reader
 from app.services import Services
 from app.slack import deliver
 from confirmations import policy
-from confirmations.model import PendingAction, State
+from confirmations.model import PendingAction
+from tools.errors import HexabotError
 from tools.security import SecurityContext
 
 PREFIX = "/api/v1/ai"
@@ -124,8 +126,10 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
             first["msg"]).removeprefix("Value error, ")
         return _error(400, "bad_request", f"{where or 'body'}: {message}", where)
 
+    app.add_exception_handler(HexabotError, boundary.on_domain_error)
     app.add_middleware(gate.Gate, verifier=verifier, max_body=MAX_BODY_BYTES,
                        open_paths={app.openapi_url or ""})
+    app.add_middleware(boundary.Boundary)  # outermost: anything else → 500/503, logged once
 
     async def claims(request: Request, _: Annotated[HTTPAuthorizationCredentials | None,
                                                     Security(BEARER)] = None) -> dict[str, Any]:
@@ -235,7 +239,25 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
         return ActionsOut(actions=[_action(a) for a in
                                    await services.confirmations.pending_for(ctx)])
 
+    # Decision.code -> (HTTP status, error code); see confirmations.decision.CODES.
+    refused = {"not_found": (404, "not_found"), "closed": (409, "conflict"),
+               "conflict": (409, "conflict"), "forbidden": (403, "forbidden"),
+               "policy": (422, "policy"), "failed": (502, "failed"),
+               "unavailable": (503, "unavailable")}
+    decided: dict[int | str, dict[str, Any]] = {**ERRORS, **{
+        status: {"model": ErrorOut, "description": text} for status, text in (
+            (403, "the caller may not decide it (approver rule, access review, scope), or the "
+                  "requester lost the permission to run it"),
+            (409, "already decided, running or expired (code conflict), or the target "
+                  "changed since the plan (nothing was changed)"),
+            (422, "refused by the guardrails at approval (code policy); nothing was changed"),
+            (502, "approved and run, and the cluster refused the change (code failed)"),
+            (503, "the Kubernetes API did not answer (code unavailable)"))}}
+
     async def decide(action_id: str, found: dict[str, Any], approve: bool) -> DecisionOut:
+        """The status follows the decision's code, never the action's state: 404 not_found,
+        403 forbidden, 409 conflict (closed or a stale target), 422 policy, 502 failed, 503
+        unavailable."""
         ctx = await caller(found)
         store = services.confirmations.store
         action = await store.get(action_id)
@@ -246,22 +268,22 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
                           else flow.reject(action_id, ctx.slack_id))
         current = decision.action or await store.get(action_id)
         if not decision.ok:
-            conflict = current is not None and current.state is not State.PENDING
-            raise ApiError(409 if conflict else 403, "conflict" if conflict else "forbidden",
-                           decision.message)
+            status, code = refused.get(decision.code, (409, "conflict"))
+            raise ApiError(status, code, decision.message)
         await deliver.settle(services, slack(), action_id, current)
         return DecisionOut(ok=True, message=decision.message,
                            action=_action(current) if current else None)
 
     @app.post(f"{PREFIX}/actions/{{action_id}}/approve", response_model=DecisionOut,
-              responses={**ERRORS, 409: {"model": ErrorOut, "description": "already decided"}})
+              responses=decided)
     async def approve(action_id: ActionId,
                       found: dict[str, Any] = Depends(claims)) -> DecisionOut:
-        """Approve (the same policy and exactly-once claim as the Slack button)."""
+        """Approve (the same policy and exactly-once claim as the Slack button); a refusal's
+        status follows its reason (see the responses)."""
         return await decide(action_id, found, approve=True)
 
     @app.post(f"{PREFIX}/actions/{{action_id}}/reject", response_model=DecisionOut,
-              responses={**ERRORS, 409: {"model": ErrorOut, "description": "already decided"}})
+              responses=decided)
     async def reject(action_id: ActionId,
                      found: dict[str, Any] = Depends(claims)) -> DecisionOut:
         """Reject (the requester's own rejection cancels)."""

@@ -7,6 +7,7 @@ ClickHouse 18.16 (Debian's) as well as current releases.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 
 from app.migrate import PACKAGE, MigrationsMissing
+from tools.errors import HexabotError
 
 COLUMNS = ("event_id", "seq", "time", "time_ms", "kind", "actor", "outcome", "hexabase_user",
            "workspace", "namespace", "request_id", "session_id", "resource_kind",
@@ -27,8 +29,11 @@ COLUMNS = ("event_id", "seq", "time", "time_ms", "kind", "actor", "outcome", "he
 ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.I | re.M)
 
 
-class ClickHouseUnavailable(Exception):
+class ClickHouseUnavailable(HexabotError):
     """The server could not be reached or refused the statement."""
+
+    code = "clickhouse_unavailable"
+    dependency = "clickhouse"
 
 
 def ddl_files() -> list[Traversable]:
@@ -47,6 +52,9 @@ def ddl_files() -> list[Traversable]:
 
 
 def _client(url: str) -> Client:
+    # The driver logs every failed connect at WARNING with a traceback; the failure is ours to
+    # report, once, as ClickHouseUnavailable (the doors say it without a traceback).
+    logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     query.setdefault("connect_timeout", "5")

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.audit import clickhouse
+from app.loops import Guard
 from confirmations.outbox import audit_outbox
 
 log = logging.getLogger("hexabot.audit")
@@ -74,15 +75,18 @@ class Shipper:
         return total
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
-        """Ship until ``stop`` is set; a ClickHouse outage only delays, with back-off."""
-        wait = interval
+        """Ship until ``stop`` is set; a ClickHouse outage only delays, with back-off, and any
+        other failure is logged, counted and retried (:class:`app.loops.Guard`)."""
+        wait, guard = interval, Guard("shipper", interval)
         while not stop.is_set():
             try:
                 await self.drain()
-                wait = interval
+                wait = guard.succeeded()
             except clickhouse.ClickHouseUnavailable as exc:
                 log.warning("audit shipping paused, ClickHouse unavailable: %s", exc)
                 wait = min(wait * 2, 60.0)
+            except Exception as exc:  # noqa: BLE001 - see app.loops
+                wait = guard.failed(exc)
             try:
                 await asyncio.wait_for(stop.wait(), wait)
             except TimeoutError:

@@ -2,7 +2,11 @@
 
 - ``GET /healthz`` — the process and its event loop answer (liveness).
 - ``GET /readyz`` — Slack connected, database reachable, migrations at head (readiness): 200
-  when all hold, else 503; the JSON names each check.
+  when all hold, else 503; the JSON names each check, lists what is ``down`` and says for each
+  failing dependency what that means for users (``impact``, :mod:`app.failures`).  ClickHouse,
+  when configured, is reported but not required (audit events wait in the outbox).  The
+  Kubernetes API is not a check: clusters are per user, and a cluster that is down must not
+  take the bot out of rotation (it still answers, saying so; see the API error metrics).
 - ``GET /metrics`` — prometheus-client text (``tools.metrics``); the confirmation and outbox
   gauges are read from Postgres at each scrape.
 - ``GET /oauth/callback`` — the Hexabase login callback, when that identity provider is used.
@@ -19,7 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import migrate
+from app import failures, migrate
+from app.audit import clickhouse
 from app.audit.shipper import OutboxMissing, backlog
 from app.database import DatabaseUnavailable
 from app.identity import callback
@@ -27,6 +32,19 @@ from app.services import Services
 from tools import metrics
 
 CHECK_SECONDS = 3.0
+IMPACT = {"database": failures.DEPENDENCIES["postgres"][1],
+          "clickhouse": failures.DEPENDENCIES["clickhouse"][1],
+          "slack": "Slack messages, clicks and commands are not received; the chat API and "
+                   "the CLI keep working."}
+
+
+async def _clickhouse(url: str) -> tuple[bool, str]:
+    try:
+        async with asyncio.timeout(CHECK_SECONDS):
+            version = await clickhouse.server_version(url)
+    except (clickhouse.ClickHouseUnavailable, TimeoutError) as exc:
+        return False, f"unreachable: {exc or type(exc).__name__}"
+    return True, f"server {version}"
 
 
 async def _database(services: Services) -> tuple[bool, str]:
@@ -59,8 +77,16 @@ def build(services: Services, slack_connected: Callable[[], Awaitable[bool]],
             "slack": {"ok": slack_ok, "detail": "connected" if slack_ok else "not connected"},
             "database": {"ok": database_ok, "detail": database},
             "shutdown": {"ok": not stopping, "detail": "draining" if stopping else "running"}}
-        ready = all(bool(c["ok"]) for c in checks.values())
-        return web.json_response({"ready": ready, "checks": checks},
+        if services.settings.clickhouse_url is not None:
+            clickhouse_ok, detail = await _clickhouse(
+                services.settings.clickhouse_url.get_secret_value())
+            checks["clickhouse"] = {"ok": clickhouse_ok, "detail": detail, "required": False}
+        down = [name for name, check in checks.items() if not check["ok"] and name != "shutdown"]
+        for name in down:
+            if name in IMPACT:
+                checks[name]["impact"] = IMPACT[name]
+        ready = all(bool(c["ok"]) for c in checks.values() if c.get("required", True))
+        return web.json_response({"ready": ready, "checks": checks, "down": down},
                                  status=200 if ready else 503)
 
     async def metrics_page(_: web.Request) -> web.Response:

@@ -13,19 +13,22 @@ from dataclasses import dataclass
 from app.identity.model import Directory, UserEntry, Workspace
 from app.identity.store import IdentityStore
 from tools.audit import AuditEvent
+from tools.errors import HexabotError
 from tools.security import SecurityContext
 
 
-class IdentityError(LookupError):
+class IdentityError(HexabotError, LookupError):
     """Base of identity refusals; the message is meant for the user."""
+
+    code = "identity"
 
 
 class UnknownUser(IdentityError):
-    pass
+    code = "unknown_user"
 
 
 class NotAllowed(IdentityError):
-    pass
+    code = "not_allowed"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Home, the chat API, the CLI) — one service, so no door forgets a step or a rul
 - workflows waiting on the action resume, and report where their owner started them — in the
   thread, unless the report holds private output, which then goes to the owner's DM.
 
-Doors word only their own answer to the person who acted (``flow.shown_to`` decides what of a
+Doors word only their own answer to the person who acted (``decision.shown_to`` decides what of a
 result that person may read).  Without a Slack client (the CLI, an API-only deployment) cards
 and DMs are skipped; the result stays with the action.
 """

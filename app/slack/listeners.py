@@ -7,7 +7,9 @@
 - ``approve``/``reject`` buttons → the DecisionFlow; the card is updated in place, a refusal
   goes only to the clicker (ephemeral).
 - ``app_home_opened`` → identity, context and pending approvals.
-Bolt acks events itself before a listener runs; commands and actions ack first thing.
+Bolt acks events itself before a listener runs; commands and actions ack first thing.  What a
+listener cannot word itself (a dependency down, a bug) escapes to the one error boundary,
+:mod:`app.slack.boundary`, which answers the person.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.trace import SpanKind
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,7 +29,7 @@ from agents.types import Ask
 from app.identity.service import IdentityError
 from app.pairs import parse_pairs
 from app.services import Services
-from app.slack import deliver, render
+from app.slack import boundary, deliver, render
 from app.slack.dedupe import EventLog
 from app.slack.observe import InFlight
 from confirmations import explain
@@ -80,14 +82,18 @@ class Click:
                    message_ts=(body.get("container") or {}).get("message_ts", ""))
 
 
-async def answer(services: Services, client: AsyncWebClient, message: Message) -> None:
+async def answer(services: Services, client: AsyncWebClient, message: Message,
+                 context: dict[str, Any] | None = None) -> None:
+    """Answer ``message``; the "working…" placeholder is recorded in ``context`` (the Bolt
+    context) so that the error boundary replaces it if anything fails."""
     with tracing.tracer().start_as_current_span(
             "slack.message", kind=SpanKind.SERVER,
             attributes={"hexabot.direct": message.direct, "slack.event_id": message.event_id}):
-        await _answer(services, client, message)
+        await _answer(services, client, message, {} if context is None else context)
 
 
-async def _answer(services: Services, client: AsyncWebClient, message: Message) -> None:
+async def _answer(services: Services, client: AsyncWebClient, message: Message,
+                  context: dict[str, Any]) -> None:
     try:
         working = await client.chat_postMessage(channel=message.channel, text="working…",
                                                 thread_ts=message.thread_ts)
@@ -101,6 +107,7 @@ async def _answer(services: Services, client: AsyncWebClient, message: Message) 
         message = Message(message.event_id, message.user, dm["channel"]["id"], message.text,
                           message.ts, None, True)
         working = await client.chat_postMessage(channel=message.channel, text="working…")
+    context[boundary.WORKING] = (message.channel, working["ts"])
     try:
         reply = await services.agent.handle(Ask(message.user, message.text, message.session_id))
     except IdentityError as exc:
@@ -142,22 +149,22 @@ def register(app: AsyncApp, services: Services, events: EventLog,
     @app.event("message")
     @track
     async def on_direct_message(body: dict[str, Any], event: dict[str, Any],
-                                client: AsyncWebClient) -> None:
+                                client: AsyncWebClient, context: AsyncBoltContext) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
             return
         message = Message.from_event(body, event)
         if await events.first_time(message.event_id):
-            await answer(services, client, message)
+            await answer(services, client, message, context)
 
     @app.event("app_mention")
     @track
     async def on_mention(body: dict[str, Any], event: dict[str, Any],
-                         client: AsyncWebClient) -> None:
+                         client: AsyncWebClient, context: AsyncBoltContext) -> None:
         if event.get("bot_id"):
             return
         message = Message.from_event(body, event)
         if await events.first_time(message.event_id):
-            await answer(services, client, message)
+            await answer(services, client, message, context)
 
     @app.command("/hexabot")
     @track

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
-from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -27,7 +26,7 @@ from app.background import run_background
 from app.http import server
 from app.services import Services, open_services
 from app.settings import ConfigError, Settings
-from app.slack import deliver, listeners, observe, render
+from app.slack import boundary, deliver, listeners, observe, render
 from app.slack.dedupe import EventLog
 from app.slack.observe import InFlight
 from confirmations.model import PendingAction
@@ -46,11 +45,8 @@ def build_app(services: Services, inflight: InFlight | None = None) -> AsyncApp:
     app = AsyncApp(client=client, process_before_response=False,
                    request_verification_enabled=False)
 
-    @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:  # the one boundary
-        log.error("unhandled error in a Slack listener (%s): %r", body.get("type"), error,
-                  exc_info=error)
-
+    app.middleware(boundary.stamp)
+    app.error(boundary.on_error)  # the one boundary: every failed listener gets an answer
     listeners.register(app, services, EventLog(services.database.engine), inflight)
     return app
 

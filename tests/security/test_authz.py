@@ -18,6 +18,7 @@ from app.audit import reader
 from app.settings import load_settings
 from app.slack import render
 from confirmations.model import State
+from confirmations.store import Lease
 from tests.confirm_support import Rig
 from tests.conftest import run_cli
 from tests.sandbox_support import ThreadedSandbox
@@ -232,9 +233,10 @@ async def _executing(r: Rig, workspace_id: str | None = None) -> str:
         plan = dataclasses.replace(plan, workspace_id=workspace_id)
     now = r.flow.clock()
     await r.flow.store.create(plan, "hxb-alice", False, now, now + r.flow.ttl)
-    assert await r.flow.store.claim(plan.id, "U0ALICE", "hxb-alice", now)
+    dead = Lease("a-replica-that-died", now)  # its lease ran out at once
+    assert await r.flow.store.claim(plan.id, "U0ALICE", "hxb-alice", now, lease=dead)
     assert await r.flow.store.start(plan.id, now, AuditEvent(kind="test", actor="t",
-                                                             outcome="ok"))
+                                                             outcome="ok"), lease=dead)
     return plan.id
 
 

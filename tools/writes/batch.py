@@ -84,7 +84,7 @@ async def execute_create(env: ToolEnv, plan: ActionPlan) -> ToolResult:
             return ToolResult(f"{kind} {plan.namespace}/{name} was already created by this "
                               "plan; nothing changed.", {"changed": False})
         raise errors.Conflict(f"{kind} {plan.namespace}/{name} was created by someone else "
-                              "since the plan; nothing was applied.", code=409) from exc
+                              "since the plan; nothing was applied.", status=409) from exc
     return ToolResult(f"Created {kind} {plan.namespace}/{name}.", {"changed": True})
 
 

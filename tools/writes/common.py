@@ -26,7 +26,7 @@ async def require(env: ToolEnv, access: Access, namespace: str, name: str | None
         target = f"{access.resource} {name!r}" if name else access.resource
         raise errors.Forbidden(
             f"{env.ctx.name} may not {access.describe()} in namespace {namespace!r} "
-            f"(checked for {target}); ask a cluster admin for that permission.", code=403,
+            f"(checked for {target}); ask a cluster admin for that permission.", status=403,
             reason="Forbidden")
 
 
@@ -41,7 +41,7 @@ async def dry_run(env: ToolEnv, method: str, path: str, body: Any,
                                what="server-side dry run")
     except (errors.InvalidArguments, errors.Conflict) as exc:
         raise errors.PlanRefused(f"the API server rejects this change: {exc.message}",
-                                 code=exc.code, reason=exc.reason) from exc
+                                 status=exc.status, reason=exc.reason) from exc
     return "passed (server-side dry run)"
 
 
@@ -50,7 +50,7 @@ def stale(target: Target, current: dict[str, Any]) -> errors.Conflict:
         f"{target.kind} {target.namespace}/{target.name} changed since the plan "
         f"(resourceVersion {target.resource_version} → "
         f"{current['metadata'].get('resourceVersion')}); nothing was applied — make a new plan.",
-        code=409, reason="Conflict")
+        status=409, reason="Conflict")
 
 
 def target_of(kind: str, obj: dict[str, Any]) -> Target:

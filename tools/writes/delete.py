@@ -185,6 +185,6 @@ async def execute_delete(env: ToolEnv, plan: ActionPlan) -> ToolResult:
     except errors.Conflict as exc:
         raise errors.Conflict(f"{target.kind} {target.namespace}/{target.name} changed since "
                               "the plan (uid or resourceVersion differs); nothing was deleted "
-                              "— make a new plan.", code=409, reason="Conflict") from exc
+                              "— make a new plan.", status=409, reason="Conflict") from exc
     return ToolResult(f"Deleted {target.kind} {target.namespace}/{target.name}.",
                       {"changed": True})

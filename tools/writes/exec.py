@@ -92,11 +92,11 @@ async def execute_exec(env: ToolEnv, plan: ActionPlan) -> ToolResult:
                                      what=f"read pod {target.name}")
     except errors.NotFound as exc:
         raise errors.Conflict(f"pod {target.namespace}/{target.name} is gone since the plan; "
-                              "nothing was run.", code=409, reason="Conflict") from exc
+                              "nothing was run.", status=409, reason="Conflict") from exc
     if pod["metadata"].get("uid") != target.uid:
         raise errors.Conflict(f"pod {target.namespace}/{target.name} was replaced since the "
                               "plan (another uid); nothing was run — make a new plan.",
-                              code=409, reason="Conflict")
+                              status=409, reason="Conflict")
     argv, container = plan.payload["command"], plan.payload["container"]
     result = await asyncio.to_thread(kube_exec.run, env.cluster, target.namespace, target.name,
                                      container, argv, MAX_OUTPUT, TIMEOUT_SECONDS)
