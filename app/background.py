@@ -10,41 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from agents.orchestrator.engine import Run
-from agents.orchestrator.runs import Owner
 from app.audit.shipper import Shipper
 from app.loops import Guard
 from app.services import Services
-from confirmations.model import PendingAction
 
 log = logging.getLogger("hexabot.background")
 
 
-OnExpired = Callable[[PendingAction], Awaitable[None]]
-OnResumed = Callable[[Owner, Run], Awaitable[None]]
-
-
-async def sweep(services: Services, stop: asyncio.Event, interval: float,
-                on_expired: OnExpired | None = None, on_resumed: OnResumed | None = None
-                ) -> None:
+async def sweep(services: Services, stop: asyncio.Event, interval: float) -> None:
     """Expire unanswered actions, settle executions whose lease ran out, then resume workflow
     runs whose actions were decided (expired ones included: such a run then ends, saying
-    so).  Each of the three survives the others' failures."""
+    so).  Each of the three survives the others' failures.  What follows an expiry or a
+    resumption (cards, App Home, reports) is the decision service's, as for any door."""
 
     async def expire() -> None:
         for action in await services.confirmations.store.expire_due(datetime.now(UTC)):
             log.info("action %s expired unanswered", action.id)
-            if on_expired is not None:
-                await on_expired(action)
+            for _, run in await services.decisions.expired(action):
+                log.info("workflow run %s resumed: %s", run.id, run.state)
 
     async def resume() -> None:
-        for owner, run in await services.orchestrator.resume_due():
+        for _, run in await services.decisions.resume_due():
             log.info("workflow run %s resumed: %s", run.id, run.state)
-            if on_resumed is not None:
-                await on_resumed(owner, run)
 
     async def recover() -> None:
         await recover_once(services)
@@ -64,12 +53,11 @@ async def recover_once(services: Services) -> None:
         log.warning("recovered action %s: %s", action.id, action.state.value)
 
 
-async def run_background(services: Services, stop: asyncio.Event, interval: float = 5.0,
-                         on_expired: OnExpired | None = None,
-                         on_resumed: OnResumed | None = None) -> None:
-    """The sweeper (``on_expired`` updates Slack cards; its first round is the start-up
-    recovery, and it recovers again each round) and the shipper."""
-    jobs = [sweep(services, stop, interval, on_expired, on_resumed)]
+async def run_background(services: Services, stop: asyncio.Event, interval: float = 5.0
+                         ) -> None:
+    """The sweeper (its first round is the start-up recovery, and it recovers again each
+    round) and the shipper."""
+    jobs = [sweep(services, stop, interval)]
     if services.settings.clickhouse_url is not None:
         shipper = Shipper(services.database.engine,
                           services.settings.clickhouse_url.get_secret_value())

@@ -1,7 +1,8 @@
 """`hexabot pending | approve ID | reject ID --as U`: the approval card, from a terminal.
 
 The same DecisionFlow as Slack's buttons: an action id is all the command carries; policy,
-exactly-once claim and execution as the requester are the flow's.
+exactly-once claim and execution as the requester are the flow's; what follows (resumed
+workflows) is the decision service's (:mod:`app.decisions`), with no notifier: reports print.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from rich.table import Table
 from app.cli_identity import AS, DIRECTORY, settings_with_directory
 from app.identity.service import IdentityError
 from app.services import open_services
-from app.slack import deliver
 from confirmations.flow import Decision
 
 out = Console(soft_wrap=True)
@@ -32,7 +32,7 @@ def _decide(ctx: typer.Context, directory: Path | None, action_id: str, who: str
             if not decision.ok:
                 return decision, []
             me = (await services.identity.whoami(who)).entry.slack_id
-            resumed = await deliver.settle(services, None, action_id, decision.action)
+            resumed = await services.decisions.decided(action_id, decision.action, me)
             return decision, [run.text() if owner.slack_id == me
                               or not services.orchestrator.private(run)
                               else f"workflow {run.workflow} ({run.state}): its report is "

@@ -16,6 +16,7 @@ from agents.orchestrator.service import Orchestrator
 from agents.orchestrator.workflow import WorkflowError
 from app import migrate
 from app.database import Database, open_database
+from app.decisions import DecisionService
 from app.identity import static
 from app.identity.crypto import Sealer
 from app.identity.hexabase import HexabaseDirectory, LinkFlow
@@ -45,6 +46,7 @@ class Services:
     confirmations: DecisionFlow
     agent: UserChatAgent
     orchestrator: Orchestrator
+    decisions: DecisionService  # after every decision; ``hexabot run`` installs Slack's notifier
     http_url: str = ""  # the HTTP side server's, once `hexabot run` serves it
     api_url: str = ""   # the chat API's, when served
 
@@ -108,6 +110,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             yield Services(settings=settings, database=database, identity=identity,
                            store=store, link_flow=flow, clusters=clusters, pricing=pricing,
                            confirmations=decisions, agent=agent,
-                           orchestrator=orchestrator)
+                           orchestrator=orchestrator,
+                           decisions=DecisionService(orchestrator))
         finally:
             clusters.close()

@@ -180,6 +180,8 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     shutdown_timeout_seconds: float = Field(default=25.0, gt=0, le=600, description="how long "
                                             "SIGTERM waits for work in flight")
+    sweep_interval_seconds: float = Field(default=5.0, gt=0, le=3600, description="how often "
+                                          "the background sweeper expires, recovers, resumes")
 
     prometheus_url: str | None = Field(default=None, description="optional Prometheus for "
                                        "history, latency and error rate")

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from confirmations import explain, guard, policy, recovery, rules
+from confirmations import explain, guard, policy, recovery, rules, undo
 from confirmations.decision import Code, Decision, shown_to
 from confirmations.lease import Leasing, heartbeat, process_id
 from confirmations.model import PendingAction, State
@@ -372,7 +372,10 @@ class DecisionFlow:
                 duration_ms=int((time.monotonic() - began) * 1000)), error=exc.message)
             code: Code = ("conflict" if isinstance(exc, errors.Conflict) else "unavailable"
                           if isinstance(exc, errors.Unavailable) else "failed")
-            return (Decision(False, exc.message, done, code=code) if done
+            said = exc.message
+            if isinstance(exc, errors.PartiallyApplied):  # the undo, as new approvals
+                said += " " + await undo.propose(self.propose, env.ctx, exc)
+            return (Decision(False, said, done, code=code) if done
                     else await self._explain(action.id))
         done = await self.store.finish(action.id, State.SUCCEEDED, self.clock(), self._event(
             "confirmation.result", action, action.requester, "ok",

@@ -15,7 +15,10 @@ dependency is down" also names it in ``dependency`` (``postgres``, ``kubernetes`
     │   ├── Conflict              conflict                 409: changed since the plan (or exists)
     │   ├── RateLimited           rate_limited             429: reads back off per Retry-After
     │   ├── Unavailable           kubernetes_unavailable   5xx, timeouts, unreachable API server
-    │   └── PlanRefused           plan_refused             a write not allowed as planned
+    │   ├── PlanRefused           plan_refused             a write not allowed as planned
+    │   └── PartiallyApplied      partially_applied        a multi-object write stopped part-way:
+    │                                                      names what was and was not applied,
+    │                                                      carries the plan that undoes it
     ├── IdentityError             identity                 app.identity.service (also a
     │   ├── UnknownUser           unknown_user             LookupError): refusals meant for
     │   └── NotAllowed            not_allowed              the user
@@ -92,6 +95,20 @@ class Unavailable(ToolError):
 
 class PlanRefused(ToolError):
     code = "plan_refused"
+
+
+class PartiallyApplied(ToolError):
+    """Some objects of a multi-object write were applied, then one failed.  ``applied`` and
+    ``not_applied`` name them (``Kind name``); ``undo`` is the compensating plan, one step per
+    applied object: ``{"tool": ..., "args": {...}, "what": ...}`` (a deletion of what the
+    write created, an ``apply_yaml`` of the previous values of what it changed)."""
+
+    code = "partially_applied"
+
+    def __init__(self, message: str, *, applied: tuple[str, ...], not_applied: tuple[str, ...],
+                 undo: tuple[dict[str, Any], ...], **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.applied, self.not_applied, self.undo = applied, not_applied, undo
 
 
 def from_status(status: int, body: bytes, headers: dict[str, str], what: str) -> ToolError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +20,6 @@ from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from slack_sdk.web.async_client import AsyncWebClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents.types import Ask, Reply, ToolCall
@@ -43,7 +42,6 @@ from app.api.params import ActionId, SessionId, Since
 from app.api.ratelimit import RateLimit
 from app.audit import reader
 from app.services import Services
-from app.slack import deliver
 from confirmations import policy
 from confirmations.model import PendingAction
 from tools.errors import HexabotError
@@ -93,11 +91,9 @@ def _chat(session: str, reply: Reply) -> ChatResponse:
                       for c in reply.tools_called])
 
 
-SlackClient = Callable[[], AsyncWebClient | None]
-
-
-def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
-    """The API over ``services``; ``slack`` gives the Web API client that updates cards."""
+def build(services: Services) -> FastAPI:
+    """The API over ``services`` (cards and DMs after a decision are the decision service's,
+    through whichever notifier the entrypoint installed)."""
     verifier = auth.TokenVerifier(services.settings)
     limit = RateLimit(services.database.engine, services.settings.api_rate_per_minute)
     admins = set(services.settings.api_admin_groups)
@@ -270,7 +266,7 @@ def build(services: Services, slack: SlackClient = lambda: None) -> FastAPI:
         if not decision.ok:
             status, code = refused.get(decision.code, (409, "conflict"))
             raise ApiError(status, code, decision.message)
-        await deliver.settle(services, slack(), action_id, current)
+        await services.decisions.decided(action_id, current, ctx.slack_id)
         return DecisionOut(ok=True, message=decision.message,
                            action=_action(current) if current else None)
 

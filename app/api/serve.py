@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.api import routes
-from app.api.routes import SlackClient
 from app.services import Services, open_services
 from app.settings import ConfigError, Settings
+from app.slack.deliver import SlackNotifier
 
 log = logging.getLogger("hexabot.api")
 
@@ -49,8 +49,7 @@ async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def chat_api(services: Services, slack: SlackClient = lambda: None
-                   ) -> AsyncIterator[str]:
+async def chat_api(services: Services) -> AsyncIterator[str]:
     """The chat API on ``HEXABOT_API_HOST:PORT`` when internal tokens are configured (yields
     its URL), else nothing is served (yields "")."""
     settings = services.settings
@@ -58,7 +57,7 @@ async def chat_api(services: Services, slack: SlackClient = lambda: None
         log.info("chat API off: no HEXABOT_API_TOKEN_PUBLIC_KEY_FILE or _JWKS_URL")
         yield ""
         return
-    async with serving(routes.build(services, slack), settings.api_host,
+    async with serving(routes.build(services), settings.api_host,
                        settings.api_port) as url:
         log.info("chat API at %s%s", url, routes.PREFIX)
         yield url
@@ -76,5 +75,8 @@ async def alone(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                             base_url=settings.slack_api_url) if settings.slack_bot_token else None
-    async with open_services(settings) as services, chat_api(services, lambda: client):
-        await stop.wait()
+    async with open_services(settings) as services:
+        if client is not None:
+            services.decisions.notifier = SlackNotifier(services, client)
+        async with chat_api(services):
+            await stop.wait()

@@ -1,14 +1,13 @@
-"""What follows a proposal's decision, whichever door it came through (a Slack button, App
-Home, the chat API, the CLI) — one service, so no door forgets a step or a rule:
+"""Slack's notifier (:class:`agents.notify.Notifier`): how the decision service
+(:mod:`app.decisions`) tells people in Slack what followed a proposal's decision or expiry —
 
-- every card of the action shows its new state (the clicked one and the stored one);
-- a private result (``ToolSpec.private``: exec output) goes only to the requester's DM;
-- workflows waiting on the action resume, and report where their owner started them — in the
-  thread, unless the report holds private output, which then goes to the owner's DM.
+- every card of the action shows its new state (the one clicked and the stored one);
+- a private result goes only to the requester's DM;
+- App Home is republished for the people concerned;
+- a resumed workflow's report goes where its owner started it — the thread, unless the report
+  holds private output, which then goes to the owner's DM.
 
-Doors word only their own answer to the person who acted (``decision.shown_to`` decides what of a
-result that person may read).  Without a Slack client (the CLI, an API-only deployment) cards
-and DMs are skipped; the result stays with the action.
+What to do, and when, is the service's; this module only words it for Slack.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.orchestrator.engine import Run
 from agents.orchestrator.runs import Owner
+from app.identity.service import IdentityError
 from app.services import Services
 from app.slack import render
 from confirmations.model import PendingAction
-from tools import registry
 
 
 async def dm(client: AsyncWebClient, user: str, text: str) -> None:
@@ -29,24 +28,44 @@ async def dm(client: AsyncWebClient, user: str, text: str) -> None:
                                   blocks=render.text_blocks(text))
 
 
-async def settle(services: Services, client: AsyncWebClient | None, action_id: str,
-                 action: PendingAction | None, clicked: tuple[str, str] = ("", "")
-                 ) -> list[tuple[Owner, Run]]:
-    """Cards, private delivery and workflow resumption after a decision on ``action_id``
-    (``action``: its row after the decision; ``clicked``: the card clicked, if any)."""
-    if client is not None and action is not None:
-        for channel, ts in {clicked, (action.slack_channel or "", action.slack_ts or "")}:
+class SlackNotifier:
+    """The decision service's steps as Slack cards, DMs and App Home views."""
+
+    def __init__(self, services: Services, client: AsyncWebClient) -> None:
+        self.services = services
+        self.client = client
+
+    async def action_changed(self, action: PendingAction, card: tuple[str, str] = ("", "")
+                             ) -> None:
+        for channel, ts in {card, (action.slack_channel or "", action.slack_ts or "")}:
             if channel and ts:
-                await client.chat_update(channel=channel, ts=ts,
-                                         text=f"{action.state.value}: {action.plan.summary}",
-                                         blocks=render.card(action))
-        if action.result and registry.private_output(action.tool):
-            await dm(client, action.requester, action.result)
-    resumed = await services.orchestrator.resume_for(action_id)
-    if client is not None:
-        for owner, run in resumed:
-            await post_run(client, owner, run, services.orchestrator.private(run))
-    return resumed
+                await self.client.chat_update(channel=channel, ts=ts,
+                                              text=f"{action.state.value}: {action.plan.summary}",
+                                              blocks=render.card(action))
+
+    async def private_result(self, action: PendingAction) -> None:
+        if action.result:
+            await dm(self.client, action.requester, action.result)
+
+    async def run_report(self, owner: Owner, run: Run, private: bool) -> None:
+        await post_run(self.client, owner, run, private)
+
+    async def home_changed(self, user: str) -> None:
+        await publish_home(self.services, self.client, user)
+
+
+async def publish_home(services: Services, client: AsyncWebClient, user: str) -> None:
+    """App Home: who the bot acts as, pending approvals (with buttons), recent actions."""
+    try:
+        me = await services.identity.context(user)
+    except IdentityError as exc:
+        await client.views_publish(user_id=user, view={
+            "type": "home", "blocks": render.notice(str(exc))})
+        return
+    pending = await services.confirmations.pending_for(me)
+    await client.views_publish(user_id=user, view={"type": "home", "blocks": render.home(
+        me.name, me.workspace, me.namespace, pending,
+        await services.confirmations.store.recent(user))})
 
 
 async def post_run(client: AsyncWebClient, owner: Owner, run: Run, private: bool = False) -> None:

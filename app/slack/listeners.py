@@ -4,8 +4,9 @@
   mentioner.  A "working…" message is posted first and replaced by the answer; each proposal
   gets its own approval card.
 - ``/hexabot`` → help, whoami, workspace, namespace, pending, logout, and command mode.
-- ``approve``/``reject`` buttons → the DecisionFlow; the card is updated in place, a refusal
-  goes only to the clicker (ephemeral).
+- ``approve``/``reject`` buttons → the DecisionFlow, then the decision service
+  (:mod:`app.decisions`: cards, private result, App Home, workflows); a refusal goes only to
+  the clicker (ephemeral, or their DM from App Home).
 - ``app_home_opened`` → identity, context and pending approvals.
 Bolt acks events itself before a listener runs; commands and actions ack first thing.  What a
 listener cannot word itself (a dependency down, a bug) escapes to the one error boundary,
@@ -195,21 +196,7 @@ def register(app: AsyncApp, services: Services, events: EventLog,
     @app.event("app_home_opened")
     @track
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
-        await publish_home(services, client, str(event["user"]))
-
-
-async def publish_home(services: Services, client: AsyncWebClient, user: str) -> None:
-    """App Home: who the bot acts as, pending approvals (with buttons), recent actions."""
-    try:
-        me = await services.identity.context(user)
-    except IdentityError as exc:
-        await client.views_publish(user_id=user, view={
-            "type": "home", "blocks": render.notice(str(exc))})
-        return
-    pending = await services.confirmations.pending_for(me)
-    await client.views_publish(user_id=user, view={"type": "home", "blocks": render.home(
-        me.name, me.workspace, me.namespace, pending,
-        await services.confirmations.store.recent(user))})
+        await deliver.publish_home(services, client, str(event["user"]))
 
 
 async def _decide(services: Services, client: AsyncWebClient, click: Click,
@@ -235,10 +222,8 @@ async def _decided(services: Services, client: AsyncWebClient, click: Click,
             await client.chat_postMessage(channel=dm["channel"]["id"], text=decision.message,
                                           blocks=render.notice(decision.message))
         return
-    await deliver.settle(services, client, click.action, decision.action,
-                         (click.channel, click.message_ts))
-    if not click.channel:
-        await publish_home(services, client, click.user)
+    await services.decisions.decided(click.action, decision.action, click.user,
+                                     (click.channel, click.message_ts))
 
 
 async def _policy(services: Services, user: str, rest: str) -> str:

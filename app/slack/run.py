@@ -17,8 +17,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.orchestrator.engine import Run
-from agents.orchestrator.runs import Owner
 from app.api import serve as api_serve
 from app.audit import clickhouse
 from app.audit.shipper import Shipper
@@ -26,10 +24,10 @@ from app.background import run_background
 from app.http import server
 from app.services import Services, open_services
 from app.settings import ConfigError, Settings
-from app.slack import boundary, deliver, listeners, observe, render
+from app.slack import boundary, listeners, observe
 from app.slack.dedupe import EventLog
+from app.slack.deliver import SlackNotifier
 from app.slack.observe import InFlight
-from confirmations.model import PendingAction
 
 log = logging.getLogger("hexabot.slack")
 
@@ -45,6 +43,8 @@ def build_app(services: Services, inflight: InFlight | None = None) -> AsyncApp:
     app = AsyncApp(client=client, process_before_response=False,
                    request_verification_enabled=False)
 
+    # every door's decisions (clicks, the chat API, the sweeper) now reach Slack
+    services.decisions.notifier = SlackNotifier(services, client)
     app.middleware(boundary.stamp)
     app.error(boundary.on_error)  # the one boundary: every failed listener gets an answer
     listeners.register(app, services, EventLog(services.database.engine), inflight)
@@ -67,15 +67,6 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
         observe.count_acks(handler)
         stop, draining = asyncio.Event(), asyncio.Event()
 
-        async def expired(action: PendingAction) -> None:
-            if action.slack_channel and action.slack_ts:
-                await app.client.chat_update(channel=action.slack_channel, ts=action.slack_ts,
-                                             text=f"expired: {action.plan.summary}",
-                                             blocks=render.card(action))
-
-        async def resumed(owner: Owner, run: Run) -> None:
-            await deliver.post_run(app.client, owner, run, services.orchestrator.private(run))
-
         async def slack_connected() -> bool:
             return bool(await handler.client.is_connected())
 
@@ -84,9 +75,9 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
                 contextlib.AsyncExitStack() as api:
             services.http_url = url
             services.api_url = await api.enter_async_context(
-                api_serve.chat_api(services, lambda: app.client))
+                api_serve.chat_api(services))
             background = asyncio.create_task(run_background(
-                services, stop, on_expired=expired, on_resumed=resumed))
+                services, stop, settings.sweep_interval_seconds))
             await handler.connect_async()
             try:
                 yield services

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from pydantic import Field
 
 from tools import errors
@@ -206,8 +207,72 @@ async def plan_apply(env: ToolEnv, args: ApplyArgs) -> ActionPlan:
         dry_run="passed (server-side apply, dry run)", facts={"objects": facts})
 
 
+def _restore(doc: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The previous values of what ``doc`` sets on ``current``, as a manifest: server-side
+    applied by the same field manager, it puts back what ``doc`` changed, and the fields ``doc``
+    added are no longer in hexabot's configuration, so the API server removes them."""
+    meta = current.get("metadata") or {}
+    restored: dict[str, Any] = {"name": meta["name"], "namespace": meta["namespace"]}
+    for key in ("labels", "annotations"):
+        touched = doc["metadata"].get(key) or {}
+        before = {k: v for k, v in (meta.get(key) or {}).items() if k in touched}
+        if before:
+            restored[key] = before
+    body = {k: _project(current[k], v) for k, v in doc.items()
+            if k not in ("apiVersion", "kind", "metadata", "status") and k in current}
+    return {"apiVersion": doc["apiVersion"], "kind": doc["kind"], "metadata": restored, **body}
+
+
+def _undo(done: list[tuple[dict[str, Any], dict[str, Any] | None]],
+          namespace: str) -> tuple[dict[str, Any], ...]:
+    """The compensating plan for the objects applied so far: delete what was created, one
+    apply_yaml of the previous values of what was changed."""
+    steps = [{"tool": "delete_resource", "what": f"delete {_label(obj)} (created)",
+              "args": {"kind": obj["manifest"]["kind"].lower(), "name": obj["name"],
+                       "namespace": namespace}}
+             for obj, before in done if before is None]
+    changed = [(obj, before) for obj, before in done if before is not None]
+    if changed:
+        steps.append({"tool": "apply_yaml", "what": "restore " + ", ".join(
+            _label(obj) for obj, _ in changed) + " (changed)", "args": {
+                "namespace": namespace, "manifest": yaml.safe_dump_all(
+                    [_restore(obj["manifest"], before) for obj, before in changed],
+                    sort_keys=False)}})
+    return tuple(steps)
+
+
+def _label(obj: dict[str, Any]) -> str:
+    return f"{obj['manifest']['kind']} {obj['name']}"
+
+
+def _stamped(obj: dict[str, Any], plan: ActionPlan) -> dict[str, Any]:
+    manifest = obj["manifest"]
+    return {**manifest, "metadata": {**manifest["metadata"], "annotations": {
+        **(manifest["metadata"].get("annotations") or {}), PLAN_ANNOTATION: plan.id}}}
+
+
+def _reworded(exc: errors.ToolError, message: str) -> errors.ToolError:
+    exc.message, exc.args = message, (message,)
+    return exc
+
+
+async def _landed(env: ToolEnv, obj: dict[str, Any], plan: ActionPlan) -> bool | None:
+    """Whether a write whose answer was an API server failure took effect (None: unknown)."""
+    try:
+        current = await env.cluster.call("GET", f"{obj['path']}/{obj['name']}",
+                                         what=f"read {obj['name']}")
+    except errors.NotFound:
+        return False
+    except errors.ToolError:
+        return None
+    return executed_already(current, plan)
+
+
 async def execute_apply(env: ToolEnv, plan: ActionPlan) -> ToolResult:
-    pending = []
+    """Check every object (unchanged since the plan), dry-run every object, then apply them in
+    order; a failure part-way raises :class:`~tools.errors.PartiallyApplied` naming what was
+    and was not applied, with the plan that undoes it."""
+    pending: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
     for obj in plan.payload["objects"]:  # check everything before changing anything
         try:
             current = await env.cluster.call("GET", f"{obj['path']}/{obj['name']}",
@@ -221,16 +286,49 @@ async def execute_apply(env: ToolEnv, plan: ActionPlan) -> ToolResult:
             target = Target(manifest["kind"], manifest["metadata"]["namespace"], obj["name"],
                             resource_version=obj["existed_version"] or "(absent)")
             raise stale(target, current or {"metadata": {"resourceVersion": "(created)"}})
-        pending.append(obj)
-    for obj in pending:
-        manifest = obj["manifest"]
-        stamped = {**manifest, "metadata": {**manifest["metadata"], "annotations": {
-            **(manifest["metadata"].get("annotations") or {}), PLAN_ANNOTATION: plan.id}}}
-        await env.cluster.call("PATCH", f"{obj['path']}/{obj['name']}", body=stamped,
-                               query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-                               content_type=APPLY_PATCH, what=f"apply {obj['name']}")
+        pending.append((obj, current))
+    for obj, _ in pending:  # the API server validates everything before anything changes
+        try:
+            await dry_run(env, "PATCH", f"{obj['path']}/{obj['name']}", _stamped(obj, plan),
+                          APPLY_PATCH)
+        except errors.ToolError as exc:
+            _reworded(exc, f"{_label(obj)} failed its server-side dry run at execution "
+                           f"({exc.message}); nothing was applied.")
+            raise
+    for index, (obj, _) in enumerate(pending):
+        try:
+            await env.cluster.call("PATCH", f"{obj['path']}/{obj['name']}",
+                                   body=_stamped(obj, plan),
+                                   query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+                                   content_type=APPLY_PATCH, what=f"apply {obj['name']}")
+        except errors.ToolError as exc:
+            landed = (await _landed(env, obj, plan)
+                      if isinstance(exc, errors.Unavailable) else False)
+            raise _partial(plan, pending, index, exc, landed) from exc
     if not pending:
         return ToolResult("Every object of this plan was already applied; nothing changed.",
                           {"changed": False})
     return ToolResult(f"Applied {len(pending)} object(s): " + ", ".join(
-        f"{o['manifest']['kind']} {o['name']}" for o in pending), {"changed": True})
+        _label(o) for o, _ in pending), {"changed": True})
+
+
+def _partial(plan: ActionPlan, pending: list[tuple[dict[str, Any], dict[str, Any] | None]],
+             index: int, exc: errors.ToolError, landed: bool | None) -> errors.ToolError:
+    """The error for an apply that failed at ``pending[index]``: the original error when
+    nothing was applied, else :class:`~tools.errors.PartiallyApplied`."""
+    failed = _label(pending[index][0])
+    done = pending[:index + 1] if landed else pending[:index]
+    rest = [_label(o) for o, _ in pending[index + (0 if landed is False else 1):]]
+    why = {True: f"{failed} was applied although the API server answered with an error "
+                 f"({exc.message})",
+           None: f"{failed} may or may not have been applied: the API server did not confirm "
+                 f"({exc.message}); check it before anything else",
+           False: f"{failed} failed: {exc.message}"}[landed]
+    if not done:
+        return _reworded(exc, f"{why}. Nothing was applied.")
+    applied = tuple(_label(o) for o, _ in done)
+    message = (f"Partially applied: {why}. Applied: {', '.join(applied)}. Not applied: "
+               f"{', '.join(rest) or 'none'}.")
+    return errors.PartiallyApplied(message, applied=applied, not_applied=tuple(rest),
+                                   undo=_undo(done, plan.namespace), status=exc.status,
+                                   reason=exc.reason, audit_id=exc.audit_id)

@@ -4,7 +4,9 @@ The plan reads the object and lists what owns it (its controller would recreate 
 depends on it: objects it owns (garbage-collected with it), Services and PodDisruptionBudgets
 selecting its pods, Ingresses routing to a Service, autoscalers targeting a workload, pods and
 workloads mounting a ConfigMap.  Execution deletes with the recorded uid and resourceVersion as
-preconditions (a changed object is a conflict, not a surprise) and is idempotent: an object
+preconditions (a changed object is a conflict, not a surprise; for kinds whose controllers keep
+writing their status, :data:`STATUS_WRITTEN`, a changed spec generation or labels) and is
+idempotent: an object
 already gone is reported, not an error.  Secrets, PVCs (data), namespaces and RBAC are not in
 the allowlist.
 """
@@ -35,6 +37,10 @@ KINDS: dict[str, tuple[str, str, str]] = {
 }
 GROUPS = {"/api/v1": ""} | {p: p.split("/")[2] for _, p, _ in KINDS.values() if p != "/api/v1"}
 ACCESS = tuple(Access(GROUPS[prefix], plural, "delete") for _, prefix, plural in KINDS.values())
+# Kinds whose controllers keep writing their status: a deletion is refused when their spec
+# (generation), uid or labels changed since the plan, not on every status update.
+STATUS_WRITTEN = frozenset({"deployment", "statefulset", "job", "cronjob",
+                            "horizontalpodautoscaler", "poddisruptionbudget"})
 CONFIGMAP_REFS = ("configMap", "configMapRef", "configMapKeyRef")
 SHOWN = 8
 
@@ -162,21 +168,48 @@ async def plan_delete(env: ToolEnv, args: DeleteArgs) -> ActionPlan:
                         "propagationPolicy": "Background",
                         "preconditions": {"uid": target.uid,
                                           "resourceVersion": target.resource_version}}}
+    if args.kind in STATUS_WRITTEN:
+        payload["unchanged"] = _unchanged(obj)
     return ActionPlan(
         tool="delete_resource", args=args.model_dump(), workspace=env.ctx.workspace,
         namespace=namespace, requester=env.ctx.slack_id,
         summary=f"Delete {kind} {namespace}/{args.name}"
                 + (f" ({len(real)} thing(s) depend on it)" if real else ""),
         diff="\n".join(lines), risk=Risk.HIGH, payload=payload, targets=(target,),
-        dry_run="not run (deletion; preconditions uid + resourceVersion)",
+        dry_run="not run (deletion; preconditions uid + "
+                + ("spec generation and labels" if "unchanged" in payload
+                   else "resourceVersion") + ")",
         facts={"objects": [fact(kind, obj, owners=owners, dependents=hangs),
                            *await owner_facts(env, obj)]})
+
+
+def _unchanged(obj: dict[str, Any]) -> dict[str, Any]:
+    """What must not change between plan and deletion of a kind whose controller keeps writing
+    its status (each write a new resourceVersion): its uid, spec generation and labels."""
+    meta = obj.get("metadata") or {}
+    return {"uid": meta.get("uid"), "generation": meta.get("generation"),
+            "labels": meta.get("labels") or {}}
+
+
+async def _body(env: ToolEnv, plan: ActionPlan) -> dict[str, Any]:
+    """The DeleteOptions: as planned, or — for a kind with a busy status — preconditioned on the
+    current resourceVersion once its spec, uid and labels are checked to be the planned ones."""
+    body: dict[str, Any] = plan.payload["body"]
+    if "unchanged" not in plan.payload:
+        return body
+    target = plan.targets[0]
+    current = await env.cluster.call("GET", plan.payload["path"],
+                                     what=f"read {target.kind} {target.name}")
+    if _unchanged(current) != plan.payload["unchanged"]:
+        raise errors.Conflict("changed", status=409, reason="Conflict")
+    return {**body, "preconditions": {**body["preconditions"], "resourceVersion":
+                                      current["metadata"]["resourceVersion"]}}
 
 
 async def execute_delete(env: ToolEnv, plan: ActionPlan) -> ToolResult:
     target = plan.targets[0]
     try:
-        await env.cluster.call("DELETE", plan.payload["path"], body=plan.payload["body"],
+        await env.cluster.call("DELETE", plan.payload["path"], body=await _body(env, plan),
                                content_type="application/json",
                                what=f"delete {target.kind} {target.name}")
     except errors.NotFound:

@@ -1,0 +1,55 @@
+"""The one decision service: what happens after a decision or an expiry, whichever door it
+came through (a Slack button or App Home, the chat API, the CLI, the expiry sweeper) — so no door
+forgets a step or a rule (ARCHITECTURE decision 8).  In order:
+
+1. every card of the action shows its new state (``Notifier.action_changed``);
+2. a private result (``ToolSpec.private``: exec output) goes to its requester alone;
+3. the App Home of the people concerned (whoever acted, the requester) is republished;
+4. workflow runs waiting on the action resume, and each reports where its owner started it
+   (a report holding private output goes to the owner alone).
+
+Doors word only their own answer to the person who acted (``decision.shown_to`` decides what
+of a result that person may read).  How people are told is the notifier's
+(:class:`agents.notify.Notifier`): Slack's when ``hexabot run`` (or ``serve-api`` with a bot
+token) installs it, else nothing, and the result stays with the action.
+"""
+
+from __future__ import annotations
+
+from agents.notify import Notifier, NullNotifier
+from agents.orchestrator.engine import Run
+from agents.orchestrator.runs import Owner
+from agents.orchestrator.service import Orchestrator
+from confirmations.model import PendingAction
+from tools import registry
+
+
+class DecisionService:
+    def __init__(self, orchestrator: Orchestrator, notifier: Notifier | None = None) -> None:
+        self.orchestrator = orchestrator
+        self.notifier: Notifier = notifier or NullNotifier()
+
+    async def decided(self, action_id: str, action: PendingAction | None, actor: str = "",
+                      card: tuple[str, str] = ("", "")) -> list[tuple[Owner, Run]]:
+        """After ``actor`` decided ``action_id`` (``action``: its row after the decision;
+        ``card``: the card acted on, if any).  Returns the workflow runs it resumed."""
+        if action is not None:
+            await self.notifier.action_changed(action, card)
+            if action.result and registry.private_output(action.tool):
+                await self.notifier.private_result(action)
+            for user in dict.fromkeys(u for u in (actor, action.requester) if u):
+                await self.notifier.home_changed(user)
+        return await self._report(await self.orchestrator.resume_for(action_id))
+
+    async def expired(self, action: PendingAction) -> list[tuple[Owner, Run]]:
+        """After the sweeper expired ``action`` unanswered: nobody acted."""
+        return await self.decided(action.id, action)
+
+    async def resume_due(self) -> list[tuple[Owner, Run]]:
+        """Resume (and report) every waiting run whose action was decided elsewhere."""
+        return await self._report(await self.orchestrator.resume_due())
+
+    async def _report(self, resumed: list[tuple[Owner, Run]]) -> list[tuple[Owner, Run]]:
+        for owner, run in resumed:
+            await self.notifier.run_report(owner, run, self.orchestrator.private(run))
+        return resumed
