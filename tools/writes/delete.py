@@ -201,7 +201,8 @@ async def _body(env: ToolEnv, plan: ActionPlan) -> dict[str, Any]:
     current = await env.cluster.call("GET", plan.payload["path"],
                                      what=f"read {target.kind} {target.name}")
     if _unchanged(current) != plan.payload["unchanged"]:
-        raise errors.Conflict("changed", status=409, reason="Conflict")
+        raise errors.Conflict("its uid, spec generation or labels changed since the plan",
+                              status=409, reason="Conflict")
     return {**body, "preconditions": {**body["preconditions"], "resourceVersion":
                                       current["metadata"]["resourceVersion"]}}
 
@@ -217,7 +218,8 @@ async def execute_delete(env: ToolEnv, plan: ActionPlan) -> ToolResult:
                           "nothing changed.", {"changed": False})
     except errors.Conflict as exc:
         raise errors.Conflict(f"{target.kind} {target.namespace}/{target.name} changed since "
-                              "the plan (uid or resourceVersion differs); nothing was deleted "
+                              "the plan (its uid, spec, labels or version differ); nothing was "
+                              "deleted "
                               "— make a new plan.", status=409, reason="Conflict") from exc
     return ToolResult(f"Deleted {target.kind} {target.namespace}/{target.name}.",
                       {"changed": True})
