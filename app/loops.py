@@ -37,10 +37,14 @@ class Guard:
         self.failing, self.wait = False, self.interval
         return self.wait
 
-    async def run(self, step: Callable[[], Awaitable[Any]]) -> float:
-        """One iteration; returns how long to wait before the next."""
+    async def run(self, step: Callable[[], Awaitable[Any]],
+                  expected: tuple[type[Exception], ...] = ()) -> float:
+        """One iteration; returns how long to wait before the next.  ``expected`` errors (a
+        dependency known to blink) go to the caller to word and back off from."""
         try:
             await step()
+        except expected:
+            raise
         except Exception as exc:  # noqa: BLE001 - logged, counted, retried with back-off
             return self.failed(exc)
         return self.succeeded()

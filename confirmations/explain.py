@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confirmations.guard import Ruling
 from confirmations.rules import Policy, Protected, Rule
+from tools import errors, registry
 from tools.security import SecurityContext
-from tools.spec import ActionPlan
+from tools.spec import ActionPlan, Effect
+
+if TYPE_CHECKING:
+    from confirmations.flow import DecisionFlow
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,27 @@ class Explanation:
     ruling: Ruling | None          # None: a READ tool (not guarded)
     plan: ActionPlan | None
     problem: str = ""              # why no plan could be made (judged on the arguments alone)
+
+
+async def decide(flow: DecisionFlow, ctx: SecurityContext, tool: str,
+                 raw: dict[str, Any]) -> Explanation:
+    """What the guardrails would decide for this write, without proposing it: the plan is made
+    (reads and a server-side dry run only) so the facts are real; audited.  Arguments are
+    validated like any call (READ tools too); only validated values are ever echoed."""
+    spec = registry.get(tool)
+    args = registry.parse_args(spec, raw).model_dump()
+    shown = {k: v for k, v in args.items() if v is not None}
+    if spec.effect is Effect.READ:
+        return Explanation(tool, shown, None, None)
+    plan: ActionPlan | None = None
+    problem = ""
+    try:
+        plan = await registry.plan(spec, flow.env_for(ctx), raw)
+    except errors.ToolError as exc:
+        problem = exc.message
+    ruling = await flow.judge(ctx, tool, args, plan)
+    await flow.store.record(flow.ruling_event(ctx, tool, plan, ruling, "explain"))
+    return Explanation(tool, shown, ruling, plan, problem)
 
 
 def _scope(rule: Rule) -> str:

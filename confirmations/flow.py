@@ -7,10 +7,8 @@
 - Execution re-resolves the *requester's* identity, refuses if they lost the permission, holds a
   per-object advisory lock (two actions on one object run one after the other), and runs the
   stored plan, which re-checks the target's resourceVersion and is idempotent.
-- ``recover`` resolves rows a crash left in ``approved``/``executing`` from the cluster's state;
-  it never executes anything, and leaves alone what a live replica holds (its lease,
-  :mod:`confirmations.lease`, has not run out).  One row it cannot settle is skipped (logged
-  once, counted) and tried again next time; it never stops the others.
+- ``recover`` (:mod:`confirmations.recovery`) settles rows a crash left mid-way from the
+  cluster's state, never what a live replica holds (:mod:`confirmations.lease`).
 
 Every :class:`Decision` carries a ``code`` (:mod:`confirmations.decision`) so doors map
 outcomes (HTTP statuses, exit codes) without guessing from the action's state.
@@ -116,7 +114,7 @@ class DecisionFlow:
             in_flight=policy.counts_in_flight, running_only=bool(exclude))
         return guard.evaluate(policy, tool, args, plan, ctx, activity, now)
 
-    def _ruling_event(self, ctx: SecurityContext, tool: str, plan: ActionPlan | None,
+    def ruling_event(self, ctx: SecurityContext, tool: str, plan: ActionPlan | None,
                       ruling: guard.Ruling, stage: str) -> AuditEvent:
         target = plan.targets[0] if plan and plan.targets else None
         return AuditEvent(kind="policy.evaluate", actor=ctx.slack_id,
@@ -134,29 +132,14 @@ class DecisionFlow:
 
     async def explain(self, ctx: SecurityContext, tool: str,
                       raw: dict[str, Any]) -> explain.Explanation:
-        """What the guardrails would decide for this write, without proposing it: the plan is
-        made (reads and a server-side dry run only) so the facts are real; audited."""
-        spec = registry.get(tool)
-        # Validated like any call (READ tools too); only validated values are ever echoed.
-        args = registry.parse_args(spec, raw).model_dump()
-        shown = {k: v for k, v in args.items() if v is not None}
-        if spec.effect is Effect.READ:
-            return explain.Explanation(tool, shown, None, None)
-        plan: ActionPlan | None = None
-        problem = ""
-        try:
-            plan = await registry.plan(spec, self.env_for(ctx), raw)
-        except errors.ToolError as exc:
-            problem = exc.message
-        ruling = await self.judge(ctx, tool, args, plan)
-        await self.store.record(self._ruling_event(ctx, tool, plan, ruling, "explain"))
-        return explain.Explanation(tool, shown, ruling, plan, problem)
+        """What the guardrails would decide, without proposing (:func:`explain.decide`)."""
+        return await explain.decide(self, ctx, tool, raw)
 
     async def propose(self, ctx: SecurityContext, tool: str,
                       raw: dict[str, Any]) -> PendingAction:
         plan = await registry.plan(registry.get(tool), self.env_for(ctx), raw)
         ruling = await self.judge(ctx, tool, plan.args, plan)
-        verdict = self._ruling_event(ctx, tool, plan, ruling, "plan")
+        verdict = self.ruling_event(ctx, tool, plan, ruling, "plan")
         if not ruling.allowed:
             await self.store.record(verdict)
             raise errors.PlanRefused(f"Refused by policy: {ruling.reason}.")
@@ -310,7 +293,7 @@ class DecisionFlow:
         stricter requirement is stored before this approval counts."""
         ruling = await self.judge(requester, action.tool, action.plan.args, action.plan,
                                   exclude=action.id)
-        event = self._ruling_event(requester, action.tool, action.plan, ruling, "approve")
+        event = self.ruling_event(requester, action.tool, action.plan, ruling, "approve")
         if not ruling.allowed:
             reason = f"Refused by policy at approval: {ruling.reason}; nothing was changed."
             done = await self.store.finish(action.id, State.FAILED, self.clock(), event,

@@ -80,13 +80,10 @@ class Shipper:
         wait, guard = interval, Guard("shipper", interval)
         while not stop.is_set():
             try:
-                await self.drain()
-                wait = guard.succeeded()
+                wait = await guard.run(self.drain, (clickhouse.ClickHouseUnavailable,))
             except clickhouse.ClickHouseUnavailable as exc:
                 log.warning("audit shipping paused, ClickHouse unavailable: %s", exc)
                 wait = min(wait * 2, 60.0)
-            except Exception as exc:  # noqa: BLE001 - see app.loops
-                wait = guard.failed(exc)
             try:
                 await asyncio.wait_for(stop.wait(), wait)
             except TimeoutError:

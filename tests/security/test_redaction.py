@@ -164,8 +164,7 @@ def test_a_megabyte_of_adversarial_text_finishes(attack: str) -> None:
 def test_heldout_rates_stay_above_their_floors(corpus: str) -> None:
     held_secrets = secrets(f"{corpus}_secrets.txt")
     held_harmless = harmless(f"{corpus}_harmless.txt")
-    if not held_secrets or not held_harmless:
-        pytest.skip(f"no {corpus} corpus in tests/security/corpus")
+    assert held_secrets and held_harmless, f"the {corpus} corpus is missing or empty"
     detection_floor, false_positive_ceiling = HELDOUT_FLOORS[corpus]
     found = sum(not leaked(secret, redact(text)) for secret, text in held_secrets)
     touched = sum(redact(text) != text for text in held_harmless)
