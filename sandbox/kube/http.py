@@ -98,6 +98,8 @@ class KubeHttp:
         if not target.kind.create_only:
             self._authorize(user, verb, target)
         if self.faults:
+            if request.can_read_body:  # a write held or delayed was received whole: the
+                await request.read()  # server commits it even if its client is gone
             resource = target.kind.plural + (f"/{target.subresource}" if target.subresource
                                              else "")
             await self.faults.apply(verb, resource, target.namespace, target.name, self.closing)
