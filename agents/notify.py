@@ -19,6 +19,11 @@ from confirmations.model import PendingAction
 
 
 class Notifier(Protocol):
+    async def proposed(self, action: PendingAction, where: tuple[str, str | None] | None
+                       ) -> None:
+        """Put ``action``'s approval card where the request was made (``where``: channel and
+        thread), or — a request from the chat API or the CLI — before its requester."""
+
     async def action_changed(self, action: PendingAction, card: tuple[str, str] = ("", "")
                              ) -> None:
         """Show ``action``'s new state wherever it is shown (its stored card, and ``card``:
@@ -37,6 +42,10 @@ class Notifier(Protocol):
 
 class NullNotifier:
     """No medium to notify through: every operation does nothing."""
+
+    async def proposed(self, action: PendingAction, where: tuple[str, str | None] | None
+                       ) -> None:
+        return None
 
     async def action_changed(self, action: PendingAction, card: tuple[str, str] = ("", "")
                              ) -> None:

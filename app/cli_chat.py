@@ -41,8 +41,10 @@ def register(cli: typer.Typer) -> None:
         async def run() -> Reply:
             async with open_services(settings_with_directory(ctx, directory)) as services:
                 me = await services.identity.context(who)
-                return await services.agent.handle(Ask(
+                reply = await services.agent.handle(Ask(
                     me.slack_id, text, f"cli:{me.slack_id}", workspace, namespace))
+                await services.decisions.proposed([p.id for p in reply.proposals])
+                return reply
         try:
             _print(asyncio.run(run()), as_json)
         except IdentityError as exc:

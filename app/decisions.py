@@ -1,6 +1,10 @@
-"""The one decision service: what happens after a decision or an expiry, whichever door it
-came through (a Slack button or App Home, the chat API, the CLI, the expiry sweeper) — so no door
-forgets a step or a rule (ARCHITECTURE decision 8).  In order:
+"""The one decision service: what happens after a proposal, a decision or an expiry, whichever
+door it came through (a Slack message, button or App Home, the chat API, the CLI, the expiry
+sweeper) — so no door forgets a step or a rule (ARCHITECTURE decision 8).
+
+After a proposal: its approval card goes where it was asked for (a Slack thread), or before
+its requester when it came through the chat API or the CLI, and the requester's App Home shows
+it pending.  After a decision or an expiry, in order:
 
 1. every card of the action shows its new state (``Notifier.action_changed``);
 2. a private result (``ToolSpec.private``: exec output) goes to its requester alone;
@@ -16,18 +20,32 @@ token) installs it, else nothing, and the result stays with the action.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from agents.notify import Notifier, NullNotifier
 from agents.orchestrator.engine import Run
 from agents.orchestrator.runs import Owner
 from agents.orchestrator.service import Orchestrator
 from confirmations.model import PendingAction
+from confirmations.store import ConfirmationStore
 from tools import registry
 
 
 class DecisionService:
-    def __init__(self, orchestrator: Orchestrator, notifier: Notifier | None = None) -> None:
-        self.orchestrator = orchestrator
+    def __init__(self, orchestrator: Orchestrator, store: ConfirmationStore,
+                 notifier: Notifier | None = None) -> None:
+        self.orchestrator, self.store = orchestrator, store
         self.notifier: Notifier = notifier or NullNotifier()
+
+    async def proposed(self, ids: Sequence[str],
+                       where: tuple[str, str | None] | None = None) -> None:
+        """After the actions ``ids`` were proposed (``where``: the Slack channel and thread
+        asked in; None for the chat API and the CLI)."""
+        actions = [a for a in [await self.store.get(i) for i in ids] if a is not None]
+        for action in actions:
+            await self.notifier.proposed(action, where)
+        for user in dict.fromkeys(a.requester for a in actions):
+            await self.notifier.home_changed(user)
 
     async def decided(self, action_id: str, action: PendingAction | None, actor: str = "",
                       card: tuple[str, str] = ("", "")) -> list[tuple[Owner, Run]]:

@@ -115,6 +115,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                            store=store, link_flow=flow, clusters=clusters, pricing=pricing,
                            confirmations=decisions, agent=agent,
                            orchestrator=orchestrator,
-                           decisions=DecisionService(orchestrator))
+                           decisions=DecisionService(orchestrator, decisions.store))
         finally:
             clusters.close()

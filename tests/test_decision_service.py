@@ -27,11 +27,14 @@ from app.cli import cli
 from app.services import Services, open_services
 from app.settings import load_settings
 from confirmations.model import PendingAction, State
+from sandbox.slack.server import SlackEmulator
 from sandbox.slack.state import BOT_USER
 from tests.confirm_support import DIRECTORY
 from tests.sandbox_support import ThreadedSandbox
 from tests.slack_support import bot_messages, connected_emulator, until
-from tests.test_api import KEY, auth
+from tests.test_api import KEY, api, auth
+
+__all__ = ["api"]  # the chat API on a bot connected to the Slack emulator (a fixture)
 
 WORKFLOW = """name: exec_report
 description: Run df in one pod of shop once approved, and report.
@@ -55,6 +58,10 @@ class Recording:
 
     def __init__(self) -> None:
         self.told: list[tuple[Any, ...]] = []
+
+    async def proposed(self, action: PendingAction, where: tuple[str, str | None] | None
+                       ) -> None:
+        self.told.append(("proposed", action.id, where))
 
     async def action_changed(self, action: PendingAction, card: tuple[str, str] = ("", "")
                              ) -> None:
@@ -114,6 +121,35 @@ async def test_a_teammates_api_approval_of_an_exec_action_goes_through_the_servi
         ("home", "U0CAROL"), ("home", "U0ALICE"),  # 3. App Home of those concerned
         ("report", "U0ALICE", "succeeded", False),  # 4. the run resumed; its report only
     ]                                               #    says the output went to alice
+
+
+async def test_a_proposal_through_the_chat_api_goes_through_the_service(
+        told: tuple[Services, Recording]) -> None:
+    services, recording = told
+    transport = httpx.ASGITransport(app=routes.build(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api/api/v1/ai") as api:
+        answer = await api.post("/chat", json={"message": "scale web-app 5"},
+                                headers=auth("alice"))
+    assert answer.status_code == 200, answer.text
+    [proposal] = answer.json()["proposals"]
+    assert recording.told == [("proposed", proposal["id"], None), ("home", "U0ALICE")]
+
+
+async def test_a_chat_api_proposal_is_carded_in_the_requesters_dm_and_updated_there(
+        api: tuple[httpx.AsyncClient, SlackEmulator]) -> None:
+    client, slack = api
+    answer = await client.post("/chat", json={"message": "scale web-app 5"},
+                               headers=auth("alice"))
+    [proposal] = answer.json()["proposals"]
+    dm = slack.state.im_with("U0ALICE").id
+    [card] = await until(lambda: [m for m in bot_messages(slack, dm)
+                                  if m["text"].startswith("Approval needed")])
+    assert card["blocks"][-1]["elements"][0]["value"] == proposal["id"]
+    await until(lambda: "U0ALICE" in slack.state.home_views)
+    approved = await client.post(f"/actions/{proposal['id']}/approve", headers=auth("carol"))
+    assert approved.status_code == 200, approved.text
+    await until(lambda: slack.state.messages[(dm, card["ts"])]["text"].startswith(
+        "succeeded:"))
 
 
 async def test_the_sweeper_expires_through_the_service(told: tuple[Services, Recording]

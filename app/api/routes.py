@@ -167,6 +167,7 @@ def build(services: Services) -> FastAPI:
         session, ctx = await session_of(found, body.session_id)
         reply = await services.agent.handle(Ask(ctx.slack_id, body.message, session,
                                                 request_id=ctx.request_id), ctx=ctx)
+        await services.decisions.proposed([p.id for p in reply.proposals])
         return _chat(session, reply)
 
     @app.post(f"{PREFIX}/chat/stream", responses={
@@ -188,6 +189,7 @@ def build(services: Services) -> FastAPI:
                 reply = await services.agent.handle(Ask(ctx.slack_id, body.message, session,
                                                         request_id=ctx.request_id),
                                                     progress, ctx)
+                await services.decisions.proposed([p.id for p in reply.proposals])
                 await queue.put(("answer", _chat(session, reply).model_dump()))
             finally:
                 await queue.put(None)

@@ -20,6 +20,7 @@ from app.identity.service import IdentityError
 from app.services import Services
 from app.slack import render
 from confirmations.model import PendingAction
+from tools.redact import redact
 
 
 async def dm(client: AsyncWebClient, user: str, text: str) -> None:
@@ -34,6 +35,17 @@ class SlackNotifier:
     def __init__(self, services: Services, client: AsyncWebClient) -> None:
         self.services = services
         self.client = client
+
+    async def proposed(self, action: PendingAction, where: tuple[str, str | None] | None
+                       ) -> None:
+        if where is None:  # the chat API or the CLI: the card goes to the requester's DM
+            opened = await self.client.conversations_open(users=action.requester)
+            where = (opened["channel"]["id"], None)
+        channel, thread = where
+        posted = await self.client.chat_postMessage(
+            channel=channel, thread_ts=thread,
+            text=f"Approval needed: {redact(action.plan.summary)}", blocks=render.card(action))
+        await self.services.confirmations.store.set_card(action.id, channel, posted["ts"])
 
     async def action_changed(self, action: PendingAction, card: tuple[str, str] = ("", "")
                              ) -> None:

@@ -131,15 +131,8 @@ async def _answer(services: Services, client: AsyncWebClient, message: Message,
         await client.files_upload_v2(channel=message.channel, thread_ts=message.thread_ts,
                                      content=attachment.content, filename=attachment.filename,
                                      title=attachment.title)
-    for proposal in reply.proposals:
-        action = await services.confirmations.store.get(proposal.id)
-        if action is None:
-            continue
-        posted = await client.chat_postMessage(channel=message.channel,
-                                               thread_ts=message.thread_ts,
-                                               text=f"Approval needed: {redact(proposal.summary)}",
-                                               blocks=render.card(action))
-        await services.confirmations.store.set_card(action.id, message.channel, posted["ts"])
+    await services.decisions.proposed([p.id for p in reply.proposals],
+                                      (message.channel, message.thread_ts))
 
 
 def register(app: AsyncApp, services: Services, events: EventLog,
