@@ -23,6 +23,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
 from tools.audit import AuditEvent
+from tools.errors import HexabotError
 from tools.redact import redact
 from tools.security import SecurityContext
 
@@ -50,8 +51,10 @@ class Completion:
     cost: float
 
 
-class NoProviderAnswered(Exception):
+class NoProviderAnswered(HexabotError):
     """Every routed provider failed or none is allowed; the message lists why."""
+
+    code = "llm_unavailable"
 
 
 def _scrub(value: Any) -> Any:

@@ -50,6 +50,7 @@ from pydantic import (
     model_validator,
 )
 
+from tools.errors import HexabotError
 from tools.spec import Risk
 
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(minute|hour|day)\s*$")
@@ -57,8 +58,10 @@ PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": ti
 DEFAULT_FILE = "default_policy.yaml"
 
 
-class PolicyError(Exception):
+class PolicyError(HexabotError):
     """The policy document cannot be used; the message names the file and the path."""
+
+    code = "policy_invalid"
 
 
 class Approvals(enum.IntEnum):

@@ -25,7 +25,19 @@ dependency is down" also names it in ``dependency`` (``postgres``, ``kubernetes`
     ├── ConfigError               config                   app.settings: one line per problem
     ├── MigrationsMissing         migrations_missing       app.migrate: a broken installation
     ├── DatabaseUnavailable       database_unavailable     app.database: PostgreSQL down
-    └── ClickHouseUnavailable     clickhouse_unavailable   app.audit.clickhouse: ClickHouse down
+    ├── ClickHouseUnavailable     clickhouse_unavailable   app.audit.clickhouse: ClickHouse down
+    ├── OutboxMissing             outbox_missing           app.audit.shipper: not migrated yet
+    ├── ClusterUnreachable        cluster_unreachable      tools.kube.client: no API server or
+    │                                                      an unusable kubeconfig (kubernetes)
+    ├── NoProviderAnswered        llm_unavailable          agents.gateway: every LLM failed;
+    │                                                      the agent answers in command mode
+    ├── PolicyError               policy_invalid           confirmations.rules: names file, path
+    ├── WorkflowError             workflow_invalid         agents.orchestrator.workflow (also a
+    │                                                      ValueError): names file and step
+    ├── DirectoryError            directory_invalid        app.identity.static (also ValueError)
+    ├── LinkFailed                link_failed              app.identity.hexabase: linking failed
+    └── HexabaseError             hexabase                 app.identity.hexabase: the platform
+        └── Relink                                         refused; Relink: link again
 
 Each layer raises its own classes ``from`` the transport error, once, at its client boundary
 (the tools map the API server's ``Status`` in :func:`from_status`; every mapped error keeps the

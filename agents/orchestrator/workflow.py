@@ -36,6 +36,7 @@ import yaml
 
 from agents.orchestrator import template
 from agents.orchestrator.specialists import Specialist
+from tools.errors import HexabotError
 from tools.kube.access import Access
 
 WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"
@@ -46,8 +47,10 @@ INPUT_KEYS = {"required", "default", "description"}
 MAX_TIMEOUT, MAX_RETRIES = 3600.0, 10
 
 
-class WorkflowError(ValueError):
+class WorkflowError(HexabotError, ValueError):
     """A template that cannot run as written; the message names the file and the step."""
+
+    code = "workflow_invalid"
 
 
 def parse_permission(text: str) -> Access:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.audit import clickhouse
 from app.loops import Guard
 from confirmations.outbox import audit_outbox
+from tools.errors import HexabotError
 
 log = logging.getLogger("hexabot.audit")
 BATCH = 5000
@@ -90,8 +91,10 @@ class Shipper:
                 continue
 
 
-class OutboxMissing(Exception):
+class OutboxMissing(HexabotError):
     """The outbox table does not exist yet (`hexabot migrate` creates it)."""
+
+    code = "outbox_missing"
 
 
 async def backlog(engine: AsyncEngine) -> tuple[int, float | None]:

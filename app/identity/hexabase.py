@@ -29,18 +29,23 @@ from app.identity.model import UserEntry, Workspace
 from app.identity.store import IdentityStore, Link, StoredWorkspace
 from app.settings import Settings
 from tools.audit import AuditEvent
+from tools.errors import HexabotError
 from tools.security import KubeconfigCredentials
 
 STATE_TTL = timedelta(minutes=10)
 MAX_RETRY_WAIT_SECONDS = 30.0
 
 
-class LinkFailed(Exception):
+class LinkFailed(HexabotError):
     """Linking did not complete; the message is meant for the user."""
 
+    code = "link_failed"
 
-class HexabaseError(Exception):
+
+class HexabaseError(HexabotError):
     """The Hexabase API refused or failed; the message is meant for the user."""
+
+    code = "hexabase"
 
 
 class Relink(HexabaseError):

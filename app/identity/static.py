@@ -35,12 +35,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.identity.model import UserEntry, Workspace
+from tools.errors import HexabotError
 from tools.security import Credentials, ImpersonationCredentials, KubeconfigCredentials
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
-class DirectoryError(ValueError):
+class DirectoryError(HexabotError, ValueError):
+    """The directory file cannot be used; the message names the file and the path."""
+
+    code = "directory_invalid"
+
     def __init__(self, source: Path | str, path: str, reason: str) -> None:
         super().__init__(f"{source}: {path}: {reason}" if path else f"{source}: {reason}")
 

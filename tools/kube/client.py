@@ -35,8 +35,11 @@ MAX_RETRY_WAIT = 10.0
 Query = list[tuple[str, Any]]
 
 
-class ClusterUnreachable(Exception):
+class ClusterUnreachable(errors.HexabotError):
     """The API server could not be reached or the kubeconfig is unusable."""
+
+    code = "cluster_unreachable"
+    dependency = "kubernetes"
 
 
 def api_client(credentials: Credentials) -> client.ApiClient:
