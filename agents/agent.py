@@ -10,10 +10,12 @@ user.  Every turn is audited.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +28,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from agents.command import EXPLICIT, CommandMode
+from agents.command import CommandMode, explicit
 from agents.gateway import Gateway, NoProviderAnswered
 from agents.memory import Memory
 from agents.toolbox import Toolbox
@@ -42,10 +44,8 @@ from tools.spec import Effect
 Progress = Callable[[ToolCall], Awaitable[None]]
 MAX_MODEL_CALLS = 6
 MAX_TOOL_CALLS = 10
-COMMAND_WORDS = {"help", "pods", "pod", "status", "logs", "scale", "restart", "events", "usage",
-                 "troubleshoot", "backup", "workflow", "workflows", "performance",
-                 "optimize", "optimise"}
 TOOL_CACHE_SECONDS = 300.0
+SUGGESTED_SESSIONS = 1000
 
 
 def system_prompt(ctx: SecurityContext, tools: list[str]) -> str:
@@ -98,6 +98,8 @@ class UserChatAgent:
     command: CommandMode = field(default_factory=CommandMode)
     _tool_cache: dict[tuple[str, str, str], tuple[float, list[str]]] = field(
         default_factory=dict)
+    # What was suggested after each session's last answer (``help`` repeats it); bounded.
+    _suggested: OrderedDict[str, tuple[str, ...]] = field(default_factory=OrderedDict)
 
     async def handle(self, ask: Ask, progress: Progress | None = None,
                      ctx: SecurityContext | None = None) -> Reply:
@@ -121,7 +123,12 @@ class UserChatAgent:
         context.session_id.set(ctx.session_id)
         box = Toolbox(ctx, self.flow.env_for(ctx), self.flow, on_call=progress)
         history = await self.memory.load(ask.session_id, ctx.slack_id) if self.memory else []
-        reply = await self._answer(box, ask.text, history)
+        reply = await self._answer(box, ask.text, history, self._suggested.get(ask.session_id,
+                                                                               ()))
+        self._suggested[ask.session_id] = reply.suggestions
+        self._suggested.move_to_end(ask.session_id)
+        while len(self._suggested) > SUGGESTED_SESSIONS:
+            self._suggested.popitem(last=False)
         box.events.append(AuditEvent(
             kind="chat.request", actor=ctx.slack_id, outcome="ok",
             hexabase_user=ctx.hexabase_user, workspace=ctx.workspace,
@@ -138,18 +145,15 @@ class UserChatAgent:
             await self.flow.store.record_many(box.events)
         return reply
 
-    async def _answer(self, box: Toolbox, text: str, history: list[Any]) -> Reply:
-        first = text.strip().split(" ", 1)[0].lower().lstrip("/") if text.strip() else ""
-        explicit = first in COMMAND_WORDS and any(
-            re.fullmatch(p, text.strip().lower()) for p, _ in EXPLICIT)
-        if explicit or self.gateway is None or not self.gateway.providers:
-            return await self.command.handle(box, text)
+    async def _answer(self, box: Toolbox, text: str, history: list[Any],
+                      last: tuple[str, ...]) -> Reply:
+        if explicit(text) or self.gateway is None or not self.gateway.providers:
+            return await self.command.handle(box, text, last)
         try:
             return await self._llm_turn(box, text, history)
         except NoProviderAnswered as exc:
-            reply = await self.command.handle(box, text)
-            return Reply(f"{reply.text} — no LLM answered ({exc})", reply.mode,
-                         reply.proposals, reply.tools_called, attachments=reply.attachments)
+            reply = await self.command.handle(box, text, last)
+            return dataclasses.replace(reply, text=f"{reply.text} — no LLM answered ({exc})")
 
     async def allowed_tools(self, box: Toolbox) -> list[str]:
         """READ tools always (the API server still decides); WRITE tools only where an access

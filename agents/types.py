@@ -58,7 +58,7 @@ class Reply:
     tools_called: tuple[ToolCall, ...] = ()
     provider: str = ""
     attachments: tuple[Attachment, ...] = ()
-
+    suggestions: tuple[str, ...] = ()  # what to type next, from this answer
     @property
     def private(self) -> bool:
         """The answer carries private output (a tool whose spec says so was called): in a
@@ -71,4 +71,5 @@ class Reply:
                 "proposals": [{"id": p.id, "tool": p.tool, "args": p.args,
                                "summary": p.summary} for p in self.proposals],
                 "tools_called": [{"tool": c.tool, "args": c.args, "ok": c.ok}
-                                 for c in self.tools_called]}
+                                 for c in self.tools_called],
+                "suggestions": list(self.suggestions)}

@@ -38,13 +38,19 @@ async def test_how_is_my_web_app_doing(bot: tuple[UserChatAgent, Rig]) -> None:
 
 async def test_my_api_is_slow_scale_it_up(bot: tuple[UserChatAgent, Rig],
                                           sandbox: ThreadedSandbox) -> None:
+    """Analysis first, then only the fix it supports: api-service runs near its CPU limit
+    under an HPA (which owns its replica count), so the fix is more CPU per pod."""
     reply = await _ask(bot, "My API is slow, can you scale it up?")
+    assert tools(reply)[:2] == ["analyze_performance", "suggest_optimizations"]
+    assert "api near its CPU limit (throttling)" in reply.text
+    assert "scaled by its HPA (2..6, now 2)" in reply.text
     [proposal] = reply.proposals
-    assert proposal.tool == "scale_deployment"
-    assert proposal.args == {"namespace": "shop", "name": "api-service", "replicas": 3}
-    assert "Awaiting approval #" in reply.text and "USD/month" in reply.text
+    assert proposal.tool == "apply_yaml" and "cpu: 1120m" in proposal.args["manifest"]
+    assert "Because api near its CPU limit" in reply.text and "USD/month" in reply.text
     assert sandbox.obj("apps", "v1", "deployments", "shop", "api-service")["spec"][
         "replicas"] == 2
+    calm = await _ask(bot, "web-app is slow, scale it up please")
+    assert calm.proposals == () and "no capacity pressure on web-app" in calm.text
 
 
 async def test_set_up_backups_for_my_database(bot: tuple[UserChatAgent, Rig],
@@ -94,6 +100,7 @@ async def test_explicit_commands_ambiguity_and_not_understood(
     assert "I did not understand" in unknown.text and "How is my web app doing?" in unknown.text
     nothing = await _ask(bot, "status payments")
     assert "found nothing matching 'payments' in your namespaces" in nothing.text
+    assert nothing.proposals == () and "Did you mean `status " in nothing.text
     assert "web-app" in nothing.text  # says what is there instead
 
 

@@ -26,8 +26,9 @@ async def test_direct_message_is_a_personal_session(slack: SlackEmulator) -> Non
     await slack.say("U0ALICE", dm, "pods")
     [reply] = await until(lambda: answered(slack, dm))
     assert "6 pods in shop" in reply["text"]
-    assert reply["blocks"][-1]["type"] == "context"
-    assert "command mode" in reply["blocks"][-1]["elements"][0]["text"]
+    context = next(b for b in reply["blocks"] if b["type"] == "context")
+    assert "command mode" in context["elements"][0]["text"]
+    assert reply["blocks"][-1]["block_id"] == "next"  # what to type next, as buttons
 
 
 async def test_mention_answers_in_thread_and_the_card_flow(slack: SlackEmulator,

@@ -16,6 +16,7 @@ READS = {
     "get_resource_usage": {},
     "list_services": {},
     "get_events": {},
+    "recent_changes": {},
 }
 
 
@@ -52,6 +53,12 @@ async def test_list_pods_reports_what_a_person_asks_first(sandbox: ThreadedSandb
     assert pod["last_termination"] == "OOMKilled (exit 137)"
     assert result.text.startswith("1 pods in shop matching app=checkout-worker: 1 "
                                   "CrashLoopBackOff")
+    everything = await registry.run(registry.get("list_pods"), env_for(sandbox, "bob"), {})
+    head, columns, *rows = everything.text.splitlines()
+    assert head == "6 pods in shop: 1 CrashLoopBackOff, 5 Running"
+    assert columns.split()[:3] == ["NAME", "READY", "STATUS"] and len(rows) == 6  # all fit
+    assert rows[0].startswith("checkout-worker-6b8f9d7c4e-h5j2k  0/1    CrashLoopBackOff")
+    assert not everything.truncated
 
 
 async def test_deployment_status_and_resource_usage(sandbox: ThreadedSandbox) -> None:
@@ -64,6 +71,14 @@ async def test_deployment_status_and_resource_usage(sandbox: ThreadedSandbox) ->
                                {"label_selector": "app=api-service"})
     assert sorted(r["cpu_pct_of_limit"] for r in usage.data["containers"]) == [85, 86]
     assert "at 85% of its CPU limit" in usage.text
+    everyone = await registry.run(registry.get("get_resource_usage"), bob, {})
+    rows = everyone.text.splitlines()[2:]
+    assert everyone.text.startswith("resource usage in shop (6 containers, hottest first)")
+    assert rows[0].startswith("checkout-worker-6b8f9d7c4e-h5j2k  worker")  # 113% of its memory
+    assert rows[-1] == ("near limits: checkout-worker-6b8f9d7c4e-h5j2k/worker at 82% of its CPU "
+                        "limit and 113% of its memory limit; api-service-5f6d7c8b9a-vb6rt/api at "
+                        "86% of its CPU limit; api-service-5f6d7c8b9a-qp2lx/api at 85% of its CPU "
+                        "limit")
     oom = await registry.run(registry.get("get_resource_usage"), bob,
                              {"pod": "checkout-worker-6b8f9d7c4e-h5j2k"})
     assert oom.data["containers"][0]["memory_pct_of_limit"] == 113  # 580Mi of 512Mi

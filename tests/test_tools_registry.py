@@ -13,7 +13,8 @@ from tools.spec import ActionPlan, Effect, ToolSpec
 
 def test_every_write_tool_can_only_plan() -> None:
     writes = [s for s in registry.TOOLS if s.effect is Effect.WRITE]
-    assert {s.name for s in writes} == {"scale_deployment", "restart", "update_configmap",
+    assert {s.name for s in writes} == {"scale_deployment", "restart", "rollback_deployment",
+                                        "update_configmap",
                                         "create_cronjob", "create_backup_job",
                                         "create_backup_cronjob", "apply_yaml",
                                         "delete_resource", "exec_command"}

@@ -210,6 +210,7 @@ async def test_apply_yaml_refusals_leave_nothing_done(sandbox: ThreadedSandbox, 
 WRITE_ARGS = {
     "scale_deployment": {"name": "web-app", "replicas": 4},
     "restart": {"name": "web-app"},
+    "rollback_deployment": {"name": "web-app"},
     "update_configmap": {"name": "web-app-config", "set": {"A": "1"}},
     "create_cronjob": {"name": "nightly", "schedule": "@daily", "image": "busybox"},
     "create_backup_job": {"database": "user-db", "destination_pvc": "data-user-db-0",

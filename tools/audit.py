@@ -11,9 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tools.security import SecurityContext
 
 GENESIS = "0" * 64
 
@@ -47,6 +51,18 @@ class AuditEvent:
 
 
 _FIELDS = tuple(f.name for f in fields(AuditEvent))
+
+
+class AuditHistory(Protocol):
+    """The optional hook through which a READ tool sees Hexabot's own executed changes
+    (``recent_changes``); ``ToolEnv.audit_history``, None where nothing provides it.
+
+    An implementation returns the ``confirmation.result`` events of ``namespace`` at or after
+    ``since`` that ``ctx`` may read (its workspace identity; whose events — theirs only, or
+    everyone's for an admin — is the implementation's rule, as for the chat API's audit)."""
+
+    async def executed(self, ctx: SecurityContext, namespace: str,
+                       since: datetime) -> Sequence[AuditEvent]: ...
 
 
 def canonical(event: dict[str, Any]) -> str:

@@ -14,9 +14,10 @@ from tools.analysis import optimize, performance
 from tools.analysis import tools as analysis_tools
 from tools.args import ToolArgs
 from tools.kube.access import Access
+from tools.reads import changes as recent
 from tools.reads import network, pods, workloads
 from tools.spec import ActionPlan, Effect, ToolEnv, ToolResult, ToolSpec
-from tools.writes import apply, backup, batch, delete
+from tools.writes import apply, backup, batch, delete, rollback
 from tools.writes import exec as execs
 from tools.writes import workloads as changes
 
@@ -42,6 +43,11 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("get_events", "Show recent events, warnings first, duplicates merged with "
              "counts.", Effect.READ, network.EventsArgs, (Access("", "events", "list"),),
              run=network.get_events, private=True),
+    ToolSpec("recent_changes", "Show what changed lately (rollouts, scaling, ConfigMap and "
+             "Secret edits, warnings), newest first.", Effect.READ, recent.ChangesArgs,
+             (Access("apps", "deployments", "list"), Access("apps", "replicasets", "list"),
+              Access("", "events", "list"), Access("", "configmaps", "list")),
+             run=recent.recent_changes, private=True),
     ToolSpec("analyze_performance", "Analyse workloads' CPU/memory vs requests and limits, "
              "restarts, HPA bounds; latency and a chart with Prometheus.", Effect.READ,
              performance.PerformanceArgs,
@@ -66,6 +72,10 @@ TOOLS: tuple[ToolSpec, ...] = (
              "is recreated (needs approval).", Effect.WRITE, changes.RestartArgs,
              (changes.RESTART_DEPLOYMENT, changes.DELETE_POD), plan=changes.plan_restart,
              execute=changes.execute_restart, access_for=changes.restart_access),
+    ToolSpec("rollback_deployment", "Propose rolling a Deployment back to its previous (or a "
+             "named) revision (needs approval).", Effect.WRITE, rollback.RollbackArgs,
+             (rollback.ROLLBACK,), plan=rollback.plan_rollback,
+             execute=rollback.execute_rollback),
     ToolSpec("update_configmap", "Propose setting or removing keys of a ConfigMap (needs "
              "approval).", Effect.WRITE, changes.ConfigMapArgs, (changes.PATCH_CONFIGMAP,),
              plan=changes.plan_configmap, execute=changes.execute_configmap),

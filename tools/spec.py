@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tools.args import ToolArgs
+from tools.audit import AuditHistory
 from tools.errors import InvalidArguments
 from tools.kube.access import Access
 from tools.kube.client import UserCluster
@@ -116,13 +117,15 @@ class ActionPlan:
 
 @dataclass
 class ToolEnv:
-    """What a tool function gets: who (ctx), how to reach the cluster as them, prices, and
-    the optional Prometheus the performance analyses read."""
+    """What a tool function gets: who (ctx), how to reach the cluster as them, prices, the
+    optional Prometheus the performance analyses read, and the optional audit history
+    ``recent_changes`` reads Hexabot's own executed changes from (no door wires one yet)."""
     ctx: SecurityContext
     cluster: UserCluster
     pricing: Pricing = field(default_factory=Pricing)
     limit: int = 4096
     prometheus: Prometheus | None = None
+    audit_history: AuditHistory | None = None
 
     def namespace(self, args: ToolArgs) -> str:
         wanted = args.namespace or self.ctx.namespace

@@ -60,10 +60,25 @@ class Message:
                    thread_ts=None if direct else str(event.get("thread_ts") or event["ts"]),
                    direct=direct)
 
+    @classmethod
+    def from_click(cls, body: dict[str, Any]) -> Message:
+        pressed = body["actions"][0]
+        channel = (body.get("channel") or {}).get("id", "")
+        container = body.get("container") or {}
+        direct = channel.startswith("D")
+        thread = container.get("thread_ts") or container.get("message_ts")
+        return cls(event_id=f"click:{pressed.get('action_ts', '')}", user=body["user"]["id"],
+                   channel=channel, text=str(pressed["value"]),
+                   ts=str(container.get("message_ts", "")),
+                   thread_ts=None if direct else thread, direct=direct)
+
     @property
     def session_id(self) -> str:
         return f"dm:{self.user}" if self.direct else \
             f"thread:{self.channel}:{self.thread_ts}:{self.user}"
+
+
+SUGGESTION = re.compile(r"^suggest_\d$")
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,15 @@ def register(app: AsyncApp, services: Services, events: EventLog,
     async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await _decide(services, client, Click.from_body(body), approve=False)
+
+    @app.action(SUGGESTION)
+    @track
+    async def on_suggestion(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                            context: AsyncBoltContext) -> None:
+        """A suggested next step clicked: asked as the clicker (their identity, their RBAC),
+        where the answer was."""
+        await ack()
+        await answer(services, client, Message.from_click(body), context)
 
     @app.event("app_home_opened")
     @track

@@ -72,6 +72,11 @@ def reply(answer: Reply) -> Blocks:
     tools = ", ".join(c.tool for c in answer.tools_called) or "none"
     blocks.append(context(f"answered in {mode}" + (f" ({answer.provider})" if answer.provider
                                                    else "") + f" · tools: {tools}"))
+    if answer.suggestions:  # what to type next: a click asks it as the clicker
+        blocks.append({"type": "actions", "block_id": "next", "elements": [
+            {"type": "button", "action_id": f"suggest_{i}", "value": command[:2000],
+             "text": {"type": "plain_text", "text": command[:75]}}
+            for i, command in enumerate(answer.suggestions[:4])]})
     return validate(blocks)
 
 

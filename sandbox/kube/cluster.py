@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from sandbox.kube import errors, patch, validation
+from sandbox.kube import defaults, errors, managed, patch, validation
 from sandbox.kube.fixture import Fixture, FixtureError
 from sandbox.kube.resources import Kind, Registry
 from sandbox.kube.selectors import field_matcher, label_matcher
@@ -95,10 +95,17 @@ class Cluster:
         return self.store.get(kind, namespace, name)
 
     # -- writes --------------------------------------------------------------------------
-    def create(self, kind: Kind, namespace: str | None, body: Any, dry_run: bool) -> Obj:
+    def create(self, kind: Kind, namespace: str | None, body: Any, dry_run: bool,
+               manager: str = "", operation: str = "Update") -> Obj:
+        """``manager`` (a request's field manager) is recorded in managedFields; the
+        sandbox's own writes (seeding) pass none."""
         obj = self._check_body(kind, namespace, body)
         self.require_namespace(namespace)
         validation.validate(kind, obj)
+        if manager:
+            obj["apiVersion"] = kind.api_version
+            managed.record(None, obj, manager, operation=operation,
+                           applied=body if operation == "Apply" else None)
         if dry_run:
             if self.store.peek(kind, namespace, obj["metadata"].get("name", "")) is not None:
                 raise errors.already_exists(kind, obj["metadata"]["name"])
@@ -107,26 +114,33 @@ class Cluster:
             "Event", "Namespace", "Node", "PodMetrics", "NodeMetrics"))
 
     def update(self, kind: Kind, namespace: str | None, name: str, body: Any,
-               subresource: str, dry_run: bool) -> Obj:
+               subresource: str, dry_run: bool, manager: str = "") -> Obj:
         obj = self._check_body(kind, namespace, body)
         if obj["metadata"].get("name") != name:
             raise errors.bad_request(
                 f'the name of the object ({obj["metadata"].get("name")}) does not match the '
                 f"name on the URL ({name})")
         return self._replace(kind, self.store.get(kind, namespace, name), obj, subresource,
-                             dry_run)
+                             dry_run, manager)
 
     def _replace(self, kind: Kind, current: Obj, new: Obj, subresource: str,
-                 dry_run: bool) -> Obj:
-        """Validate ``new`` (status handled per subresource) and store it unless dry-run."""
+                 dry_run: bool, manager: str = "", applied: Obj | None = None) -> Obj:
+        """Validate ``new`` (status handled per subresource), record ``manager``'s write in
+        managedFields and store it unless dry-run."""
         merged = self._split_status(kind, current, new, subresource)
         validation.validate(kind, merged)
+        if manager:
+            merged["apiVersion"] = kind.api_version
+            defaults.apply(kind.kind, merged)
+            managed.record(current, merged, manager, subresource=subresource,
+                           operation="Apply" if applied is not None else "Update",
+                           applied=applied)
         if dry_run:
             return merged
         return self.store.update(kind, merged)
 
     def patch(self, kind: Kind, namespace: str | None, name: str, content_type: str,
-              raw: bytes, subresource: str, dry_run: bool) -> Obj:
+              raw: bytes, subresource: str, dry_run: bool, manager: str = "") -> Obj:
         mode = PATCH_TYPES.get(content_type)
         if mode is None or mode == "unsupported":
             raise errors.unsupported_media(content_type)
@@ -138,7 +152,7 @@ class Cluster:
             if mode != "apply":
                 raise errors.not_found(kind, name)
             body.setdefault("metadata", {}).setdefault("name", name)
-            return self.create(kind, namespace, body, dry_run)
+            return self.create(kind, namespace, body, dry_run, manager, "Apply")
         current = copy.deepcopy(current)
         if mode == "merge":
             result = patch.json_merge(current, body)
@@ -152,7 +166,8 @@ class Cluster:
             if isinstance(body, dict) else None
         result.setdefault("metadata", {})["resourceVersion"] = (
             wanted_version or current["metadata"]["resourceVersion"])
-        return self._replace(kind, current, result, subresource, dry_run)
+        return self._replace(kind, current, result, subresource, dry_run, manager,
+                             body if mode == "apply" else None)
 
     def delete(self, kind: Kind, namespace: str | None, name: str, dry_run: bool,
                body: Any = None) -> Obj:
@@ -185,7 +200,7 @@ class Cluster:
         }
 
     def set_scale(self, kind: Kind, namespace: str | None, name: str, scale: Any,
-                  dry_run: bool) -> Obj:
+                  dry_run: bool, manager: str = "") -> Obj:
         if not isinstance(scale, dict):
             raise errors.bad_request("expected a Scale object")
         replicas = (scale.get("spec") or {}).get("replicas")
@@ -196,7 +211,10 @@ class Cluster:
         given = (scale.get("metadata") or {}).get("resourceVersion")
         if given and given != obj["metadata"]["resourceVersion"]:
             raise errors.conflict(kind, name)
+        before = copy.deepcopy(obj)
         obj.setdefault("spec", {})["replicas"] = replicas
+        if manager:
+            managed.record(before, obj, manager, subresource="scale")
         if not dry_run:
             self.store.update(kind, obj)
         result = self.get_scale(kind, namespace, name)
@@ -204,7 +222,7 @@ class Cluster:
         return result
 
     def patch_scale(self, kind: Kind, namespace: str | None, name: str, content_type: str,
-                    raw: bytes, dry_run: bool) -> Obj:
+                    raw: bytes, dry_run: bool, manager: str = "") -> Obj:
         mode = PATCH_TYPES.get(content_type)
         body = _decode(raw, yaml_ok=mode == "apply")
         current = self.get_scale(kind, namespace, name)
@@ -214,7 +232,7 @@ class Cluster:
             scale = patch.json_merge(current, body)
         else:
             raise errors.unsupported_media(content_type)
-        return self.set_scale(kind, namespace, name, scale, dry_run)
+        return self.set_scale(kind, namespace, name, scale, dry_run, manager)
 
     # -- logs ----------------------------------------------------------------------------
     def pod_log(self, namespace: str, name: str, query: dict[str, str]) -> str:

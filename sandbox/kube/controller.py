@@ -1,7 +1,7 @@
 """Light controllers so the sandbox feels alive: workloads, pods, jobs, garbage collection.
 
 - A Deployment whose spec changes gets a ReplicaSet for its current template (old ones scaled
-  to 0) with the wanted replica count.
+  to 0) with the wanted replica count and a revision number (``deployments.py``).
 - A ReplicaSet or StatefulSet creates or removes Pods to match its replicas; new Pods are
   Pending, then Running and ready after ``pod_start_delay`` seconds.  A deleted Pod that its
   ReplicaSet still wants is replaced.
@@ -22,12 +22,12 @@ import secrets
 from typing import Any
 
 from sandbox.kube.cluster import Cluster
+from sandbox.kube.deployments import DeploymentController, seed_revisions
 from sandbox.kube.endpoints import EndpointsController
 from sandbox.kube.errors import ApiError
 from sandbox.kube.resources import Kind
 from sandbox.kube.store import Change, Obj, now_iso
 from sandbox.kube.workloads import (
-    HASH_LABEL,
     REVISION_LABEL,
     complete_seeded_state,
     daemon_nodes,
@@ -51,6 +51,7 @@ class Controllers:
         self.statefulsets = kind("apps", "v1", "statefulsets")
         self.daemonsets = kind("apps", "v1", "daemonsets")
         self.endpoints = EndpointsController(cluster)
+        self.rollouts = DeploymentController(cluster, self.event)
         self.jobs = kind("batch", "v1", "jobs")
         self.events = kind("", "v1", "events")
         self.nodes = kind("", "v1", "nodes")
@@ -66,6 +67,7 @@ class Controllers:
         store = self.cluster.store
         complete_seeded_state(self.cluster, (self.deployments, self.replicasets,
                                              self.statefulsets, self.daemonsets))
+        seed_revisions(self.cluster)
         self.endpoints.sync_all()
         for kind in (self.deployments, self.replicasets, self.statefulsets, self.daemonsets):
             for obj in store.iter(kind):
@@ -109,7 +111,7 @@ class Controllers:
             return
         spec_changed = change.old is None or change.old.get("spec") != obj.get("spec")
         if kind == "Deployment" and spec_changed:
-            self._reconcile_deployment(obj)
+            self.rollouts.reconcile(obj)
         elif kind in ("ReplicaSet", "StatefulSet") and spec_changed:
             self._reconcile_pods(change.kind, obj)
         elif kind == "DaemonSet" and spec_changed:
@@ -119,84 +121,6 @@ class Controllers:
         elif kind == "Pod" and change.old is not None and change.old.get("status") != obj.get(
                 "status"):
             self._pod_status_changed(obj)
-
-    # -- deployments ---------------------------------------------------------------------
-    def _reconcile_deployment(self, deployment: Obj) -> None:
-        wanted = (deployment.get("spec") or {}).get("replicas", 1)
-        template = deployment["spec"]["template"]
-        current_hash = template_hash(template)
-        owned = self.cluster.owned_by(self.replicasets, deployment)
-        current = next((rs for rs in owned
-                        if template_hash(rs["spec"]["template"]) == current_hash), None)
-        name = deployment["metadata"]["name"]
-        if current is None:
-            new_template = copy.deepcopy(template)
-            new_template.setdefault("metadata", {}).setdefault("labels", {})[
-                HASH_LABEL] = current_hash
-            selector = copy.deepcopy(deployment["spec"]["selector"])
-            selector.setdefault("matchLabels", {})[HASH_LABEL] = current_hash
-            rs_name = f"{name}-{current_hash}"
-            current = self.cluster.store.create(self.replicasets, {
-                "metadata": {"name": rs_name, "namespace": deployment["metadata"]["namespace"],
-                             "labels": new_template["metadata"]["labels"],
-                             "ownerReferences": [owner_ref(deployment)]},
-                "spec": {"replicas": wanted, "selector": selector, "template": new_template},
-            })
-            self.event(deployment, "ScalingReplicaSet",
-                        f"Scaled up replica set {rs_name} from 0 to {wanted}")
-        elif current["spec"].get("replicas", 1) != wanted:
-            before = current["spec"].get("replicas", 1)
-            current["spec"]["replicas"] = wanted
-            self.cluster.store.update(self.replicasets, current, check_version=False)
-            verb = "up" if wanted > before else "down"
-            self.event(deployment, "ScalingReplicaSet",
-                        f"Scaled {verb} replica set {current['metadata']['name']} from {before} "
-                        f"to {wanted}")
-        for old in owned:
-            if old["metadata"]["uid"] != current["metadata"]["uid"] and old["spec"].get(
-                    "replicas", 0):
-                before = old["spec"]["replicas"]
-                old = copy.deepcopy(old)
-                old["spec"]["replicas"] = 0
-                self.cluster.store.update(self.replicasets, old, check_version=False)
-                self.event(deployment, "ScalingReplicaSet",
-                            f"Scaled down replica set {old['metadata']['name']} from {before} "
-                            "to 0")
-        self._deployment_status(deployment["metadata"]["namespace"], name)
-
-    def _deployment_status(self, namespace: str, name: str) -> None:
-        deployment = self.cluster.store.peek(self.deployments, namespace, name)
-        if deployment is None:
-            return
-        deployment = copy.deepcopy(deployment)
-        owned = self.cluster.owned_by(self.replicasets, deployment)
-        current_hash = template_hash(deployment["spec"]["template"])
-        total = {"replicas": 0, "readyReplicas": 0, "availableReplicas": 0, "updatedReplicas": 0}
-        for rs in owned:
-            status = rs.get("status") or {}
-            total["replicas"] += status.get("replicas", 0)
-            total["readyReplicas"] += status.get("readyReplicas", 0)
-            total["availableReplicas"] += status.get("availableReplicas", 0)
-            if template_hash(rs["spec"]["template"]) == current_hash:
-                total["updatedReplicas"] = status.get("replicas", 0)
-        wanted = deployment["spec"].get("replicas", 1)
-        available = total["availableReplicas"] >= wanted
-        status = deployment.setdefault("status", {})
-        status.update(total, observedGeneration=deployment["metadata"].get("generation", 1))
-        status["unavailableReplicas"] = max(0, wanted - total["availableReplicas"])
-        complete = available and total["updatedReplicas"] == wanted == total["replicas"]
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") not in (
-            "Available", "Progressing")]
-        conditions.append({"type": "Available", "status": "True" if available else "False",
-                           "reason": "MinimumReplicasAvailable" if available
-                           else "MinimumReplicasUnavailable", "lastUpdateTime": now_iso(),
-                           "lastTransitionTime": now_iso()})
-        conditions.append({"type": "Progressing", "status": "True",
-                           "reason": "NewReplicaSetAvailable" if complete
-                           else "ReplicaSetUpdated", "lastUpdateTime": now_iso(),
-                           "lastTransitionTime": now_iso()})
-        status["conditions"] = conditions
-        self.cluster.store.update(self.deployments, deployment, check_version=False)
 
     # -- pods of replica sets and stateful sets --------------------------------------------
     def _reconcile_pods(self, kind: Kind, owner: Obj) -> None:
@@ -312,7 +236,7 @@ class Controllers:
         self.cluster.store.update(kind, owner, check_version=False)
         for ref in owner["metadata"].get("ownerReferences") or []:
             if ref.get("kind") == "Deployment":
-                self._deployment_status(namespace, ref["name"])
+                self.rollouts.status(namespace, ref["name"])
 
     # -- daemon sets: one pod per matching node --------------------------------------------
     def _reconcile_daemonset(self, daemonset: Obj) -> None:

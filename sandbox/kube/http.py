@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.kube import errors, execs, openapi
+from sandbox.kube import errors, execs, managed, openapi
 from sandbox.kube.access import authenticate, impersonate, review
 from sandbox.kube.cluster import Cluster, decode_body
 from sandbox.kube.errors import ApiError
@@ -29,7 +29,7 @@ from sandbox.kube.rbac import Attributes, Authorizer, UserInfo
 from sandbox.kube.resources import Kind
 from sandbox.kube.selectors import field_matcher, label_matcher
 from sandbox.kube.store import Change
-from sandbox.kube.tables import table
+from sandbox.kube.tables import partial_metadata, table
 
 log = logging.getLogger("hexabot.sandbox.kube")
 VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-hexabot-sandbox",
@@ -203,6 +203,7 @@ class KubeHttp:
         cluster, kind, ns, name = self.cluster, target.kind, target.namespace, target.name
         dry_run = query.get("dryRun") == "All"
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0]
+        manager = managed.manager_of(query.get("fieldManager"), request.headers.get("User-Agent"))
         if verb == "watch":
             return await self._watch(request, target, query)
         if verb == "list":
@@ -225,19 +226,20 @@ class KubeHttp:
             raw = await request.read()
             if verb == "update":
                 scale = cluster.set_scale(kind, ns, str(name), decode_body(raw, content_type),
-                                          dry_run)
+                                          dry_run, manager)
             else:
-                scale = cluster.patch_scale(kind, ns, str(name), content_type, raw, dry_run)
+                scale = cluster.patch_scale(kind, ns, str(name), content_type, raw, dry_run,
+                                            manager)
             return web.json_response(scale)
         if verb == "get":
             return self._render(request, kind, cluster.get(kind, ns, str(name)), many=False)
         raw = await request.read()
         if verb == "create":
-            obj = cluster.create(kind, ns, decode_body(raw, content_type), dry_run)
+            obj = cluster.create(kind, ns, decode_body(raw, content_type), dry_run, manager)
             return web.json_response(obj, status=201)
         if verb == "update":
             obj = cluster.update(kind, ns, str(name), decode_body(raw, content_type),
-                                 target.subresource, dry_run)
+                                 target.subresource, dry_run, manager)
             return web.json_response(obj)
         if verb == "patch":
             if "protobuf" in content_type:
@@ -246,7 +248,7 @@ class KubeHttp:
             if not existed and content_type == "application/apply-patch+yaml":
                 self._authorize(user, "create", Target(kind, ns, None, ""))
             obj = cluster.patch(kind, ns, str(name), content_type, raw, target.subresource,
-                                dry_run)
+                                dry_run, manager)
             return web.json_response(obj, status=200 if existed else 201)
         body = decode_body(raw, content_type) if raw else None
         deleted = cluster.delete(kind, ns, str(name), dry_run, body)
@@ -280,6 +282,8 @@ class KubeHttp:
 
     def _render(self, request: web.Request, kind: Kind, body: dict[str, Any],
                 many: bool) -> web.Response:
+        if "as=PartialObjectMetadata" in request.headers.get("Accept", ""):
+            return web.json_response(partial_metadata(body, many))
         if not self._wants_table(request):
             return web.json_response(body)
         include = request.query.get("includeObject", "Metadata")

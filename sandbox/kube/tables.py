@@ -2,7 +2,8 @@
 
 kubectl asks for ``application/json;as=Table;v=v1;g=meta.k8s.io``; without a Table it prints
 only NAME and AGE.  Columns follow kube-apiserver's printers for the kinds we serve; priority-1
-columns are the ones ``-o wide`` adds.
+columns are the ones ``-o wide`` adds.  ``as=PartialObjectMetadata(List)`` answers with the
+objects' metadata only (:func:`partial_metadata`).
 """
 
 from __future__ import annotations
@@ -229,3 +230,14 @@ def table(kind: str, objects: list[Obj], list_meta: dict[str, Any],
             for name, kind_, priority, _ in columns],
         "rows": rows,
     }
+
+
+def partial_metadata(body: dict[str, Any], many: bool) -> dict[str, Any]:
+    """An object, or a list, as PartialObjectMetadata: metadata only, never data or spec."""
+    def one(obj: Obj) -> Obj:
+        return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj.get("metadata", {})}
+    if not many:
+        return one(body)
+    return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+            "metadata": body.get("metadata", {}), "items": [one(o) for o in body["items"]]}

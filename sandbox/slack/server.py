@@ -288,7 +288,9 @@ class SlackEmulator:
         payload = {
             "type": "block_actions", "team": {"id": TEAM}, "api_app_id": APP_ID,
             "user": {"id": user, "username": self.state.users[user].name, "team_id": TEAM},
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
+                          **({"thread_ts": message["thread_ts"]}
+                             if message.get("thread_ts") else {})},
             "channel": {"id": channel}, "message": message, "trigger_id": uuid.uuid4().hex,
             "response_url": f"{self.url}/response/{channel}/{message_ts}/{user}",
             "actions": [{"type": "button", "action_id": action_id, "block_id": "actions",

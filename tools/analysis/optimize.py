@@ -22,7 +22,7 @@ from tools.analysis.proposals import Changes
 from tools.analysis.usage import WorkloadUsage
 from tools.args import Name, ToolArgs
 from tools.spec import Pricing, ToolEnv, ToolResult
-from tools.text import bound
+from tools.text import Body, detailed, fit, grouped
 
 MI = 2**20
 CPU_STEP, MEMORY_STEP = 0.01, 16 * MI       # round suggestions up to 10m / 16Mi
@@ -154,14 +154,22 @@ async def suggest_optimizations(env: ToolEnv, args: OptimizeArgs) -> ToolResult:
     snap, found = await usage.read(env, namespace, args.name)
     suggestions = suggest(found, env.pricing, args.headroom_percent / 100)
     total = sum(s.cost_delta for s in suggestions)
-    lines = [f"{len(suggestions)} suggestions for {namespace} (headroom "
-             f"{args.headroom_percent}%; total {total:+.2f} USD/month)"]
-    lines += [f"• [{s.kind}] {s.workload}: {s.detail}" + (
+    head = [f"{len(suggestions)} suggestions for {namespace} (headroom "
+            f"{args.headroom_percent}%; total {total:+.2f} USD/month)"]
+    full = [[(f"• [{s.kind}] {s.workload}: {s.detail}" + (
         f" ({s.cost_delta:+.2f} USD/month)" if s.cost_delta else "") + (
-        f" — ready to propose ({s.proposal['tool']})" if s.proposal else "")
+        f" — ready to propose ({s.proposal['tool']})" if s.proposal else ""), 1)]
         for s in suggestions]
-    if "metrics" in snap.unreadable:
-        lines.append("(no metrics readable as you: no rightsizing)")
-    text, cut = bound("\n".join(lines), env.limit)
+    tail = ["(no metrics readable as you: no rightsizing)"] if "metrics" in snap.unreadable \
+        else []
+
+    def rest(k: int) -> Body:
+        return grouped("more suggestions (USD/month in brackets; ask with name for one "
+                       "workload's):", [(f"[{s.kind}]", s.workload + (
+                           f" ({s.cost_delta:+.2f})" if s.cost_delta else ""))
+                                        for s in suggestions[k:]])
+
+    text, cut = fit(detailed(head, full, rest, tail, len(full)), env.limit, "suggestions",
+                    "ask with name for one workload's")
     return ToolResult(text, {"namespace": namespace, "total_cost_delta": round(total, 2),
                              "suggestions": [s.as_json() for s in suggestions]}, cut)

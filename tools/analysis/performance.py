@@ -2,7 +2,9 @@
 against the HPA's bounds — and, where a Prometheus is configured, p95 latency, error rate and
 usage over time drawn as a PNG chart (attached in Slack).
 
-Without Prometheus the analysis says so and uses the metrics API's live sample only.
+Without Prometheus the analysis says so and uses the metrics API's live sample only.  The text
+puts the workloads with something to note first (not ready, restarting, near a limit, at the
+HPA's maximum, idle), names each of them, and counts the quiet rest when all does not fit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tools.analysis.usage import ContainerUsage, WorkloadUsage
 from tools.args import Name, ToolArgs
 from tools.prometheus import CPU, MEMORY, Prometheus, Series, pod_pattern
 from tools.spec import ToolEnv, ToolResult
-from tools.text import bound
+from tools.text import Body, Layout, detailed, fit, listing
 
 
 class PerformanceArgs(ToolArgs):
@@ -64,6 +66,16 @@ def notes(w: WorkloadUsage) -> list[str]:
     return found
 
 
+def rank(w: WorkloadUsage, found: list[str]) -> int:
+    """0 not ready, 1 restarting or near its memory limit, 2 near its CPU limit or at the
+    HPA's maximum, 3 idle (under 20% of a request), 9 nothing to note."""
+    if w.ready < w.replicas:
+        return 0
+    if w.restarts or any("memory limit" in note for note in found):
+        return 1
+    return 2 if any("CPU limit" in n or "HPA" in n for n in found) else 3 if found else 9
+
+
 async def _history(prom: Prometheus, w: WorkloadUsage, minutes: int
                    ) -> tuple[dict[str, Any], Series, Series]:
     pods = pod_pattern(w.kind, w.name)
@@ -76,6 +88,21 @@ async def _history(prom: Prometheus, w: WorkloadUsage, minutes: int
              "error_rate": error_rate,
              "cpu_peak_total": max((v for _, v in cpu), default=None),
              "memory_peak_total": max((v for _, v in memory), default=None)}, cpu, memory)
+
+
+def _workload_lines(w: WorkloadUsage, row: dict[str, Any]) -> Body:
+    hpa = (f"HPA {w.hpa['min']}..{w.hpa['max']} (now {w.hpa['current']})" if w.hpa
+           else "no HPA")
+    lines = [(f"{w.kind} {w.name}: {w.ready}/{w.replicas} ready, {w.restarts} restarts, {hpa}",
+              1)]
+    lines += [(_container_line(c), 0) for c in w.containers]
+    if row.get("latency_p95_ms") is not None or row.get("error_rate") is not None:
+        rate = row.get("error_rate")
+        lines.append((f"  p95 latency {row.get('latency_p95_ms', '-')} ms, errors "
+                      + (f"{100 * rate:.2f}%" if rate is not None else "-"), 0))
+    if row["notes"]:
+        lines.append(("  ⚠ " + "; ".join(row["notes"]), 0))
+    return lines
 
 
 def _workload_json(w: WorkloadUsage) -> dict[str, Any]:
@@ -112,23 +139,23 @@ async def analyze_performance(env: ToolEnv, args: PerformanceArgs) -> ToolResult
                            "png_base64": base64.b64encode(png).decode()})
     elif env.prometheus is None:
         source += "; no Prometheus configured (no history, latency or error rate)"
-    lines = [f"performance in {namespace} ({len(found)} workload"
-             f"{'' if len(found) == 1 else 's'}; {source})"]
-    for w, row in zip(found, rows, strict=True):
-        hpa = (f"HPA {w.hpa['min']}..{w.hpa['max']} (now {w.hpa['current']})" if w.hpa
-               else "no HPA")
-        lines.append(f"{w.kind} {w.name}: {w.ready}/{w.replicas} ready, {w.restarts} "
-                     f"restarts, {hpa}")
-        lines += [_container_line(c) for c in w.containers]
-        if row.get("latency_p95_ms") is not None or row.get("error_rate") is not None:
-            rate = row.get("error_rate")
-            lines.append(f"  p95 latency {row.get('latency_p95_ms', '-')} ms, errors "
-                         + (f"{100 * rate:.2f}%" if rate is not None else "-"))
-        if row["notes"]:
-            lines.append("  ⚠ " + "; ".join(row["notes"]))
-    if charts:
-        lines.append(f"(chart: {charts[0]['filename']})")
-    text, cut = bound("\n".join(lines), env.limit)
+    head = [f"performance in {namespace} ({len(found)} workload"
+            f"{'' if len(found) == 1 else 's'}; {source}" + (
+                "; what to note first)" if len(found) > 1 else ")")]
+    ordered = sorted(zip(found, rows, strict=True),
+                     key=lambda wr: (rank(wr[0], wr[1]["notes"]), -wr[0].restarts, wr[0].name))
+    noted = [(w, row) for w, row in ordered if row["notes"]]
+    quiet = [w for w, row in ordered if not row["notes"]]
+    tail = [f"(chart: {charts[0]['filename']})"] if charts else []
+    summary = [f"+ {len(quiet)} workloads with nothing to note: "
+               f"{listing([w.name for w in quiet])}"] if quiet else []
+    layouts = [Layout(head, [line for w, row in ordered for line in _workload_lines(w, row)],
+                      tail),
+               *detailed(head, [_workload_lines(w, row) for w, row in noted],
+                         lambda k: [("more workloads to note:", 0)] * bool(noted[k:]) + [
+                             (f"  {w.kind} {w.name}: " + "; ".join(row["notes"]), 1)
+                             for w, row in noted[k:]], summary + tail, len(noted))]
+    text, cut = fit(layouts, env.limit, "workloads to note", "ask with name for one workload")
     return ToolResult(text, {"namespace": namespace, "workloads": rows, "charts": charts,
                              "prometheus": env.prometheus is not None,
                              "unreadable": snap.unreadable}, cut)

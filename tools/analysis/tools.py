@@ -1,7 +1,9 @@
 """The analyses as READ tools a model can call: TroubleshootIssues and GenerateBackupStrategy.
 
 Their text carries each finding's ready proposal as JSON, so a model can propose the fix with
-the write tool it names (which still only makes a plan for a person to approve).
+the write tool it names (which still only makes a plan for a person to approve).  Findings come
+worst first; as many as fit are given in full (up to MAX_FINDINGS) and every other one is named,
+grouped by code, so a 4 KB answer never hides a root cause.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pydantic import Field
 from tools.analysis import engine
 from tools.args import Name, ToolArgs
 from tools.spec import ToolEnv, ToolResult
-from tools.text import bound
+from tools.text import Body, detailed, fit, grouped
 from tools.writes import backup
 
 MAX_FINDINGS = 8
@@ -32,11 +34,18 @@ async def troubleshoot_issues(env: ToolEnv, args: TroubleshootArgs) -> ToolResul
     lines = [f"{len(findings)} findings in {namespace}" + (
         f" for {args.name}" if args.name else "") + (
         f" (not readable as you: {', '.join(unreadable)})" if unreadable else "")]
-    for finding in findings[:MAX_FINDINGS]:
-        lines.append(finding.text())
-        if finding.proposal is not None:
-            lines.append("  ready proposal: " + json.dumps(finding.proposal))
-    text, cut = bound("\n".join(lines), env.limit)
+    full: list[Body] = []
+    for finding in findings:  # worst first (engine.correlate)
+        first, *more = finding.text().splitlines()
+        more += ["  ready proposal: " + json.dumps(finding.proposal)] if finding.proposal else []
+        full.append([(first, 1), *((line, 0) for line in more)])
+
+    def rest(k: int) -> Body:
+        return grouped("more findings (ask with name for one in full):",
+                       [(f"[{f.severity}] {f.code} {f.kind}", f.name) for f in findings[k:]])
+
+    text, cut = fit(detailed(lines, full, rest, [], MAX_FINDINGS), env.limit, "findings",
+                    "ask with name for one workload's")
     return ToolResult(text, {"namespace": namespace, "unreadable": unreadable,
                              "findings": [f.as_json() for f in findings]}, cut)
 

@@ -33,6 +33,10 @@ READ_RETRIES = 3
 MAX_RETRY_WAIT = 10.0
 
 Query = list[tuple[str, Any]]
+JSON = "application/json"
+# A list of objects' metadata only (names, times, managedFields; never a Secret's data), with
+# the full list as the fallback of a server that does not offer it.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, " + JSON
 
 
 class ClusterUnreachable(errors.HexabotError):
@@ -73,8 +77,9 @@ class UserCluster:
     def host(self) -> str:
         return str(self.api.configuration.host)
 
-    def headers(self, content_type: str | None, impersonate: bool) -> HTTPHeaderDict:
-        headers = HTTPHeaderDict({"Accept": "application/json"})
+    def headers(self, content_type: str | None, impersonate: bool,
+                accept: str = JSON) -> HTTPHeaderDict:
+        headers = HTTPHeaderDict({"Accept": accept})
         if content_type:
             headers["Content-Type"] = content_type
         if impersonate and isinstance(self.credentials, ImpersonationCredentials):
@@ -84,13 +89,14 @@ class UserCluster:
         return headers
 
     def _send(self, method: str, path: str, query: Query | None, body: Any,
-              content_type: str | None, what: str, impersonate: bool) -> tuple[bytes, str]:
+              content_type: str | None, what: str, impersonate: bool,
+              accept: str = JSON) -> tuple[bytes, str]:
         attempts = READ_RETRIES if method == "GET" else 1
         for attempt in range(attempts):
             m, url, auth_headers, payload, _ = self.api.param_serialize(
                 method, path, query_params=query or [], header_params={}, body=body,
                 auth_settings=["BearerToken"])
-            headers = self.headers(content_type, impersonate)
+            headers = self.headers(content_type, impersonate, accept)
             for key, value in auth_headers.items():
                 headers[key] = value
             self.calls += 1
@@ -124,13 +130,14 @@ class UserCluster:
 
     def request(self, method: str, path: str, *, query: Query | None = None,
                 body: Any = None, content_type: str | None = None,
-                what: str = "", impersonate: bool = True) -> Any:
+                what: str = "", impersonate: bool = True, accept: str = JSON) -> Any:
         """Blocking request; JSON answers are parsed, text answers returned as str.
 
         ``impersonate=False`` sends as the bot itself: only for SubjectAccessReviews.
+        ``accept=METADATA_ONLY`` lists only the objects' metadata.
         """
         data, kind = self._send(method, path, query, body, content_type, what or path,
-                                impersonate)
+                                impersonate, accept)
         if kind.startswith("application/json"):
             return json.loads(data) if data else None
         return data.decode(errors="replace")

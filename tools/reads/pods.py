@@ -1,16 +1,52 @@
-"""list_pods and view_logs."""
+"""list_pods and view_logs.
+
+list_pods answers worst first: failing pods (CrashLoopBackOff, Error, OOMKilled, ImagePull…),
+then pods not yet running, not ready, or restarting often; each of them is named, and when the
+whole table does not fit the healthy pods are counted per workload in one line.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import Field
 
 from tools.args import Name, Selector, ToolArgs
 from tools.spec import ToolEnv, ToolResult
-from tools.text import age, bound, columns
+from tools.text import Body, Layout, age, bound, fit, rows, squeeze, tally, wrap
 
 LOG_BYTES_FROM_SERVER = 256 * 1024  # never pull more than this from the API server
+HIGH_RESTARTS = 5  # a running, ready pod restarted this often is named among the unhealthy
+FAILING = frozenset({
+    "CrashLoopBackOff", "Error", "OOMKilled", "ImagePullBackOff", "ErrImagePull",
+    "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError",
+    "CreateContainerError", "RunContainerError", "ContainerCannotRun", "ContainerStatusUnknown",
+    "DeadlineExceeded", "Evicted", "Failed", "Unknown"})
+STARTING = frozenset({"Pending", "ContainerCreating", "PodInitializing"})
+COLUMNS = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE", "LAST TERMINATION"]
+CRONJOB_RUN = re.compile(r"-\d{8,}$")  # a CronJob's Job: its name + the scheduled minute
+
+
+def workload_of(pod: dict[str, Any]) -> str:
+    """The name of what runs ``pod`` (Deployment, StatefulSet, DaemonSet, CronJob…), from its
+    owner and labels alone; the pod's own name when nothing owns it."""
+    meta = pod["metadata"]
+    labels = meta.get("labels") or {}
+    template_hash = labels.get("pod-template-hash")
+    for ref in meta.get("ownerReferences") or []:
+        name = str(ref.get("name") or "")
+        if ref.get("kind") == "ReplicaSet" and template_hash and name.endswith(
+                f"-{template_hash}"):
+            return name[: -len(template_hash) - 1]
+        if ref.get("kind") == "Job":
+            return CRONJOB_RUN.sub("", name)
+        if name:
+            return name
+    name = str(meta["name"])
+    if template_hash and f"-{template_hash}-" in name:
+        return name.split(f"-{template_hash}-")[0]
+    return str(labels.get("app.kubernetes.io/name") or labels.get("app") or name)
 
 
 class ListPodsArgs(ToolArgs):
@@ -42,7 +78,72 @@ def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
         "age": age(pod["metadata"].get("creationTimestamp")),
         "node": (pod.get("spec") or {}).get("nodeName", "-"),
         "last_termination": f"{last_reason} (exit {exit_code})" if last_reason else "",
+        "workload": workload_of(pod),
     }
+
+
+def rank(pod: dict[str, Any]) -> int | None:
+    """How bad ``pod`` (a :func:`pod_summary`) is: 0 failing, 1 not started, 2 not ready,
+    3 restarting often, OOMKilled before or terminating; None: healthy."""
+    status, phase = pod["status"], pod["phase"]
+    if phase == "Succeeded":
+        return None
+    if status in FAILING or phase in ("Failed", "Unknown"):
+        return 0
+    if phase == "Pending" or status in STARTING or status.startswith("Init:"):
+        return 1
+    ready, _, total = pod["ready"].partition("/")
+    if ready != total and status != "Terminating":
+        return 2
+    if (pod["restarts"] >= HIGH_RESTARTS or "OOMKilled" in pod["last_termination"]
+            or status == "Terminating"):
+        return 3
+    return None
+
+
+def _cells(pod: dict[str, Any]) -> list[str]:
+    return [pod["name"], pod["ready"], pod["status"], str(pod["restarts"]), pod["age"],
+            pod["node"], pod["last_termination"] or "-"]
+
+
+def _compact(bad: list[dict[str, Any]], squeezed: bool) -> Body:
+    """The unhealthy pods by status and last termination, names only (or squeezed)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pod in bad:
+        status = pod["status"] + (" but not ready" if rank(pod) == 2 else "")
+        groups.setdefault((status, pod["last_termination"]), []).append(pod)
+    lines: Body = []
+    for (status, last), pods in groups.items():
+        restarts = sorted(p["restarts"] for p in pods)
+        facts = [f"{restarts[0]}-{restarts[-1]} restarts" if restarts[0] != restarts[-1]
+                 else f"{restarts[0]} restarts"] if restarts[-1] else []
+        facts += [f"last {last}"] if last else []
+        lines.append((f"{status} ×{len(pods)}" + (f" ({', '.join(facts)})" if facts else "")
+                      + ":", 0))
+        names = [p["name"] for p in pods]
+        lines += wrap(squeeze(names) if squeezed else [(n, 1) for n in names])
+    return lines
+
+
+def render(head: str, pods: list[dict[str, Any]], limit: int) -> tuple[str, bool]:
+    """Worst first, every unhealthy pod named, within ``limit`` bytes (see tools.text.fit)."""
+    ranked = sorted(((rank(p), p) for p in pods),
+                    key=lambda rp: (9 if rp[0] is None else rp[0], -rp[1]["restarts"],
+                                    rp[1]["name"]))
+    bad = [p for r, p in ranked if r is not None]
+    good = [p for r, p in ranked if r is None]
+    by_status: dict[str, list[str]] = {}
+    for pod in good:
+        by_status.setdefault(pod["status"], []).append(pod["workload"])
+    summary = [f"+ {len(names)} {status} pods ({tally(names)})"
+               for status, names in sorted(by_status.items(), key=lambda i: -len(i[1]))]
+    named = [f"{len(bad)} not healthy, worst first:"] if bad else []
+    layouts = [Layout([head], rows(COLUMNS, [_cells(p) for _, p in ranked])),
+               Layout([head, *named], rows(COLUMNS, [_cells(p) for p in bad]), summary,
+                      complete=not good),
+               Layout([head, *named], _compact(bad, False), summary, complete=False),
+               Layout([head, *named], _compact(bad, True), summary, complete=False)]
+    return fit(layouts, limit, "unhealthy pods", "narrow with label_selector")
 
 
 async def list_pods(env: ToolEnv, args: ListPodsArgs) -> ToolResult:
@@ -57,10 +158,7 @@ async def list_pods(env: ToolEnv, args: ListPodsArgs) -> ToolResult:
     head = f"{len(pods)} pods in {namespace}" + (
         f" matching {args.label_selector}" if args.label_selector else "") + (
         ": " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if pods else "")
-    table = columns(["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE", "LAST TERMINATION"],
-                    [[p["name"], p["ready"], p["status"], str(p["restarts"]), p["age"],
-                      p["node"], p["last_termination"] or "-"] for p in pods])
-    text, cut = bound(head + ("\n" + table if pods else ""), env.limit)
+    text, cut = render(head, pods, env.limit)
     return ToolResult(text, {"namespace": namespace, "pods": pods}, cut)
 
 

@@ -1,4 +1,9 @@
-"""get_deployment_status and get_resource_usage."""
+"""get_deployment_status and get_resource_usage.
+
+get_resource_usage answers hottest first (the highest share of a limit, or of the request where
+there is no limit); every container near its limit is named, and when the whole table does not
+fit the cooler rest is counted per workload in one line with the highest share among them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,14 @@ from pydantic import Field
 
 from tools import quantity
 from tools.args import Name, Selector, ToolArgs
+from tools.reads.pods import workload_of
 from tools.spec import ToolEnv, ToolResult
-from tools.text import bound, columns
+from tools.text import Body, Layout, bound, fit, rows, tally, wrap
+
+HOT_CPU, HOT_MEMORY = 80, 90  # % of the limit (throttling; OOM risk)
+WARMEST = 10  # cooler containers still shown with a row when the hot ones leave room
+USAGE_COLUMNS = ["POD", "CONTAINER", "CPU", "REQ", "LIMIT", "%LIM", "MEMORY", "REQ", "LIMIT",
+                 "%LIM"]
 
 
 class DeploymentArgs(ToolArgs):
@@ -73,7 +84,8 @@ async def get_resource_usage(env: ToolEnv, args: UsageArgs) -> ToolResult:
     specs = {p["metadata"]["name"]: {c["name"]: c.get("resources") or {} for c in
                                      (p.get("spec") or {}).get("containers") or []}
              for p in pods.get("items", [])}
-    rows: list[dict[str, Any]] = []
+    workloads = {p["metadata"]["name"]: workload_of(p) for p in pods.get("items", [])}
+    found: list[dict[str, Any]] = []
     for m in metrics.get("items", []):
         for c in m.get("containers") or []:
             res = specs.get(m["metadata"]["name"], {}).get(c["name"], {})
@@ -81,7 +93,7 @@ async def get_resource_usage(env: ToolEnv, args: UsageArgs) -> ToolResult:
             used_mem = quantity.parse((c.get("usage") or {}).get("memory"))
             lim_cpu = quantity.parse((res.get("limits") or {}).get("cpu"))
             lim_mem = quantity.parse((res.get("limits") or {}).get("memory"))
-            rows.append({
+            found.append({
                 "pod": m["metadata"]["name"], "container": c["name"],
                 "cpu": used_cpu, "cpu_request": quantity.parse((res.get("requests") or {}).get(
                     "cpu")), "cpu_limit": lim_cpu,
@@ -92,19 +104,77 @@ async def get_resource_usage(env: ToolEnv, args: UsageArgs) -> ToolResult:
                 "memory_pct_of_limit": round(100 * used_mem / lim_mem)
                 if used_mem is not None and lim_mem else None,
             })
-    table = columns(["POD", "CONTAINER", "CPU", "REQ", "LIMIT", "%LIM", "MEMORY", "REQ",
-                     "LIMIT", "%LIM"],
-                    [[r["pod"], r["container"], quantity.cpu(r["cpu"]),
-                      quantity.cpu(r["cpu_request"]), quantity.cpu(r["cpu_limit"]),
-                      quantity.percent(r["cpu"], r["cpu_limit"]), quantity.memory(r["memory"]),
-                      quantity.memory(r["memory_request"]), quantity.memory(r["memory_limit"]),
-                      quantity.percent(r["memory"], r["memory_limit"])] for r in rows])
-    hot = [f"{r['pod']}/{r['container']} at {r['cpu_pct_of_limit']}% of its CPU limit"
-           for r in rows if (r["cpu_pct_of_limit"] or 0) >= 80]
-    hot += [f"{r['pod']}/{r['container']} at {r['memory_pct_of_limit']}% of its memory limit"
-            for r in rows if (r["memory_pct_of_limit"] or 0) >= 90]
-    head = f"resource usage in {namespace} ({len(rows)} containers)"
-    body = head + ("\n" + table if rows else ": no metrics") + (
-        "\nnear limits: " + "; ".join(hot) if hot else "")
-    text, cut = bound(body, env.limit)
-    return ToolResult(text, {"namespace": namespace, "containers": rows}, cut)
+    head = f"resource usage in {namespace} ({len(found)} containers" + (
+        ", hottest first)" if found else "): no metrics")
+    text, cut = render_usage(head, found, workloads, env.limit)
+    return ToolResult(text, {"namespace": namespace, "containers": found}, cut)
+
+
+def _shares(r: dict[str, Any]) -> list[tuple[float, str, str]]:
+    """(% used, resource, of what) for CPU and memory: of the limit, else of the request."""
+    found = []
+    for resource, used, limit, request in (
+            ("CPU", r["cpu"], r["cpu_limit"], r["cpu_request"]),
+            ("memory", r["memory"], r["memory_limit"], r["memory_request"])):
+        if used is not None and (limit or request):
+            found.append((100 * used / (limit or request), resource,
+                          "limit" if limit else "request (no limit)"))
+    return found
+
+
+def heat(r: dict[str, Any]) -> float | None:
+    """The highest share (%) of a limit, or of the request where there is no limit, that this
+    container uses; None: nothing to compare with."""
+    return max((pct for pct, _, _ in _shares(r)), default=None)
+
+
+def hot(r: dict[str, Any]) -> list[str]:
+    """What is near its limit (or, without one, above its request): ``85% of its CPU limit``."""
+    return [f"{round(pct)}% of its {resource} {of}" for pct, resource, of in _shares(r)
+            if (round(pct) >= {"CPU": HOT_CPU, "memory": HOT_MEMORY}[resource]
+                if of == "limit" else round(pct) > 100)]
+
+
+def _cells(r: dict[str, Any]) -> list[str]:
+    return [r["pod"], r["container"], quantity.cpu(r["cpu"]), quantity.cpu(r["cpu_request"]),
+            quantity.cpu(r["cpu_limit"]), quantity.percent(r["cpu"], r["cpu_limit"]),
+            quantity.memory(r["memory"]), quantity.memory(r["memory_request"]),
+            quantity.memory(r["memory_limit"]), quantity.percent(r["memory"], r["memory_limit"])]
+
+
+def _near(hottest: list[dict[str, Any]]) -> list[str]:
+    return ["near limits: " + "; ".join(f"{r['pod']}/{r['container']} at "
+                                        + " and ".join(hot(r)) for r in hottest)] if hottest else []
+
+
+def _rest(others: list[dict[str, Any]], workloads: dict[str, str]) -> list[str]:
+    """One line for the containers without a row: how many, their highest share, by workload."""
+    if not others:
+        return []
+    top = max((h for r in others if (h := heat(r)) is not None), default=None)
+    return [f"+ {len(others)} more containers not near a limit (under {HOT_CPU}% CPU, "
+            f"{HOT_MEMORY}% memory" + (f"; the highest at {round(top)}% of a limit or request"
+                                       if top is not None else "")
+            + f"): {tally(workloads.get(r['pod'], r['pod']) for r in others)}"]
+
+
+def render_usage(head: str, found: list[dict[str, Any]], workloads: dict[str, str],
+                 limit: int) -> tuple[str, bool]:
+    """Hottest first (by share of limit or request), every hot container named, within
+    ``limit`` bytes (tools.text.fit)."""
+    ordered = sorted(found, key=lambda r: (-(h if (h := heat(r)) is not None else -1),
+                                           r["pod"], r["container"]))
+    hottest = [r for r in ordered if hot(r)]
+    warm = [r for i, r in enumerate(ordered) if i < WARMEST or hot(r)]
+    rest = [r for i, r in enumerate(ordered) if i >= WARMEST and not hot(r)]
+    others = [r for r in ordered if not hot(r)]
+    compact: Body = wrap([(f"{r['pod']}/{r['container']} " + ", ".join(
+        word.replace(" of its ", " ") for word in hot(r)), 1) for r in hottest])
+    layouts = [Layout([head], rows(USAGE_COLUMNS, [_cells(r) for r in ordered]), _near(hottest)),
+               Layout([head], rows(USAGE_COLUMNS, [_cells(r) for r in warm]),
+                      _near(hottest) + _rest(rest, workloads), complete=not rest),
+               Layout([head], rows(USAGE_COLUMNS, [_cells(r) for r in hottest]),
+                      _near(hottest) + _rest(others, workloads), complete=not others),
+               Layout([head, *(["near limits:"] if hottest else [])], compact,
+                      _rest(others, workloads), complete=False)]
+    return fit(layouts, limit, "hot containers", "narrow with pod or label_selector")

@@ -39,6 +39,9 @@ async def applied(env: ToolEnv, plan: ActionPlan) -> bool | None:
         obj = await _get(env, f"/apis/apps/v1/namespaces/{target.namespace}/deployments/"
                               f"{target.name}")
         return _marked(((obj or {}).get("spec") or {}).get("template"), plan)
+    if plan.tool == "rollback_deployment" and target:
+        return _marked(await _get(env, f"/apis/apps/v1/namespaces/{target.namespace}/"
+                                       f"deployments/{target.name}"), plan)
     if plan.tool == "update_configmap" and target:
         return _marked(await _get(env, f"/api/v1/namespaces/{target.namespace}/configmaps/"
                                        f"{target.name}"), plan)
