@@ -24,7 +24,8 @@ from bench.common import Result
 from tests.services import postgres_admin_url
 from tests.understanding.support import corpus, corpus_inventory, judge
 
-SPLITS = {"tuning": 0.95, "tuning2": 0.95, "heldout": 0.90, "heldout2": 0.90}
+SPLITS = {"tuning": 0.95, "tuning2": 0.95, "heldout": 0.90, "heldout2": 0.90,
+          "adversarial": 0.80}  # a red team's set: the bar that matters there is 0 writes
 
 
 async def _inventory(workdir: Path) -> tuple[Inventory, float]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.understand import slots
 from agents.understand.edits import Edit
-from agents.understand.names import WORKLOADS, Inventory, Mention, Obj
+from agents.understand.names import KIND_WORDS, WORKLOADS, Inventory, Mention, Obj, prefer
 from agents.understand.result import (
     Understanding,
     ask,
@@ -27,7 +27,7 @@ VERB = {"get_deployment_status": "status", "view_logs": "logs", "scale_deploymen
 KINDS: dict[str, tuple[str, ...]] = {
     "get_deployment_status": WORKLOADS, "view_logs": (*WORKLOADS, "Pod", "CronJob"),
     "exec_command": (*WORKLOADS, "Pod"), "scale_deployment": ("Deployment",),
-    "restart": WORKLOADS, "rollback_deployment": ("Deployment",),
+    "restart": ("Deployment", "Pod"), "rollback_deployment": ("Deployment",),
     "update_configmap": ("ConfigMap",), "get_resource_usage": (*WORKLOADS, "Pod"),
     "troubleshoot_issues": (*WORKLOADS, "CronJob", "Pod"),
     "analyze_performance": WORKLOADS, "suggest_optimizations": WORKLOADS,
@@ -51,6 +51,12 @@ def build(intent: str, confidence: float, found: slots.Slots, named: list[Mentio
     if intent == "update_configmap":
         return _configmap(confidence, found, named, inventory, edit)
     kinds = KINDS[intent]
+    if intent in ("scale_deployment", "restart", "rollback_deployment", "exec_command"):
+        several = _several(named, inventory, found, kinds)
+        if several:
+            verb = VERB.get(intent, intent)
+            return ask(f"One change at a time: which of {', '.join(several)} first?",
+                       *(f"{verb} {n}" for n in several))
     target, question = target_of(named, inventory, found, kinds)
     if question is not None:
         verb = VERB.get(intent, intent)
@@ -58,6 +64,12 @@ def build(intent: str, confidence: float, found: slots.Slots, named: list[Mentio
     if target is None:
         if intent in OPTIONAL and not unknown:
             return Understanding(intent, {**where, **_window(intent, found)}, confidence)
+        if named:  # it names something, of a kind this does not apply to
+            other = named[0].objects[0]
+            verb = VERB.get(intent, intent)
+            return ask(f"{other.name} is a {other.kind}: `{verb}` works on "
+                       f"{' and '.join(k + 's' for k in kinds)} only.",
+                       f"status {other.name}", f"events {other.name}")
         return nothing(VERB.get(intent, intent), unknown or leftovers, inventory, kinds)
     args: dict[str, Any] = {"namespace": target.namespace}
     if intent == "view_logs":
@@ -71,7 +83,7 @@ def build(intent: str, confidence: float, found: slots.Slots, named: list[Mentio
     if intent == "scale_deployment":
         return _scale(confidence, found, target)
     if intent == "restart":
-        args["kind"] = target.kind
+        args["kind"] = target.kind.lower()
     if intent == "rollback_deployment" and found.revision is not None:
         args["revision"] = found.revision
     if intent == "get_events":
@@ -79,6 +91,14 @@ def build(intent: str, confidence: float, found: slots.Slots, named: list[Mentio
                              target=target)
     return Understanding(intent, {**args, "name": target.name, **_window(intent, found)},
                          confidence, target=target)
+
+
+def _several(named: list[Mention], inventory: Inventory, found: slots.Slots,
+             kinds: tuple[str, ...]) -> list[str]:
+    """The distinct objects of ``kinds`` a request names, when it names more than one."""
+    names = list(dict.fromkeys(o.name for m in named
+                               for o in prefer(m.objects, inventory, found.namespace, kinds)))
+    return names if len(names) > 1 else []
 
 
 def _window(intent: str, found: slots.Slots) -> dict[str, Any]:
@@ -135,6 +155,11 @@ def _scale(confidence: float, found: slots.Slots, target: Obj
     elif found.delta is not None:
         replicas = current + found.delta
     elif found.factor is not None:
+        if (current * found.factor) % 1:
+            return ask(f"{target.name} has {current} replicas; {current} × {found.factor:g} is "
+                       "not a whole number. How many?",
+                       f"scale {target.name} {int(current * found.factor)}",
+                       f"scale {target.name} {int(current * found.factor) + 1}")
         replicas = int(current * found.factor)
     elif found.numbers:
         replicas = found.numbers[0]
@@ -165,8 +190,16 @@ def _backup(intent: str, confidence: float, found: slots.Slots, named: list[Ment
 
 def _delete(confidence: float, found: slots.Slots, named: list[Mention], inventory: Inventory,
             unknown: list[str], leftovers: list[str]) -> Understanding:
+    said = {KIND_WORDS[w] for w in found.words if w in KIND_WORDS} - {"Pod"}
+    if len(said) > 1:
+        return ask(f"Delete which kind of object: {', '.join(sorted(said))}?",
+                   *(f"delete {k.lower()} NAME" for k in sorted(said)))
     kinds = (found.kind,) if found.kind else ("Deployment", "StatefulSet", "ConfigMap",
                                                "Service", "CronJob", "Pod")
+    several = _several(named, inventory, found, kinds)
+    if several:
+        return ask(f"One deletion at a time: which of {', '.join(several)}?",
+                   *(f"delete {(found.kind or 'deployment').lower()} {n}" for n in several))
     target, question = target_of(named, inventory, found, kinds)
     if question is not None:
         return ask(question.question, *(f"delete {(found.kind or 'deployment').lower()} {c}"
@@ -177,6 +210,10 @@ def _delete(confidence: float, found: slots.Slots, named: list[Mention], invento
                                                     if found.namespace else {})}, confidence)
     if target is None:
         return nothing("delete", unknown or leftovers, inventory, kinds)
+    keys = [k for k in target.keys if k.lower() in found.words]
+    if keys:  # "delete web-app-config LOG_LEVEL": a key, or the whole ConfigMap?
+        return ask(f"Remove {keys[0]} from {target.name}, or delete the whole ConfigMap?",
+                   f"remove {keys[0]} from {target.name}", f"delete configmap {target.name}")
     return Understanding("delete_resource", {"namespace": target.namespace,
                                              "kind": target.kind.lower(), "name": target.name},
                          confidence, target=target)
@@ -185,6 +222,9 @@ def _delete(confidence: float, found: slots.Slots, named: list[Mention], invento
 def _configmap(confidence: float, found: slots.Slots, named: list[Mention],
                inventory: Inventory, edit: Edit | None) -> Understanding:
     assert edit is not None
+    configmaps = _several(named, inventory, found, ("ConfigMap",))
+    if configmaps:
+        return ask(f"One ConfigMap at a time: which of {', '.join(configmaps)} first?")
     target, question = target_of(named, inventory, found, ("ConfigMap",))
     if edit.valueless and not (edit.set or edit.remove):
         key = edit.valueless[0]
@@ -197,6 +237,12 @@ def _configmap(confidence: float, found: slots.Slots, named: list[Mention],
         having = [cm for cm in inventory.of("ConfigMap") if keys <= set(cm.keys)
                   and (found.namespace is None or cm.namespace == found.namespace)]
         here = [cm for cm in having if cm.namespace == inventory.current]
+        others = [o.name for m in named for o in m.objects if o.kind != "ConfigMap"]
+        if having and others:  # "set TIMEOUT_MS=5000 for web-app": not web-app's config
+            return ask(f"{', '.join(sorted(keys))} is in {having[0].name}, not in a ConfigMap "
+                       f"of {others[0]}: change it there?",
+                       *(f"set {k}={v} in {having[0].name}" for k, v in
+                         list(edit.set.items())[:1]))
         if len(having) == 1 or (len(here) == 1 and len({c.name for c in having}) == 1):
             target = (here or having)[0]
         else:

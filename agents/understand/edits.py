@@ -60,8 +60,11 @@ def extract(text: s.Text, inventory: Inventory, found: s.Slots) -> Edit | None:
         for match in list(re.finditer(pattern, text.lower)):
             group = next(i for i in range(1, (match.lastindex or 1) + 1) if match.group(i))
             typed = text.raw(match, group)
-            key = _key(typed, inventory) or (_key(typed.split()[0], inventory)
-                                             if " " in typed and pattern is not SET else None)
+            key = _key(typed, inventory)
+            key_end = match.end(group)
+            if key is None and " " in typed and pattern is not SET:
+                key = _key(typed.split()[0], inventory)
+                key_end = match.start(group) + len(typed.split()[0])
             if key is None:
                 continue
             if pattern is REMOVE:
@@ -69,6 +72,13 @@ def extract(text: s.Text, inventory: Inventory, found: s.Slots) -> Edit | None:
             else:
                 raw = value if value is not None else text.raw(match, group + 1)
                 edit.set[key] = raw.strip("'\"")
+                if value is not None:  # "enable dark_mode and new_checkout"
+                    more = re.match(r"\s*(?:,|and|&)\s*([a-z_][\w.-]*)", text.lower[key_end:])
+                    other = _key(text.original[key_end + more.start(1):key_end + more.end(1)],
+                                 inventory) if more else None
+                    if more and other:
+                        edit.set[other] = value
+                        text.take(key_end, key_end + more.end())
             start, end = match.span()
             if pattern is REMOVE:  # keep "from NAME" for the ConfigMap
                 end = match.start() + match.group(0).rfind(" ")

@@ -40,7 +40,8 @@ CUES: tuple[Cue, ...] = (
     ("get_deployment_status", r"\bcheck\b", 1), ("get_deployment_status", r"\blooking\b", 1.5),
     ("recent_changes", r"\bchang(?:ed|es)\b", 4.5), ("recent_changes", r"\btouched\b", 4),
     ("recent_changes", r"\b(?:deployed|deploys|rollouts|releases?|shipped)\b", 3.5),
-    ("recent_changes", r"\bwhat'?s new\b", 4), ("recent_changes", r"\bmodified\b", 4),
+    ("recent_changes", r"\bwhat'?s new\b", 4), ("recent_changes", r"\bhistory\b", 7.5),
+    ("recent_changes", r"\bmodified\b", 4),
     ("recent_changes", r"\bwho (?:did|edited|updated)\b", 3),
     ("recent_changes", r"\b(?:did|has|have) (?:anyone|anybody|someone|somebody) (?:chang|touch|"
                        r"modif|edit|deploy|updat)\w*", 4.5),
@@ -87,7 +88,7 @@ CUES: tuple[Cue, ...] = (
     ("rollback_deployment", r"\broll ?back\b|\brevert\b|\bundo\b|\bdowngrade\b", 6.5),
     ("rollback_deployment", r"\broll\b.*\bback\b|\bgo back to\b", 5.5),
     ("delete_resource", r"\b(?:delete|remove|nuke|destroy|get rid of)\b", 5),
-    ("delete_resource", r"\b(?:rm|kill|drop)\b", 3),
+    ("delete_resource", r"\b(?:rm|kill|drop)\b", 2),
     ("exec_command", r"\bexec\b|\bshell\b|\bssh\b", 6), ("exec_command", r"\brun\b|\bexecute\b", 2),
     ("update_configmap", r"\b(?:set|change|update|edit|bump|modify|switch)\b", 2),
     ("update_configmap", r"\b(?:turn|switch) (?:on|off)\b|\benable\b|\bdisable\b", 4.5),
@@ -110,7 +111,9 @@ KEEP = {"lots", "post", "slow", "stats", "flow", "logo", "with", "from", "what",
         "these", "those", "show", "list", "shop", "data", "staging", "more", "most", "cost",
         "want", "deploy", "deploys", "deployment", "deployments", "service", "services",
         "configmap", "configmaps", "secret", "secrets", "cronjob", "cronjobs", "statefulset",
-        "ingress", "node", "nodes", "job", "jobs"}
+        "ingress", "node", "nodes", "job", "jobs", "deleted", "removed", "restarted",
+        "scaled", "enabled", "disabled", "changed", "updated", "rolled", "reverted", "dropped",
+        "killed", "bounced", "executed", "created", "modified", "edited", "backed"}
 
 
 def correct(words: list[str]) -> list[str]:
@@ -143,5 +146,11 @@ def weigh(text: str) -> dict[str, float]:
     if re.search(r"\b(?:restart|bounce|kick)\b", text) and "restarting" not in text:
         scores["troubleshoot_issues"] -= 1
     if re.search(r"\bback ?up|\bbacking up", text):
-        scores["delete_resource"] = 0.0  # "take a backup, then drop…" is a backup first
+        if re.search(r"\b(?:restore|recover|fail\w*|error\w*|broken|missing)\b", text):
+            scores.pop("backup", None)  # about backups that exist, not a new one
+        elif re.search(r"\b(?:delete|remove|nuke|destroy|drop)\b", text):
+            scores["backup"] = scores["delete_resource"] = 0.0  # which? asked back
+            scores["unclear"] = 9.0
+        else:
+            scores["delete_resource"] = 0.0  # "take a backup, then drop…" is a backup first
     return dict(scores)

@@ -16,7 +16,7 @@ SLOT_WORDS = ("crashed", "previous", "remove", "delete", "enable", "disable", "r
               "hours", "restart", "rollback", "configmap", "deployment", "namespace", "logs",
               "healthy", "analysis", "money", "unset", "change", "update", "happen", "happens",
               "would", "should")
-WORD = re.compile(r"(?<![\w./-])[A-Za-z]{4,}(?![\w./-])")  # a whole word, not TIMEOUT_MS
+WORD = re.compile(r"(?<![\w./'-])[A-Za-z]{4,}(?![\w./'-])")  # a whole word, not TIMEOUT_MS
 
 NEGATED = re.compile(r"\b(?:don'?t|do not|dont|never|no need to|without|stop|"
                      r"not (?:asking|trying|going|wanting|looking|here) to)\s+[^,;.!?]*?"

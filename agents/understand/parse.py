@@ -12,6 +12,7 @@ import re
 
 from agents.understand import edits, normalize, slots
 from agents.understand.build import build
+from agents.understand.gate import gate
 from agents.understand.intents import correct, weigh
 from agents.understand.names import (
     KIND_WORDS,
@@ -111,6 +112,9 @@ def _decide(scores: dict[str, float], found: slots.Slots, named: list[Mention],
     intent, top = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0
     confidence = round(top / (top + second), 2)
+    if intent == "unclear":
+        return ask("I am not sure what you want changed; say it as one command, e.g. "
+                   "`delete cronjob NAME` or `backup DATABASE`.")
     if intent == "backup":
         intent = ("generate_backup_strategy" if STRATEGY.search(lowered) else
                   "create_backup_job" if found.pvc else "create_backup_cronjob")
@@ -121,7 +125,8 @@ def _decide(scores: dict[str, float], found: slots.Slots, named: list[Mention],
         command = as_command(built, inventory.current)
         return ask(f"Do you want me to propose that? Say `{command}` and I will (nothing "
                    "changes until someone approves it).", command)
-    return built
+    return gate(built, lowered, inventory.current,
+                built.target.replicas if built.target is not None else None)
 
 
 def _no_intent(found: slots.Slots, named: list[Mention], inventory: Inventory,

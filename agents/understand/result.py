@@ -43,9 +43,10 @@ def as_command(found: Understanding, current: str) -> str:
     if found.intent == "exec_command":
         return f"exec {name}{where} -- {a['command']}"
     if found.intent == "update_configmap":
+        if a.get("remove") and not a.get("set"):
+            return f"remove {' and '.join(a['remove'])} from {name}{where}"
         pairs = " ".join(f"{k}={v}" for k, v in (a.get("set") or {}).items())
-        removed = " ".join(f"{k}-" for k in a.get("remove") or [])
-        return f"set {' '.join(p for p in (pairs, removed) if p)} in {name}{where}"
+        return f"set {pairs} in {name}{where}"
     if found.intent == "create_backup_job":
         return f"backup {name} --to {a['destination_pvc']}"
     verb = {"restart": "restart", "create_backup_cronjob": "backup"}.get(found.intent,

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from agents.understand.words import NUMBERS, close, number
 
-ENVIRONMENTS = ("prod", "production", "dev", "development", "qa", "test", "testing", "uat",
-                "preprod", "stage", "staging", "sandbox", "live")
+ENVIRONMENTS = ("prod", "production", "prd", "dev", "development", "qa", "test", "testing",
+                "uat", "preprod", "stage", "staging", "stg", "sandbox", "live")
 NUM = r"(\d+|" + "|".join(sorted(set(NUMBERS) - {"a", "an"}, key=len, reverse=True)) + r")"
 # "a few", "a bit", "some": no amount at all (asked back); "an hour", "a day": one.
 ONE = r"(\d+|an?|one|" + "|".join(sorted(set(NUMBERS) - {"a", "an"}, key=len, reverse=True)) + r")"
@@ -78,9 +78,11 @@ def _int(text: str) -> int:
 
 
 def namespace(text: Text, namespaces: tuple[str, ...], slots: Slots) -> None:
-    """``-n X``, ``in/on (the) X (namespace|ns|env)``, ``X namespace``: X a namespace of the
-    user's, or a part of exactly one ("staging" → shop-staging).  A named environment that is
-    none of theirs ("in prod") is kept as unknown: the request is asked back, not guessed."""
+    """``-n X``, ``namespace=X``, ``in (the) namespace X``, ``X/NAME``, ``in/on/under (the)
+    X (namespace|ns|env)``, ``X namespace``, a namespace's full name alone, an environment
+    word alone ("scale staging web-app"): X a namespace of the user's, or a part of exactly
+    one ("staging" → shop-staging), typos forgiven.  A named environment that is none of
+    theirs ("in prod") is kept as unknown: the request is asked back, not guessed."""
     def known(word: str) -> str | None:
         if word in namespaces:
             return word
@@ -91,36 +93,38 @@ def namespace(text: Text, namespaces: tuple[str, ...], slots: Slots) -> None:
                      any(close(word, p) for p in n.split("-") if len(p) >= 5)]
         return parts[0] if len(parts) == 1 else None
 
-    match = text.consume(r"(?:^|\s)(?:-n|--namespace)[ =]([a-z0-9][a-z0-9-]*)")
-    if match:
-        slots.namespace = known(match.group(1)) or slots.namespace
+    def settle(word: str, span: tuple[int, int]) -> None:
+        text.take(*span)
+        slots.namespace = known(word)
         if slots.namespace is None:
-            slots.unknown_namespace = match.group(1)
+            slots.unknown_namespace = word
+
+    explicit = re.search(r"(?:^|\s)(?:-n|--namespace)[ =]([a-z0-9][a-z0-9-]*)|"
+                         r"\b(?:namespace|ns)\s*[=:]\s*([a-z0-9][a-z0-9-]*)|"
+                         r"\b(?:namespace|ns)\s+([a-z0-9][a-z0-9-]*)", text.lower)
+    if explicit:
+        word = next(g for g in explicit.groups() if g)
+        if explicit.group(1) or explicit.group(2) or known(word) or word in ENVIRONMENTS:
+            settle(word, explicit.span())
+            return
+    slash = re.search(r"\b([a-z0-9][a-z0-9-]*)/[a-z0-9]", text.lower)
+    if slash and slash.group(1) in namespaces:  # shop-staging/web-app: keep the name
+        settle(slash.group(1), (slash.start(1), slash.end(1) + 1))
         return
-    for pattern in (r"\b(?:in|on|from|for|of)\s+(?:the\s+)?([a-z0-9][a-z0-9-]*)\s+"
+    for pattern in (r"\b(?:in|on|from|for|of|under)\s+(?:the\s+)?([a-z0-9][a-z0-9-]*)\s+"
                     r"(?:namespace|ns|env|environment|cluster)\b",
                     r"\b([a-z0-9][a-z0-9-]*)\s+(?:namespace|ns)\b",
-                    r"\b(?:in|on|from)\s+(?:the\s+)?([a-z0-9][a-z0-9-]*)\b"):
+                    r"\b(?:in|on|from|under)\s+(?:the\s+)?([a-z0-9][a-z0-9-]*)\b"):
         for match in re.finditer(pattern, text.lower):
             word = match.group(1)
-            found = known(word)
-            if found or word in ENVIRONMENTS:
-                text.take(*match.span())
-                if found:
-                    slots.namespace = found
-                else:
-                    slots.unknown_namespace = word
+            if known(word) or word in ENVIRONMENTS:
+                settle(word, match.span())
                 return
-    for match in re.finditer(r"(?<![\w-])(" + "|".join(ENVIRONMENTS) + r")(?![\w-])",
-                             text.lower):  # "scale staging web-app": an environment alone
-        word = match.group(1)
-        text.take(*match.span())
-        found = known(word)
-        if found:
-            slots.namespace = found
-        else:
-            slots.unknown_namespace = word
-        return
+    for match in re.finditer(r"(?<![\w/-])([a-z0-9][a-z0-9-]*)(?![\w/-])", text.lower):
+        word = match.group(1)  # a namespace's dashed full name, or an environment, alone
+        if ("-" in word and word in namespaces) or word in ENVIRONMENTS:
+            settle(word, match.span())
+            return
 
 
 def window(text: Text, slots: Slots) -> None:
@@ -193,25 +197,40 @@ def amounts(text: Text, slots: Slots) -> None:
 
 
 def exec_command(text: Text, slots: Slots, names: set[str]) -> None:
-    """The command to run, as typed: after ``--``, in backticks or quotes, "run X in Y", or
-    what follows ``exec NAME`` (a name in ``names``)."""
-    for pattern in (r"(?:^|\s)--\s+(\S.*)$", r"`([^`]+)`", r"'([^']+)'", r'"([^"]+)"'):
-        match = re.search(pattern, text.lower)
-        if match:
-            slots.command = text.raw(match, 1).strip()
-            text.take(*match.span())
-            return
-    match = re.search(r"\b(?:run|execute)\s+(.+?)\s+(?:in|on|inside|within)\s+", text.lower)
-    if match and not re.match(r"(?:a|the|one|some|it)\b", match.group(1)):
-        slots.command = text.raw(match, 1).strip()
-        text.take(*match.span(1))
+    """The command to run, as typed: "run X in NAME", after ``--``, in backticks or quotes, or
+    what follows ``exec NAME`` (a name in ``names``); a trailing "please" or ", then …" is not
+    part of it.  A command given twice (quoted and after ``--``) is left unclear."""
+    def keep(match: re.Match[str], group: int) -> None:
+        command = re.sub(r"(?:,\s*(?:then|and|so)\b.*|\s+(?:please|pls|plz|thanks|thx))$", "",
+                         text.raw(match, group).strip(), flags=re.I)
+        command = command.strip()
+        if len(command) > 1 and command[0] == command[-1] and command[0] in "`'\"":
+            command = command[1:-1].strip()
+        slots.command = command
+        text.take(*match.span(group))
+
+    ran = re.search(r"\b(?:run|execute)\s+(.+?)\s+(?:in|on|inside|within)\s+(?:the\s+)?"
+                    r"(?:pod\s+)?([a-z0-9][a-z0-9.-]*)", text.lower)
+    if ran and any(close(ran.group(2), n) for n in names) and not re.match(
+            r"(?:a|the|one|some|it)\b", ran.group(1)):
+        keep(ran, 1)
+        return
+    dashed = re.search(r"(?:^|\s)--\s+(\S.*)$", text.lower)
+    quoted = re.search(r"`([^`]+)`|'([^']+)'|\"([^\"]+)\"", text.lower)
+    if dashed and quoted and quoted.start() < dashed.start():
+        slots.command = ""  # two commands: neither is run
+        return
+    if dashed:
+        keep(dashed, 1)
+        return
+    if quoted:
+        keep(quoted, next(i for i in (1, 2, 3) if quoted.group(i)))
         return
     match = re.search(r"\bexec(?:ute)?\s+(?:into\s+|in\s+)?(?:the\s+)?(?:pod\s+)?"
                       r"(?:[a-z]+/)?([a-z0-9][a-z0-9.-]*)\s+(?:and\s+(?:run|execute)\s+)?"
                       r"(?:-c\s+[a-z0-9-]+\s+)?(\S.*)$", text.lower)
     if match and match.group(1) in names:
-        slots.command = text.raw(match, 2).strip()
-        text.take(*match.span(2))
+        keep(match, 2)
 
 
 def pvc(text: Text, slots: Slots) -> None:
@@ -220,9 +239,10 @@ def pvc(text: Text, slots: Slots) -> None:
                          r"(?:called\s+|named\s+)?)([a-z0-9][a-z0-9.-]*)")
     if match is None:
         match = text.consume(r"\b(?:to|into|onto)\s+(?:the\s+)?([a-z0-9][a-z0-9.-]*-"
-                             r"(?:pvc|backups?|dumps?|vol|volume|storage))\b")
+                             r"(?:pvc|backups?|dumps?|vol|volume|storage))\b|"
+                             r"\b(?:into|onto)\s+(?:the\s+)?([a-z0-9][a-z0-9.]*-[a-z0-9.-]+)")
     if match:
-        slots.pvc = match.group(1)
+        slots.pvc = next(g for g in match.groups() if g)
 
 
 def pairs(text: Text, slots: Slots) -> None:

@@ -94,3 +94,12 @@ async def test_a_configmap_flag_and_an_ambiguous_name(
     which = await ask(bot, "restart checkout")
     assert which.proposals == ()
     assert "checkout-api" in which.text and "checkout-worker" in which.text
+
+
+async def test_restart_by_slang_and_a_statefulset_is_refused_by_name(
+        bot: tuple[UserChatAgent, ThreadedSandbox]) -> None:
+    bounce = await ask(bot, "bounce the ledger pls")
+    [proposal] = bounce.proposals
+    assert proposal.tool == "restart" and proposal.args["kind"] == "deployment"
+    db = await ask(bot, "restart user-db")
+    assert db.proposals == () and "user-db is a StatefulSet" in db.text
