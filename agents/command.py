@@ -43,7 +43,7 @@ Or ask plainly: "How is my web app doing?", "My API is slow, can you scale it up
 COMMAND_WORDS = {"help", "pods", "pod", "status", "logs", "scale", "restart", "events",
                  "usage", "troubleshoot", "backup", "workflow", "workflows", "performance",
                  "optimize", "optimise", "services", "changes", "rollback", "delete", "exec",
-                 "describe"}
+                 "describe", "set", "remove"}
 NAME = r"[a-z0-9][a-z0-9.-]*"
 EXPLICIT = (r"help|\?|pods?|services|workflows|events|usage|changes|troubleshoot|performance|"
             rf"optimi[sz]e|(?:status|describe|restart|rollback|events|usage|troubleshoot|"
@@ -51,7 +51,10 @@ EXPLICIT = (r"help|\?|pods?|services|workflows|events|usage|changes|troubleshoot
             rf"(?: -c {NAME})?|scale {NAME} (?:to )?\d+(?: replicas)?|delete [a-z]+ {NAME}|"
             rf"exec {NAME}(?: -c {NAME})?(?: --)? \S.*|backup {NAME}(?: --to {NAME})?|"
             rf"optimi[sz]e {NAME}(?: --propose)?|workflow [a-z_][a-z0-9_]*(?: \S+=\S*)*|"
-            rf"rollback {NAME}(?: (?:--to-revision[= ]|to revision )\d+)?")
+            rf"rollback {NAME}(?: (?:--to-revision[= ]|to revision )\d+)?|"
+            rf"set [a-z_][\w.-]*=\S*(?: [a-z_][\w.-]*=\S*)* in {NAME}|"
+            rf"remove [a-z_][\w.-]*(?: and [a-z_][\w.-]*)* from {NAME}")
+NAMESPACED = rf"(?:{EXPLICIT})(?: -n {NAME})?"
 WORKFLOW = re.compile(r"workflow (?P<workflow>[a-z_][a-z0-9_]*)(?: [a-z_][a-z0-9_]*=\S*)*")
 HANDLERS: dict[str, Handler] = {
     "list_pods": reads.pods, "list_services": reads.services,
@@ -71,7 +74,7 @@ def explicit(text: str) -> bool:
     """An explicit command (it skips the LLM even when one is configured)."""
     cleaned = text.strip().lower().lstrip("/")
     first = cleaned.split(" ", 1)[0] if cleaned else ""
-    return first in COMMAND_WORDS and re.fullmatch(EXPLICIT, cleaned) is not None
+    return first in COMMAND_WORDS and re.fullmatch(NAMESPACED, cleaned) is not None
 
 
 def _choices(found: Understanding) -> str:

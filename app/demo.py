@@ -32,7 +32,8 @@ NOT_BUILT_YET: tuple[tuple[str, str], ...] = ()
 CONVERSATIONS = ("How is my web app doing?", "My API is slow, can you scale it up?",
                  "Set up backups for my database", "My app keeps crashing",
                  "What can I optimise to save money?",
-                 "workflow debug_pod_issues name=checkout", "scale api-service 30")
+                 "workflow debug_pod_issues name=checkout", "scale api-service 30",
+                 "what changed in the last hour?", "pls scale the web app down by one")
 # The demo's guardrails: the built-in default plus a cap, so the tour shows a refusal.
 DEMO_RULES = [{"name": "shop-caps", "tools": ["scale_deployment"],
                "scope": {"namespaces": ["shop"]},

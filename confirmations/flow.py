@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from confirmations import explain, guard, policy, recovery, rules, undo
 from confirmations.decision import Code, Decision, shown_to
+from confirmations.history import OutboxHistory
 from confirmations.lease import Leasing, heartbeat, process_id
 from confirmations.model import PendingAction, State
 from confirmations.source import PolicySource
@@ -38,8 +39,8 @@ from tools.prometheus import Prometheus
 from tools.security import SecurityContext
 from tools.spec import ActionPlan, Effect, Pricing, ToolEnv
 
-DEFAULT_TTL = timedelta(minutes=15)
-STALE_AFTER = timedelta(minutes=10)  # recovery's bound for rows that hold no lease
+# How long a proposal waits; recovery's bound for rows that hold no lease.
+DEFAULT_TTL, STALE_AFTER = timedelta(minutes=15), timedelta(minutes=10)
 log = logging.getLogger("hexabot.confirmations")
 
 WRITE_TOOLS = {spec.name for spec in registry.TOOLS if spec.effect is Effect.WRITE}
@@ -68,7 +69,7 @@ class DecisionFlow:
                  leasing: Leasing | None = None, stale_after: timedelta = STALE_AFTER) -> None:
         self.store, self.identity, self.clusters = store, identity, clusters
         self.pricing, self.ttl, self.clock = pricing or Pricing(), ttl, clock
-        self.prometheus = prometheus
+        self.prometheus, self.history = prometheus, OutboxHistory(store.engine)
         self.policies = (guardrails if isinstance(guardrails, PolicySource)
                          else PolicySource.fixed(guardrails or rules.load(None, WRITE_TOOLS)))
         self.on_execution_start: Callable[[str], None] | None = None  # benchmarks
@@ -88,7 +89,7 @@ class DecisionFlow:
     def env_for(self, ctx: SecurityContext) -> ToolEnv:
         """How every layer reaches the cluster as ``ctx``: their client, prices, Prometheus."""
         return ToolEnv(ctx, self.clusters.for_context(ctx), self.pricing,
-                       prometheus=self.prometheus)
+                       prometheus=self.prometheus, audit_history=self.history)
 
     def _event(self, kind: str, action: PendingAction, actor: str, outcome: str,
                **extra: Any) -> AuditEvent:

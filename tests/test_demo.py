@@ -17,7 +17,10 @@ def test_demo_runs_on_embedded_defaults_and_reuses_its_data(
     assert "Sandbox cluster: https://127.0.0.1:" in first.stdout
     assert "bot connected in Socket Mode" in first.stdout
     assert "deployment shop/web-app: 3/3 ready" in first.stdout
-    assert "Scale deployment shop/api-service from 2 to 3 replicas" in first.stdout
+    # analysis first, then only the fix it supports (more CPU: the HPA owns the replicas)
+    assert "api near its CPU limit (throttling)" in first.stdout
+    assert "Because api near its CPU limit" in first.stdout
+    assert "Scale deployment shop/web-app from 3 to 2 replicas" in first.stdout
     assert "OOMKilled Deployment shop/checkout-worker" in first.stdout
     assert "raise the memory limit to 1Gi" in first.stdout
     assert "suggestions for shop (headroom 30%" in first.stdout

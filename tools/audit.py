@@ -53,6 +53,11 @@ class AuditEvent:
 _FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
+def field_names() -> frozenset[str]:
+    """An event's fields (to rebuild one read back from storage)."""
+    return frozenset(_FIELDS)
+
+
 class AuditHistory(Protocol):
     """The optional hook through which a READ tool sees Hexabot's own executed changes
     (``recent_changes``); ``ToolEnv.audit_history``, None where nothing provides it.
