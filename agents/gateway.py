@@ -22,6 +22,7 @@ import openai
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
+from agents.wire import plain
 from tools.audit import AuditEvent
 from tools.errors import HexabotError
 from tools.redact import redact
@@ -114,8 +115,10 @@ class Gateway:
 
     async def complete(self, ctx: SecurityContext, messages: Sequence[BaseMessage],
                        tools: list[dict[str, Any]],
-                       audit: Callable[[AuditEvent], Awaitable[None]] | None = None
-                       ) -> Completion:
+                       audit: Callable[[AuditEvent], Awaitable[None]] | None = None,
+                       tool_choice: str = "auto") -> Completion:
+        """The first routed provider's answer.  ``tool_choice`` is always sent with tools
+        (``auto``; ``required`` to insist on one): servers differ on what its absence means."""
         routed = self.route(ctx)
         if not routed:
             raise NoProviderAnswered(f"workspace {ctx.workspace} is sensitive and no private "
@@ -125,14 +128,13 @@ class Gateway:
             payload = list(messages) if provider.private else redacted(messages)
             model: Any = provider.make()
             if tools:
-                model = model.bind_tools(tools)
+                model = model.bind_tools(tools, tool_choice=tool_choice)
             began = time.monotonic()
             try:
                 answer = await asyncio.wait_for(model.ainvoke(payload), provider.timeout)
             except PROVIDER_ERRORS as exc:
-                reason = "timed out" if isinstance(exc, TimeoutError) else \
-                    f"{type(exc).__name__}: {exc}"
-                failures.append(f"{provider.name}: {reason}")
+                reason = plain(exc, provider.name, provider.timeout)
+                failures.append(reason)
                 await (audit or self.audit)(self._event(ctx, provider, began, 0, 0, 0.0,
                                                         "error", reason))
                 continue

@@ -51,13 +51,46 @@ def say(text: str) -> AIMessage:
                                                    "total_tokens": 140})
 
 
+# What strict OpenAI-compatible servers refuse in a tool schema (llama.cpp's grammar builder
+# fails on a regex ``pattern``; others reject keywords they do not know).
+STRICT_REFUSED = ("pattern", "format", "$ref", "$defs", "anyOf", "title", "default")
+
+
+def _keywords(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keywords(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _keywords(v)}
+    return set()
+
+
+def strict_openai_problems(body: dict[str, Any]) -> list[str]:
+    """Why a strict server would refuse ``body``: an assistant message with null content, tools
+    without an explicit ``tool_choice``, no ``max_tokens``, unsupported schema keywords."""
+    problems = [f"messages[{i}].content is null" for i, m in enumerate(body.get("messages", []))
+                if m.get("content") is None]
+    if body.get("tools"):
+        if "tool_choice" not in body:
+            problems.append("tools without tool_choice")
+        for tool in body["tools"]:
+            bad = _keywords(tool["function"].get("parameters")) & set(STRICT_REFUSED)
+            if bad:
+                problems.append(f"{tool['function']['name']}: unsupported {sorted(bad)}")
+    if not body.get("max_tokens"):
+        problems.append("no max_tokens")
+    return problems
+
+
 @dataclass
 class WireStub:
-    """Scripted answers, as (tool name, args) or plain text, in either wire format."""
+    """Scripted answers, as (tool name, args) or plain text, in either wire format.  As strict
+    as real servers: a request they would refuse is answered with their kind of error."""
     script: list[tuple[str, Any]]
     requests: list[dict[str, Any]] = field(default_factory=list)
     hang: bool = False
     url: str = ""
+    strict: bool = True
+    fail: tuple[int, str] | None = None  # always answer this status and body
 
     def _next(self) -> tuple[str, Any]:
         return self.script.pop(0)
@@ -67,6 +100,12 @@ class WireStub:
         self.requests.append(body)
         if self.hang:
             await asyncio.sleep(60)
+        if self.fail is not None:
+            return web.json_response({"error": {"message": self.fail[1]}}, status=self.fail[0])
+        problems = strict_openai_problems(body) if self.strict else []
+        if problems:
+            return web.json_response({"error": {"message": "; ".join(problems),
+                                                "type": "invalid_request_error"}}, status=400)
         kind, value = self._next()
         message: dict[str, Any] = {"role": "assistant", "content": None}
         if kind == "tool":

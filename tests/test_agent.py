@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import ToolMessage
 from langchain_ollama import ChatOllama
-from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from agents.agent import MAX_TOOL_CALLS, UserChatAgent
 from agents.gateway import Gateway, Provider
 from agents.memory import Memory
 from agents.types import Ask
+from app.llm import CompatChatOpenAI
 from tests.confirm_support import DIRECTORY, Rig, rig
 from tests.conftest import run_cli
 from tests.llm_stubs import ScriptedChatModel, WireStub, call, say, serve
@@ -131,11 +131,11 @@ async def test_memory_is_per_session_and_user(r: Rig) -> None:
 
 async def test_no_llm_answering_falls_back_to_command_mode(r: Rig) -> None:
     async with serve(WireStub([], hang=True)) as stub:
-        hanging = Provider("openai", "m", False, make=lambda: ChatOpenAI(
-            model="m", base_url=f"{stub.url}/v1", api_key=SecretStr("sk-x"), max_retries=0),
-            timeout=0.5)
+        hanging = Provider("openai", "m", False, make=lambda: compat(stub.url, "m"),
+                           timeout=0.5)
         reply = await agent(r, hanging).handle(ask("how is my web app doing?"))
-    assert reply.mode == "command" and "no LLM answered (openai: timed out)" in reply.text
+    assert reply.mode == "command"
+    assert "no LLM answered (openai did not answer within 0.5 s)" in reply.text
     assert "deployment shop/web-app: 3/3 ready" in reply.text
 
 
@@ -147,9 +147,9 @@ async def test_openai_wire_round_trip_usage_and_redaction(r: Rig,
         "current": f"DB_PASSWORD={secret}\nAuthorization: Bearer {jwt}\n"}}))
     async with serve(WireStub([("tool", ("view_logs", {"pod": WEB_POD})),
                                ("text", "The logs show a login.")])) as stub:
-        provider = Provider("openai", "gpt-4o-mini", False, make=lambda: ChatOpenAI(
-            model="gpt-4o-mini", base_url=f"{stub.url}/v1", api_key=SecretStr("sk-test"),
-            max_retries=0), price_in=0.15, price_out=0.60)
+        provider = Provider("openai", "gpt-4o-mini", False,
+                            make=lambda: compat(stub.url, "gpt-4o-mini"), price_in=0.15,
+                            price_out=0.60)
         reply = await agent(r, provider).handle(ask("show the web logs"))
     assert reply.text.startswith("The logs show a login.")
     assert reply.tools_called[0].tool == "view_logs"
@@ -166,9 +166,8 @@ async def test_openai_wire_round_trip_usage_and_redaction(r: Rig,
 async def test_ollama_wire_round_trip_and_fallback(r: Rig) -> None:
     async with serve(WireStub([], hang=True)) as slow, \
             serve(WireStub([("tool", ("list_pods", {})), ("text", "all fine")])) as fast:
-        hanging = Provider("openai", "m", False, make=lambda: ChatOpenAI(
-            model="m", base_url=f"{slow.url}/v1", api_key=SecretStr("sk-x"), max_retries=0),
-            timeout=0.5)
+        hanging = Provider("openai", "m", False, make=lambda: compat(slow.url, "m"),
+                           timeout=0.5)
         ollama = Provider("ollama", "llama3.1", True, make=lambda: ChatOllama(
             base_url=fast.url, model="llama3.1"))
         reply = await agent(r, hanging, ollama).handle(ask("what runs?"))
@@ -180,6 +179,12 @@ async def test_ollama_wire_round_trip_and_fallback(r: Rig) -> None:
     assert llm[:2] == [("openai", "error"), ("ollama", "ok")]
     ok = next(e for e in events if e["kind"] == "llm.call" and e["outcome"] == "ok")
     assert ok["detail"]["input_tokens"] == 800
+
+
+def compat(url: str, model: str) -> CompatChatOpenAI:
+    """The OpenAI-compatible model as app.llm builds it."""
+    return CompatChatOpenAI(model=model, base_url=f"{url}/v1", api_key=SecretStr("sk-test"),
+                            max_retries=0, max_completion_tokens=1024)
 
 
 def test_routing_per_workspace_and_sensitivity() -> None:

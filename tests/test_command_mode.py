@@ -110,3 +110,15 @@ async def test_what_is_wrong_with_a_named_workload(bot: tuple[UserChatAgent, Rig
     assert "OOMKilled Deployment shop/checkout-worker" in broken.text
     fine = await _ask(bot, "what's wrong with web-app?")
     assert "I found nothing wrong with web-app." in fine.text and not fine.proposals
+
+
+async def test_help_right_after_an_answer_suggests_what_to_type_next(
+        bot: tuple[UserChatAgent, Rig]) -> None:
+    pods = await _ask(bot, "show me the pods")
+    assert pods.suggestions == ("logs checkout-worker --previous",
+                                "troubleshoot checkout-worker")
+    helped = await _ask(bot, "help")
+    assert "After the last answer, try: `logs checkout-worker --previous`, " \
+        "`troubleshoot checkout-worker`" in helped.text
+    other = await bot[0].handle(Ask("U0ALICE", "help", "dm:other-session"))
+    assert "After the last answer" not in other.text  # per session

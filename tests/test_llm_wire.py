@@ -1,0 +1,85 @@
+"""The LLM path against stubs as strict as real model servers (issue 21): every request is one
+they accept (explicit tool_choice, max_tokens, content never null, schemas without keywords
+llama.cpp's grammar builder rejects), answers about the cluster come from this turn's tools,
+and a provider's error is one plain line for the person."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agents.gateway import Provider
+from app.llm import providers
+from app.settings import load_settings
+from tests.confirm_support import Rig
+from tests.llm_stubs import STRICT_REFUSED, WireStub, serve
+from tests.test_agent import agent, ask, r
+
+__all__ = ["r"]  # the rig fixture
+
+
+def built(stub: WireStub, tmp_path: Path, name: str = "openai") -> list[Provider]:
+    """The providers ``hexabot run`` builds from settings, pointed at ``stub``."""
+    settings = load_settings(database_url="postgresql+asyncpg://x@127.0.0.1/x",
+                             directory_file=tmp_path / "directory.yaml", llm=name,
+                             openai_api_key="sk-test", openai_base_url=f"{stub.url}/v1",
+                             openai_model="smollm2", ollama_url=stub.url,
+                             llm_max_output_tokens=256)
+    return providers(settings)
+
+
+async def test_every_request_is_one_a_strict_server_accepts(r: Rig, tmp_path: Path) -> None:
+    async with serve(WireStub([("tool", ("list_pods", {})),
+                               ("text", "checkout-worker is crash-looping.")])) as stub:
+        reply = await agent(r, *built(stub, tmp_path)).handle(ask("what runs in shop?"))
+    assert reply.mode == "llm" and reply.text.startswith("checkout-worker is crash-looping.")
+    first, second = stub.requests
+    assert first["tool_choice"] == "auto" and first["max_tokens"] == 256
+    keywords = json.dumps([t["function"]["parameters"] for t in first["tools"]])
+    assert not any(f'"{k}"' in keywords for k in STRICT_REFUSED)
+    assistant = [m for m in second["messages"] if m["role"] == "assistant"]
+    assert assistant and all(m["content"] == "" for m in assistant if m.get("tool_calls"))
+
+
+async def test_ollama_gets_an_output_cap(r: Rig, tmp_path: Path) -> None:
+    async with serve(WireStub([("tool", ("list_pods", {})), ("text", "all fine")])) as stub:
+        reply = await agent(r, *built(stub, tmp_path, "ollama")).handle(ask("what runs?"))
+    assert reply.text.startswith("all fine")
+    assert all(body["options"]["num_predict"] == 256 for body in stub.requests)
+
+
+async def test_an_answer_without_reading_the_cluster_is_asked_again_with_a_tool_required(
+        r: Rig, tmp_path: Path) -> None:
+    invented = "It is crashing due to a security vulnerability."
+    async with serve(WireStub([("text", invented), ("tool", ("list_pods", {})),
+                               ("text", "checkout-worker is OOMKilled.")])) as stub:
+        reply = await agent(r, *built(stub, tmp_path)).handle(ask("why is my app crashing?"))
+    assert [b["tool_choice"] for b in stub.requests] == ["auto", "required", "auto"]
+    assert reply.mode == "llm" and invented not in reply.text
+    assert reply.tools_called[0].tool == "list_pods"
+
+
+async def test_twice_ungrounded_answers_come_from_command_mode(r: Rig, tmp_path: Path) -> None:
+    invented = "It is crashing due to a security vulnerability."
+    async with serve(WireStub([("text", invented), ("text", invented)])) as stub:
+        reply = await agent(r, *built(stub, tmp_path)).handle(ask("why is my app crashing?"))
+    assert invented not in reply.text and reply.mode == "command"
+    assert "answered without reading the cluster" in reply.text
+    assert "OOMKilled Deployment shop/checkout-worker" in reply.text  # command mode's answer
+
+
+async def test_small_talk_needs_no_tool(r: Rig, tmp_path: Path) -> None:
+    async with serve(WireStub([("text", "Hello! Ask me about your cluster.")])) as stub:
+        reply = await agent(r, *built(stub, tmp_path)).handle(ask("hi there"))
+    assert reply.text.startswith("Hello!") and len(stub.requests) == 1
+
+
+async def test_a_provider_error_is_one_plain_line(r: Rig, tmp_path: Path) -> None:
+    dump = ("7 validation errors for CreateChatCompletionRequest\\nmessages.1.content\\n  "
+            "Input should be a valid string [type=string_type] File \"/usr/lib/python3/"
+            "site-packages/llama_cpp/server/app.py\", line 412")
+    async with serve(WireStub([], fail=(500, dump))) as stub:
+        reply = await agent(r, *built(stub, tmp_path)).handle(ask("how is my web app doing?"))
+    assert "no LLM answered (openai failed with a server error (HTTP 500))" in reply.text
+    assert "site-packages" not in reply.text and "validation" not in reply.text
+    assert reply.mode == "command" and "deployment shop/web-app: 3/3 ready" in reply.text
