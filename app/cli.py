@@ -22,6 +22,7 @@ from app import (
     cli_audit,
     cli_chat,
     cli_confirm,
+    cli_eval,
     cli_identity,
     cli_policy,
     cli_tools,
@@ -113,6 +114,7 @@ cli.add_typer(cli_tools.tools_cli, name="tools")
 cli.add_typer(cli_workflow.workflow_cli, name="workflow")
 cli.add_typer(cli_policy.policy_cli, name="policy")
 cli.command("diagnose")(cli_tools.diagnose_cmd)
+cli.command("eval")(cli_eval.eval_cmd)
 sandbox_cli = typer.Typer(help="Local stand-ins for trying Hexabot with no cluster or Slack.",
                           no_args_is_help=True)
 cli.add_typer(sandbox_cli, name="sandbox")
