@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     credentials_ttl_minutes: int = Field(default=720, ge=1)
 
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    llm_tools: Literal["all", "routed"] = Field(default="all", description="routed: offer "
+                                                "the model only the tools the request fits "
+                                                "(small models)")
     llm_max_output_tokens: int = Field(default=1024, ge=16, le=32768, description="per model "
                                        "call: a small model never fills its context")
     openai_private: bool = Field(default=False, description="the OpenAI-compatible endpoint is "

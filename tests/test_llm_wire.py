@@ -83,3 +83,15 @@ async def test_a_provider_error_is_one_plain_line(r: Rig, tmp_path: Path) -> Non
     assert "no LLM answered (openai failed with a server error (HTTP 500))" in reply.text
     assert "site-packages" not in reply.text and "validation" not in reply.text
     assert reply.mode == "command" and "deployment shop/web-app: 3/3 ready" in reply.text
+
+
+async def test_small_model_mode_offers_only_the_tools_that_fit(r: Rig, tmp_path: Path) -> None:
+    async with serve(WireStub([("tool", ("analyze_performance", {"name": "api-service"})),
+                               ("text", "api-service runs near its CPU limit.")])) as stub:
+        bot = agent(r, *built(stub, tmp_path))
+        bot.tool_routing = "routed"
+        reply = await bot.handle(ask("why is api-service so slow?"))
+    offered = [t["function"]["name"] for t in stub.requests[0]["tools"]]
+    assert offered == ["analyze_performance"]
+    assert reply.tools_called[0].tool == "analyze_performance"
+    assert "analyze_performance" in stub.requests[0]["messages"][0]["content"]
