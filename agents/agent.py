@@ -45,6 +45,7 @@ from tools.security import SecurityContext
 from tools.spec import Effect
 
 Progress = Callable[[ToolCall], Awaitable[None]]
+Deltas = Callable[[str], Awaitable[None]]  # pieces of the model's answer as they arrive
 MAX_MODEL_CALLS = 6
 MAX_TOOL_CALLS = 10
 TOOL_CACHE_SECONDS = 300.0
@@ -131,26 +132,28 @@ class UserChatAgent:
     _suggested: OrderedDict[str, tuple[str, ...]] = field(default_factory=OrderedDict)
 
     async def handle(self, ask: Ask, progress: Progress | None = None,
-                     ctx: SecurityContext | None = None) -> Reply:
-        """One turn.  ``progress`` hears each tool call as it finishes (streaming); ``ctx``
-        is given by callers that resolved the identity themselves (the chat API, from a
-        verified token) — otherwise it is resolved from ``ask.slack_id``."""
+                     ctx: SecurityContext | None = None, deltas: Deltas | None = None
+                     ) -> Reply:
+        """One turn.  ``progress`` hears each tool call as it finishes and ``deltas`` each
+        piece of the model's final answer as it arrives (streaming; the reply is still the
+        whole answer); ``ctx`` is given by callers that resolved the identity themselves (the
+        chat API, from a verified token) — otherwise it is resolved from ``ask.slack_id``."""
         with tracing.tracer().start_as_current_span(
                 "chat.turn", attributes={"hexabot.request_id": ask.request_id,
                                          "hexabot.session_id": ask.session_id}) as span:
-            reply = await self._handle(ask, progress, ctx)
+            reply = await self._handle(ask, progress, ctx, deltas)
             span.set_attribute("hexabot.mode", reply.mode)
             return reply
 
     async def _handle(self, ask: Ask, progress: Progress | None,
-                      given: SecurityContext | None) -> Reply:
+                      given: SecurityContext | None, deltas: Deltas | None) -> Reply:
         began = time.monotonic()
         ctx = given or await self.identity.context(
             ask.slack_id, session_id=ask.session_id, request_id=ask.request_id,
             workspace=ask.workspace, namespace=ask.namespace)
         context.request_id.set(ctx.request_id)
         context.session_id.set(ctx.session_id)
-        box = Toolbox(ctx, self.flow.env_for(ctx), self.flow, on_call=progress)
+        box = Toolbox(ctx, self.flow.env_for(ctx), self.flow, on_call=progress, on_delta=deltas)
         history = await self.memory.load(ask.session_id, ctx.slack_id) if self.memory else []
         reply = await self._answer(box, ask.text, history, self._suggested.get(ask.session_id,
                                                                                ()))
@@ -217,8 +220,11 @@ class UserChatAgent:
         tool_calls = 0
         provider, choice, insisted = "", "auto", False
         for _ in range(MAX_MODEL_CALLS):
-            completion = await self.gateway.complete(box.ctx, messages, schemas, box.record,
-                                                     tool_choice=choice)
+            # Stream only what may be shown: an answer about the cluster once a tool ran.
+            grounded = bool(box.calls) or not about_the_cluster(text)
+            completion = await self.gateway.complete(
+                box.ctx, messages, schemas, box.record, tool_choice=choice,
+                on_delta=box.on_delta if grounded else None)
             provider = f"{completion.provider.name}/{completion.provider.model}"
             answer, choice = completion.message, "auto"
             if not answer.tool_calls:

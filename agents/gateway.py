@@ -20,7 +20,12 @@ import httpx
 import ollama
 import openai
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    message_chunk_to_message,
+)
 
 from agents.wire import plain
 from tools.audit import AuditEvent
@@ -95,6 +100,21 @@ def redacted(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     return [redacted_message(m) for m in messages]
 
 
+async def _streamed(model: Any, payload: list[BaseMessage],
+                    on_delta: Callable[[str], Awaitable[None]]) -> AIMessage:
+    """The model's answer, streamed: text pieces to ``on_delta``, tool-call pieces joined."""
+    whole: AIMessageChunk | None = None
+    async for chunk in model.astream(payload):
+        whole = chunk if whole is None else whole + chunk
+        if isinstance(chunk.content, str) and chunk.content:
+            await on_delta(chunk.content)
+    if whole is None:
+        raise ValueError("the stream ended without an answer")
+    message = message_chunk_to_message(whole)
+    assert isinstance(message, AIMessage)
+    return message
+
+
 class Gateway:
     def __init__(self, providers: Sequence[Provider],
                  audit: Callable[[AuditEvent], Awaitable[None]],
@@ -116,9 +136,12 @@ class Gateway:
     async def complete(self, ctx: SecurityContext, messages: Sequence[BaseMessage],
                        tools: list[dict[str, Any]],
                        audit: Callable[[AuditEvent], Awaitable[None]] | None = None,
-                       tool_choice: str = "auto") -> Completion:
+                       tool_choice: str = "auto",
+                       on_delta: Callable[[str], Awaitable[None]] | None = None) -> Completion:
         """The first routed provider's answer.  ``tool_choice`` is always sent with tools
-        (``auto``; ``required`` to insist on one): servers differ on what its absence means."""
+        (``auto``; ``required`` to insist on one): servers differ on what its absence means.
+        With ``on_delta`` the answer is streamed and each piece of text is handed to it as it
+        arrives (the returned message is still the whole answer, and authoritative)."""
         routed = self.route(ctx)
         if not routed:
             raise NoProviderAnswered(f"workspace {ctx.workspace} is sensitive and no private "
@@ -131,7 +154,10 @@ class Gateway:
                 model = model.bind_tools(tools, tool_choice=tool_choice)
             began = time.monotonic()
             try:
-                answer = await asyncio.wait_for(model.ainvoke(payload), provider.timeout)
+                answer = await asyncio.wait_for(
+                    model.ainvoke(payload) if on_delta is None else _streamed(model, payload,
+                                                                              on_delta),
+                    provider.timeout)
             except PROVIDER_ERRORS as exc:
                 reason = plain(exc, provider.name, provider.timeout)
                 failures.append(reason)

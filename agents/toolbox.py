@@ -37,6 +37,7 @@ class Toolbox:
     events: list[AuditEvent] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     on_call: Callable[[ToolCall], Awaitable[None]] | None = None  # progress (API streaming)
+    on_delta: Callable[[str], Awaitable[None]] | None = None  # the answer's text as it comes
 
     async def _called(self, call: ToolCall) -> None:
         self.calls.append(call)

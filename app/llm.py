@@ -53,7 +53,7 @@ def providers(settings: Settings) -> list[Provider]:
                        key: SecretStr = key) -> BaseChatModel:
                 return CompatChatOpenAI(model=model, base_url=base, api_key=key, temperature=0,
                                         timeout=timeout, max_retries=0,
-                                        max_completion_tokens=most)
+                                        max_completion_tokens=most, stream_usage=True)
 
             price_in, price_out = settings.llm_prices.get(model, (0.0, 0.0))
             built.append(Provider("openai", model, private=settings.openai_private,

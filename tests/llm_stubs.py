@@ -107,6 +107,8 @@ class WireStub:
             return web.json_response({"error": {"message": "; ".join(problems),
                                                 "type": "invalid_request_error"}}, status=400)
         kind, value = self._next()
+        if body.get("stream"):
+            return await self._openai_stream(request, body, kind, value)
         message: dict[str, Any] = {"role": "assistant", "content": None}
         if kind == "tool":
             name, args = value
@@ -119,6 +121,37 @@ class WireStub:
             "choices": [{"index": 0, "message": message,
                          "finish_reason": "tool_calls" if kind == "tool" else "stop"}],
             "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}})
+
+    async def _openai_stream(self, request: web.Request, body: dict[str, Any], kind: str,
+                             value: Any) -> web.StreamResponse:
+        """Server-Sent Events as OpenAI streams them: text in pieces, a tool call in one
+        delta, the usage last when asked for (``stream_options.include_usage``)."""
+        head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+                "model": body["model"]}
+        if kind == "tool":
+            name, args = value
+            deltas = [{"role": "assistant", "tool_calls": [{
+                "index": 0, "id": f"call_{len(self.requests)}", "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)}}]}]
+        else:
+            words = str(value).split(" ")
+            deltas = [{"role": "assistant", "content": ""}] + [
+                {"content": w + ("" if i == len(words) - 1 else " ")}
+                for i, w in enumerate(words)]
+        chunks = [{**head, "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
+                  for d in deltas]
+        chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason":
+                                            "tool_calls" if kind == "tool" else "stop"}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            chunks.append({**head, "choices": [], "usage": {
+                "prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
 
     async def ollama(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

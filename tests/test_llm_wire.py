@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from agents.gateway import Provider
+from app.api import routes
 from app.llm import providers
+from app.services import Services, open_services
 from app.settings import load_settings
 from tests.confirm_support import Rig
 from tests.llm_stubs import STRICT_REFUSED, WireStub, serve
+from tests.sandbox_support import ThreadedSandbox
 from tests.test_agent import agent, ask, r
+from tests.test_api import auth
+from tests.test_decision_service import _settings
 
 __all__ = ["r"]  # the rig fixture
 
@@ -95,3 +103,38 @@ async def test_small_model_mode_offers_only_the_tools_that_fit(r: Rig, tmp_path:
     assert offered == ["analyze_performance"]
     assert reply.tools_called[0].tool == "analyze_performance"
     assert "analyze_performance" in stub.requests[0]["messages"][0]["content"]
+
+
+async def stream_events(services: Services, message: str) -> list[tuple[str, dict[str, Any]]]:
+    transport = httpx.ASGITransport(app=routes.build(services))
+    events: list[tuple[str, dict[str, Any]]] = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://api/api/v1/ai") as api, \
+            api.stream("POST", "/chat/stream", json={"message": message},
+                       headers=auth("alice")) as response:
+        kind = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line.removeprefix("data: "))))
+    return events
+
+
+async def test_the_chat_api_streams_the_answer_as_it_is_written_never_an_ungrounded_one(
+        database_url: str, sandbox: ThreadedSandbox, tmp_path: Path) -> None:
+    invented = "It is crashing due to a security vulnerability."
+    async with serve(WireStub([("text", invented), ("tool", ("list_pods", {})),
+                               ("text", "checkout-worker is crash-looping: OOMKilled.")])) as stub:
+        settings = load_settings(**_settings(database_url, sandbox, tmp_path), llm="openai",
+                                 openai_api_key="sk-test", openai_base_url=f"{stub.url}/v1",
+                                 openai_model="m")
+        async with open_services(settings) as services:
+            events = await stream_events(services, "why is my app crashing?")
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "session" and kinds[-1] == "answer" and "tool" in kinds
+    streamed = "".join(d["text"] for k, d in events if k == "delta")
+    assert streamed == "checkout-worker is crash-looping: OOMKilled."
+    assert events[-1][1]["reply"].startswith(streamed)
+    assert invented not in json.dumps(events)  # the first, ungrounded answer never shown
+    # not streamed until a tool ran: an answer about the cluster may not be shown before
+    assert [bool(body.get("stream")) for body in stub.requests] == [False, False, True]

@@ -172,11 +172,13 @@ def build(services: Services) -> FastAPI:
 
     @app.post(f"{PREFIX}/chat/stream", responses={
         **ERRORS, 200: {"content": {"text/event-stream": {}},
-                        "description": "events: session, tool (each as it finishes), answer"}})
+                        "description": "events: session, tool (each as it finishes), delta (the "
+                        "model's answer as it is written), answer"}})
     async def chat_stream(body: ChatRequest, found: dict[str, Any] = Depends(claims)
                           ) -> StreamingResponse:
         """The same turn as Server-Sent Events: ``session``, a ``tool`` event as each tool
-        finishes, then ``answer`` (the ChatResponse)."""
+        finishes, ``delta`` events with the model's answer as it is written (an LLM turn),
+        then ``answer`` (the ChatResponse, authoritative)."""
         check_size(body)
         session, ctx = await session_of(found, body.session_id)
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
@@ -184,11 +186,14 @@ def build(services: Services) -> FastAPI:
         async def progress(call: ToolCall) -> None:
             await queue.put(("tool", {"tool": call.tool, "args": call.args, "ok": call.ok}))
 
+        async def delta(text: str) -> None:
+            await queue.put(("delta", {"text": text}))
+
         async def turn() -> None:
             try:
                 reply = await services.agent.handle(Ask(ctx.slack_id, body.message, session,
                                                         request_id=ctx.request_id),
-                                                    progress, ctx)
+                                                    progress, ctx, delta)
                 await services.decisions.proposed([p.id for p in reply.proposals])
                 await queue.put(("answer", _chat(session, reply).model_dump()))
             finally:
