@@ -6,7 +6,7 @@ from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_ollama import ChatOllama
-from langchain_openai import ChatOpenAI
+from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from pydantic import SecretStr
 
 from agents.gateway import Provider
@@ -15,22 +15,31 @@ from app.settings import Settings
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 
 
-class CompatChatOpenAI(ChatOpenAI):
-    """ChatOpenAI whose requests every OpenAI-compatible server takes: an assistant message
-    that carries tool calls has ``content: ""``, never ``null`` (llama.cpp's server answers
-    a null with HTTP 500), and the output cap goes as ``max_tokens`` — the field llama.cpp,
-    vLLM, LM Studio and Azure all read (``max_completion_tokens``, which LangChain sends, is
-    ignored by some, and a small model then writes until its context is full)."""
+class _Compatible:
+    """Requests every OpenAI-compatible server takes: an assistant message that carries tool
+    calls has ``content: ""``, never ``null`` (llama.cpp's server answers a null with HTTP
+    500), and the output cap goes as ``max_tokens`` — the field llama.cpp, vLLM, LM Studio and
+    Azure all read (``max_completion_tokens``, which LangChain sends, is ignored by some, and
+    a small model then writes until its context is full)."""
 
     def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None,
                              **kwargs: Any) -> dict[str, Any]:
-        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        payload: dict[str, Any] = super()._get_request_payload(  # type: ignore[misc]
+            input_, stop=stop, **kwargs)
         for message in payload.get("messages") or []:
             if message.get("content") is None:
                 message["content"] = ""
         if "max_completion_tokens" in payload:
             payload["max_tokens"] = payload.pop("max_completion_tokens")
         return payload
+
+
+class CompatChatOpenAI(_Compatible, ChatOpenAI):
+    """OpenAI, vLLM, llama.cpp, LM Studio: any OpenAI-compatible endpoint."""
+
+
+class CompatAzureChatOpenAI(_Compatible, AzureChatOpenAI):
+    """Azure OpenAI: the resource's endpoint, a deployment and an API version."""
 
 
 def providers(settings: Settings) -> list[Provider]:
@@ -49,8 +58,13 @@ def providers(settings: Settings) -> list[Provider]:
             key, model = settings.openai_api_key, settings.openai_model
             base = settings.openai_base_url
 
-            def openai(model: str = model, base: str = base,
-                       key: SecretStr = key) -> BaseChatModel:
+            def openai(model: str = model, base: str = base, key: SecretStr = key,
+                       version: str | None = settings.openai_api_version) -> BaseChatModel:
+                if version:
+                    return CompatAzureChatOpenAI(
+                        azure_endpoint=base, azure_deployment=model, api_version=version,
+                        api_key=key, temperature=0, timeout=timeout, max_retries=0,
+                        max_completion_tokens=most, stream_usage=True)
                 return CompatChatOpenAI(model=model, base_url=base, api_key=key, temperature=0,
                                         timeout=timeout, max_retries=0,
                                         max_completion_tokens=most, stream_usage=True)

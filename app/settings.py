@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
+    openai_api_version: str | None = Field(default=None, description="Azure OpenAI: the API "
+                                           "version; then the base URL is the resource's "
+                                           "endpoint and the model its deployment name")
     llm: str = "auto"
 
     # Identity (issue #4): "static" reads DIRECTORY_FILE; "hexabase" links accounts by OAuth.

@@ -91,13 +91,15 @@ class WireStub:
     url: str = ""
     strict: bool = True
     fail: tuple[int, str] | None = None  # always answer this status and body
+    paths: list[str] = field(default_factory=list)
 
     def _next(self) -> tuple[str, Any]:
         return self.script.pop(0)
 
-    async def openai(self, request: web.Request) -> web.Response:
+    async def openai(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        self.paths.append(request.path_qs)
         if self.hang:
             await asyncio.sleep(60)
         if self.fail is not None:
@@ -180,6 +182,7 @@ class WireStub:
 async def serve(stub: WireStub) -> AsyncIterator[WireStub]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", stub.openai)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", stub.openai)
     app.router.add_post("/api/chat", stub.ollama)
     async with serve_app(app) as url:
         stub.url = url

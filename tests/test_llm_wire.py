@@ -26,13 +26,14 @@ from tests.test_decision_service import _settings
 __all__ = ["r"]  # the rig fixture
 
 
-def built(stub: WireStub, tmp_path: Path, name: str = "openai") -> list[Provider]:
+def built(stub: WireStub, tmp_path: Path, name: str = "openai",
+          **extra: Any) -> list[Provider]:
     """The providers ``hexabot run`` builds from settings, pointed at ``stub``."""
-    settings = load_settings(database_url="postgresql+asyncpg://x@127.0.0.1/x",
-                             directory_file=tmp_path / "directory.yaml", llm=name,
-                             openai_api_key="sk-test", openai_base_url=f"{stub.url}/v1",
-                             openai_model="smollm2", ollama_url=stub.url,
-                             llm_max_output_tokens=256)
+    settings = load_settings(**{"database_url": "postgresql+asyncpg://x@127.0.0.1/x",
+                                "directory_file": tmp_path / "directory.yaml", "llm": name,
+                                "openai_api_key": "sk-test", "openai_base_url": f"{stub.url}/v1",
+                                "openai_model": "smollm2", "ollama_url": stub.url,
+                                "llm_max_output_tokens": 256, **extra})
     return providers(settings)
 
 
@@ -47,6 +48,18 @@ async def test_every_request_is_one_a_strict_server_accepts(r: Rig, tmp_path: Pa
     assert not any(f'"{k}"' in keywords for k in STRICT_REFUSED)
     assistant = [m for m in second["messages"] if m["role"] == "assistant"]
     assert assistant and all(m["content"] == "" for m in assistant if m.get("tool_calls"))
+
+
+async def test_azure_openai_is_reached_by_deployment_and_api_version(
+        r: Rig, tmp_path: Path) -> None:
+    async with serve(WireStub([("tool", ("list_pods", {})), ("text", "all fine")])) as stub:
+        azure = built(stub, tmp_path, openai_base_url=stub.url, openai_model="gpt4o-prod",
+                      openai_api_version="2024-10-21")
+        reply = await agent(r, *azure).handle(ask("what runs?"))
+    assert reply.text.startswith("all fine")
+    assert stub.paths[0] == ("/openai/deployments/gpt4o-prod/chat/completions"
+                             "?api-version=2024-10-21")
+    assert stub.requests[0]["tool_choice"] == "auto" and stub.requests[0]["max_tokens"] == 256
 
 
 async def test_ollama_gets_an_output_cap(r: Rig, tmp_path: Path) -> None:
