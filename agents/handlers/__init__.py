@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from agents.toolbox import Toolbox
 from agents.types import Proposal
@@ -29,6 +30,19 @@ class Turn:
 
 
 Handler = Callable[[Turn], Awaitable[str]]
+
+
+def on_pod(turn: Turn, doing: str) -> tuple[dict[str, Any], Obj] | str:
+    """The understood arguments aimed at the pod of the turn's target (for reading its logs
+    or running in it), and that pod — or why there is none (``doing``: what it was for)."""
+    target = turn.understood.target
+    assert target is not None
+    pod = pod_of(turn, target)
+    if pod is None:
+        return f"{target.name} has no pods to {doing}."
+    args = {k: v for k, v in turn.understood.args.items() if k != "workload"}
+    args.update({"pod": pod.name, "namespace": pod.namespace})
+    return args, pod
 
 
 def pod_of(turn: Turn, target: Obj) -> Obj | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.handlers import Turn, pod_of
+from agents.handlers import Turn, on_pod
 from agents.handlers.next import after_logs, after_pods, after_status
 from agents.understand import Obj
 
@@ -40,16 +40,14 @@ async def status(turn: Turn) -> str:
 
 
 async def logs(turn: Turn) -> str:
-    target = turn.understood.target
-    assert target is not None
-    pod = pod_of(turn, target)
-    if pod is None:
-        return f"{target.name} has no pods to read logs from."
-    args = {k: v for k, v in turn.understood.args.items() if k != "workload"}
-    args.update({"pod": pod.name, "namespace": pod.namespace,
-                 "tail_lines": args.get("tail_lines", 50)})
+    found = on_pod(turn, "read logs from")
+    if isinstance(found, str):
+        return found
+    args, pod = found
+    args.setdefault("tail_lines", 50)
     result = await turn.box.read("view_logs", args)
-    after_logs(turn, target, pod, bool(args.get("previous")))
+    assert turn.understood.target is not None
+    after_logs(turn, turn.understood.target, pod, bool(args.get("previous")))
     return result.text
 
 

@@ -3,7 +3,7 @@ explicit verb, a resolved target and, for scaling, an amount); nothing is applie
 
 from __future__ import annotations
 
-from agents.handlers import Turn, pod_of, proposed_line
+from agents.handlers import Turn, on_pod, proposed_line
 from agents.understand.build import app_container
 
 
@@ -33,17 +33,15 @@ async def delete(turn: Turn) -> str:
 
 
 async def execute(turn: Turn) -> str:
-    target = turn.understood.target
-    assert target is not None
-    pod = pod_of(turn, target)
-    if pod is None:
-        return f"{target.name} has no pods to run a command in."
-    args = {k: v for k, v in turn.understood.args.items() if k != "workload"}
-    args.update({"pod": pod.name, "namespace": pod.namespace})
+    found = on_pod(turn, "run a command in")
+    if isinstance(found, str):
+        return found
+    args, pod = found
     if "container" not in args and len(pod.containers) > 1:
-        chosen = app_container(pod.containers, target.name)
+        name = pod.owner or pod.name
+        chosen = app_container(pod.containers, name)
         if chosen is None:
             return (f"{pod.name} has containers {', '.join(pod.containers)}: say which, "
-                    f"`exec {target.name} -c CONTAINER -- COMMAND`.")
+                    f"`exec {name} -c CONTAINER -- COMMAND`.")
         args["container"] = chosen
     return await _propose(turn, "exec_command", args)

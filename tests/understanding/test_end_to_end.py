@@ -103,3 +103,12 @@ async def test_restart_by_slang_and_a_statefulset_is_refused_by_name(
     assert proposal.tool == "restart" and proposal.args["kind"] == "deployment"
     db = await ask(bot, "restart user-db")
     assert db.proposals == () and "user-db is a StatefulSet" in db.text
+
+
+async def test_exec_picks_a_pod_and_the_app_container(
+        bot: tuple[UserChatAgent, ThreadedSandbox]) -> None:
+    ran = await ask(bot, "exec checkout-api -- cat /etc/hosts")
+    [proposal] = ran.proposals
+    assert proposal.tool == "exec_command" and proposal.args["container"] == "checkout-api"
+    assert str(proposal.args["pod"]).startswith("checkout-api-")
+    assert proposal.args["command"] in ("cat /etc/hosts", ["cat", "/etc/hosts"])
