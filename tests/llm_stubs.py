@@ -67,8 +67,13 @@ def _keywords(node: Any) -> set[str]:
 def strict_openai_problems(body: dict[str, Any]) -> list[str]:
     """Why a strict server would refuse ``body``: an assistant message with null content, tools
     without an explicit ``tool_choice``, no ``max_tokens``, unsupported schema keywords."""
-    problems = [f"messages[{i}].content is null" for i, m in enumerate(body.get("messages", []))
+    messages = body.get("messages", [])
+    problems = [f"messages[{i}].content is null" for i, m in enumerate(messages)
                 if m.get("content") is None]
+    asked = {c["id"] for m in messages for c in m.get("tool_calls") or []}
+    problems += [f"messages[{i}]: tool_call_id {m.get('tool_call_id')!r} answers no call"
+                 for i, m in enumerate(messages)
+                 if m.get("role") == "tool" and m.get("tool_call_id") not in asked]
     if body.get("tools"):
         if "tool_choice" not in body:
             problems.append("tools without tool_choice")
@@ -112,10 +117,12 @@ class WireStub:
         if body.get("stream"):
             return await self._openai_stream(request, body, kind, value)
         message: dict[str, Any] = {"role": "assistant", "content": None}
-        if kind == "tool":
-            name, args = value
-            message["tool_calls"] = [{"id": f"call_{len(self.requests)}", "type": "function",
-                                      "function": {"name": name, "arguments": json.dumps(args)}}]
+        if kind in ("tool", "tools"):  # "tools": several calls at once (parallel)
+            calls = [value] if kind == "tool" else value
+            message["tool_calls"] = [{"id": f"call_{len(self.requests)}_{i}", "type": "function",
+                                      "function": {"name": name, "arguments": json.dumps(args)}}
+                                     for i, (name, args) in enumerate(calls)]
+            kind = "tool"
         else:
             message["content"] = value
         return web.json_response({

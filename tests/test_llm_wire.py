@@ -50,6 +50,15 @@ async def test_every_request_is_one_a_strict_server_accepts(r: Rig, tmp_path: Pa
     assert assistant and all(m["content"] == "" for m in assistant if m.get("tool_calls"))
 
 
+async def test_parallel_tool_calls_are_each_run_and_answered(r: Rig, tmp_path: Path) -> None:
+    async with serve(WireStub([("tools", [("list_pods", {}), ("list_services", {})]),
+                               ("text", "Six pods behind two services.")])) as stub:
+        reply = await agent(r, *built(stub, tmp_path)).handle(ask("what runs in shop?"))
+    assert [c.tool for c in reply.tools_called] == ["list_pods", "list_services"]
+    answered = [m["tool_call_id"] for m in stub.requests[1]["messages"] if m["role"] == "tool"]
+    assert answered == ["call_1_0", "call_1_1"]
+
+
 async def test_azure_openai_is_reached_by_deployment_and_api_version(
         r: Rig, tmp_path: Path) -> None:
     async with serve(WireStub([("tool", ("list_pods", {})), ("text", "all fine")])) as stub:

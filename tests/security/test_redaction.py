@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from agents.agent import UserChatAgent
 from agents.gateway import Gateway, Provider
 from agents.memory import Memory
 from agents.types import Ask
+from app.llm import CompatChatOpenAI
 from tests.confirm_support import Rig, rig
 from tests.llm_stubs import ScriptedChatModel, WireStub, serve
 from tests.sandbox_support import ThreadedSandbox
@@ -205,9 +205,9 @@ def planted_conversation() -> tuple[list[Any], list[str]]:
 async def test_no_planted_secret_reaches_a_hosted_provider_over_the_wire() -> None:
     messages, planted = planted_conversation()
     async with serve(WireStub([("text", "It is the password.")])) as stub:
-        hosted = Provider("openai", "gpt-4o-mini", False, make=lambda: ChatOpenAI(
+        hosted = Provider("openai", "gpt-4o-mini", False, make=lambda: CompatChatOpenAI(
             model="gpt-4o-mini", base_url=f"{stub.url}/v1", api_key=SecretStr("sk-test"),
-            max_retries=0))
+            max_retries=0, max_completion_tokens=1024))
         answer = await Gateway([hosted], no_audit).complete(context(), messages, [])
     assert answer.message.content == "It is the password."
     sent = json.dumps(stub.requests[0])
@@ -240,9 +240,9 @@ async def test_secrets_in_pod_logs_never_reach_the_model_through_the_agent(
         "current": logs}}))
     async with serve(WireStub([("tool", ("view_logs", {"pod": pod})),
                                ("text", "Logs read.")])) as stub:
-        hosted = Provider("openai", "gpt-4o-mini", False, make=lambda: ChatOpenAI(
+        hosted = Provider("openai", "gpt-4o-mini", False, make=lambda: CompatChatOpenAI(
             model="gpt-4o-mini", base_url=f"{stub.url}/v1", api_key=SecretStr("sk-test"),
-            max_retries=0))
+            max_retries=0, max_completion_tokens=1024))
         agent = UserChatAgent(r.identity, r.flow, r.flow.clusters,
                               Gateway([hosted], r.flow.store.record), Memory(r.engine))
         reply = await agent.handle(Ask("U0ALICE", "show the web logs", "dm:U0ALICE"))
