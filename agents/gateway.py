@@ -136,10 +136,10 @@ class Gateway:
     async def complete(self, ctx: SecurityContext, messages: Sequence[BaseMessage],
                        tools: list[dict[str, Any]],
                        audit: Callable[[AuditEvent], Awaitable[None]] | None = None,
-                       tool_choice: str = "auto",
+                       tool_choice: str | dict[str, Any] = "auto",
                        on_delta: Callable[[str], Awaitable[None]] | None = None) -> Completion:
         """The first routed provider's answer.  ``tool_choice`` is always sent with tools
-        (``auto``; ``required`` to insist on one): servers differ on what its absence means.
+        (``auto``, or a tool named to insist on it): servers differ on what its absence means.
         With ``on_delta`` the answer is streamed and each piece of text is handed to it as it
         arrives (the returned message is still the whole answer, and authoritative)."""
         routed = self.route(ctx)

@@ -84,7 +84,8 @@ async def test_an_answer_without_reading_the_cluster_is_asked_again_with_a_tool_
     async with serve(WireStub([("text", invented), ("tool", ("list_pods", {})),
                                ("text", "checkout-worker is OOMKilled.")])) as stub:
         reply = await agent(r, *built(stub, tmp_path)).handle(ask("why is my app crashing?"))
-    assert [b["tool_choice"] for b in stub.requests] == ["auto", "required", "auto"]
+    assert [b["tool_choice"] for b in stub.requests] == [
+        "auto", {"type": "function", "function": {"name": "troubleshoot_issues"}}, "auto"]
     assert reply.mode == "llm" and invented not in reply.text
     assert reply.tools_called[0].tool == "list_pods"
 
