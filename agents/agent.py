@@ -135,6 +135,7 @@ class UserChatAgent:
     memory: Memory | None = None
     command: CommandMode = field(default_factory=CommandMode)
     tool_routing: str = "all"  # "routed": offer the model only the tools the request fits
+    turn_output_tokens: int = 4096  # what all model calls of one turn may write together
     _tool_cache: dict[tuple[str, str, str], tuple[float, list[str]]] = field(
         default_factory=dict)
     # What was suggested after each session's last answer (``help`` repeats it); bounded.
@@ -226,7 +227,7 @@ class UserChatAgent:
                      for t in history]
         messages.append(HumanMessage(text))
         schemas = [tool_schema(n) for n in names]
-        tool_calls = 0
+        tool_calls = written = 0
         provider, insisted = "", False
         choice: str | dict[str, Any] = "auto"
         for _ in range(MAX_MODEL_CALLS):
@@ -237,6 +238,10 @@ class UserChatAgent:
                 on_delta=box.on_delta if grounded else None)
             provider = f"{completion.provider.name}/{completion.provider.model}"
             answer, choice = completion.message, "auto"
+            written += completion.output_tokens
+            if written > self.turn_output_tokens:  # the turn's budget, whatever each call's
+                return self._stopped(box, provider, f"{written} output tokens (the turn's "
+                                     f"budget is {self.turn_output_tokens})")
             if not answer.tool_calls:
                 if not box.calls and about_the_cluster(text):  # not grounded in this turn
                     if not insisted:  # once more, naming the tool the request fits

@@ -109,7 +109,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             where = "HEXABOT_WORKFLOWS_DIR" if settings.workflows_dir else "workflow templates"
             raise ConfigError([f"{where}: {exc}"]) from exc
         agent = UserChatAgent(identity, decisions, clusters, gateway, memory,
-                              command=CommandMode(orchestrator), tool_routing=settings.llm_tools)
+                              command=CommandMode(orchestrator), tool_routing=settings.llm_tools,
+                              turn_output_tokens=settings.llm_turn_output_tokens)
         try:
             yield Services(settings=settings, database=database, identity=identity,
                            store=store, link_flow=flow, clusters=clusters, pricing=pricing,

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     llm_tools: Literal["all", "routed"] = Field(default="all", description="routed: offer "
                                                 "the model only the tools the request fits "
                                                 "(small models)")
+    llm_turn_output_tokens: int = Field(default=4096, ge=64, le=262144, description="what all "
+                                        "model calls of one turn may write together")
     llm_max_output_tokens: int = Field(default=1024, ge=16, le=32768, description="per model "
                                        "call: a small model never fills its context")
     openai_private: bool = Field(default=False, description="the OpenAI-compatible endpoint is "

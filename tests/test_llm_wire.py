@@ -161,3 +161,12 @@ async def test_the_chat_api_streams_the_answer_as_it_is_written_never_an_ungroun
     assert invented not in json.dumps(events)  # the first, ungrounded answer never shown
     # not streamed until a tool ran: an answer about the cluster may not be shown before
     assert [bool(body.get("stream")) for body in stub.requests] == [False, False, True]
+
+
+async def test_a_turn_stops_at_its_output_budget(r: Rig, tmp_path: Path) -> None:
+    async with serve(WireStub([("tool", ("list_pods", {}))] * 6)) as stub:
+        bot = agent(r, *built(stub, tmp_path))
+        bot.turn_output_tokens = 120  # each stub call writes 50
+        reply = await bot.handle(ask("what runs in shop?"))
+    assert reply.text.startswith("I stopped after 150 output tokens (the turn's budget is 120)")
+    assert len(stub.requests) == 3 and [c.tool for c in reply.tools_called] == ["list_pods"] * 2
