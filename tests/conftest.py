@@ -6,6 +6,7 @@ or ``HEXABOT_TEST_DATABASE_URL``), dropped afterwards.  ClickHouse starts once, 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -13,8 +14,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from app import migrate
 from app.database import asyncpg_url, drop_database, ensure_database
 from tests.sandbox_support import ThreadedSandbox
 from tests.services import ClickHouse, ServiceError, postgres_admin_url, start_clickhouse
@@ -30,11 +34,46 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.cleanup()  # type: ignore[attr-defined]
 
 
+@pytest.fixture(scope="session")
+def migrated_template(pg_admin_url: str) -> str:
+    """A database migrated to head once per session, copied for each test (much faster than
+    running every migration again)."""
+    admin = asyncpg_url(pg_admin_url)
+    name = f"template_{uuid.uuid4().hex[:12]}"
+
+    async def make() -> None:
+        await ensure_database(admin, name)
+        engine = create_async_engine(admin.set(database=name).render_as_string(
+            hide_password=False))
+        try:
+            await migrate.migrate(engine)
+        finally:
+            await engine.dispose()  # a template may have no connections when it is copied
+
+    asyncio.run(make())
+    return name
+
+
 @pytest.fixture
-async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
-    """A fresh, empty database for this test (asyncpg URL string)."""
+async def database_url(pg_admin_url: str, migrated_template: str) -> AsyncIterator[str]:
+    """A fresh database for this test, already migrated to head (asyncpg URL string)."""
     admin = asyncpg_url(pg_admin_url)
     name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(
+        hide_password=False))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+    finally:
+        await conn.close()
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    await drop_database(admin, name)
+
+
+@pytest.fixture
+async def empty_database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database (never migrated) for this test."""
+    admin = asyncpg_url(pg_admin_url)
+    name = f"e_{uuid.uuid4().hex[:12]}"
     await ensure_database(admin, name)
     yield admin.set(database=name).render_as_string(hide_password=False)
     await drop_database(admin, name)

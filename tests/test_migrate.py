@@ -12,8 +12,8 @@ from app import migrate
 from tests.conftest import run_cli
 
 
-async def _versions(database_url: str) -> list[str]:
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+async def _versions(empty_database_url: str) -> list[str]:
+    conn = await asyncpg.connect(empty_database_url.replace("postgresql+asyncpg", "postgresql"))
     try:
         return [row[0] for row in await conn.fetch("SELECT version_num FROM alembic_version")]
     finally:
@@ -21,20 +21,20 @@ async def _versions(database_url: str) -> list[str]:
 
 
 async def test_migrate_twice_is_a_no_op(
-    database_url: str, clean_env: dict[str, str], tmp_path: Path
+    empty_database_url: str, clean_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**clean_env, "HEXABOT_DATABASE_URL": database_url}
+    env = {**clean_env, "HEXABOT_DATABASE_URL": empty_database_url}
     first = run_cli(["migrate"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "migrated empty schema -> " in first.stdout
     second = run_cli(["migrate"], env, tmp_path)
     assert second.returncode == 0, second.stderr
     assert "nothing to do" in second.stdout
-    assert await _versions(database_url) == [migrate.head_revision()]
+    assert await _versions(empty_database_url) == [migrate.head_revision()]
 
 
-async def test_concurrent_migrations_do_not_race(database_url: str) -> None:
-    engines = [create_async_engine(database_url) for _ in range(4)]
+async def test_concurrent_migrations_do_not_race(empty_database_url: str) -> None:
+    engines = [create_async_engine(empty_database_url) for _ in range(4)]
     try:
         states = await asyncio.gather(*(migrate.migrate(engine) for engine in engines))
     finally:
@@ -42,15 +42,15 @@ async def test_concurrent_migrations_do_not_race(database_url: str) -> None:
             await engine.dispose()
     assert sum(state.changed for state in states) == 1
     assert all(state.after == migrate.head_revision() for state in states)
-    assert await _versions(database_url) == [migrate.head_revision()]
+    assert await _versions(empty_database_url) == [migrate.head_revision()]
 
 
 async def test_concurrent_cli_processes(
-    database_url: str, clean_env: dict[str, str], tmp_path: Path
+    empty_database_url: str, clean_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**clean_env, "HEXABOT_DATABASE_URL": database_url}
+    env = {**clean_env, "HEXABOT_DATABASE_URL": empty_database_url}
     results = await asyncio.gather(
         *(asyncio.to_thread(run_cli, ["migrate"], env, tmp_path) for _ in range(3)))
     assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
     assert sum("migrated empty schema" in r.stdout for r in results) == 1
-    assert await _versions(database_url) == [migrate.head_revision()]
+    assert await _versions(empty_database_url) == [migrate.head_revision()]
