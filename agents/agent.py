@@ -230,9 +230,10 @@ class UserChatAgent:
         tool_calls = written = 0
         provider, insisted = "", False
         choice: str | dict[str, Any] = "auto"
+        cluster = about_the_cluster(text)  # then an answer must come from this turn's tools
         for _ in range(MAX_MODEL_CALLS):
             # Stream only what may be shown: an answer about the cluster once a tool ran.
-            grounded = bool(box.calls) or not about_the_cluster(text)
+            grounded = bool(box.calls) or not cluster
             completion = await self.gateway.complete(
                 box.ctx, messages, schemas, box.record, tool_choice=choice,
                 on_delta=box.on_delta if grounded else None)
@@ -243,7 +244,7 @@ class UserChatAgent:
                 return self._stopped(box, provider, f"{written} output tokens (the turn's "
                                      f"budget is {self.turn_output_tokens})")
             if not answer.tool_calls:
-                if not box.calls and about_the_cluster(text):  # not grounded in this turn
+                if not box.calls and cluster:  # not grounded in this turn
                     if not insisted:  # once more, naming the tool the request fits
                         choice, insisted = insist(text, names), True
                         continue

@@ -106,8 +106,12 @@ class CommandMode:
         match = WORKFLOW.fullmatch(lowered)
         if match:
             return await self.workflow(turn, match.group("workflow"))
-        turn.inventory = await inventory(turn.box.env, turn.box.ctx)
-        turn.understood = found = understand(turn.text, turn.inventory)
+        if re.fullmatch(r"help|\?|commands|workflows", lowered):  # nothing to look up
+            turn.understood = Understanding("help" if lowered != "workflows" else "workflows")
+        else:
+            turn.inventory = await inventory(turn.box.env, turn.box.ctx)
+            turn.understood = understand(turn.text, turn.inventory)
+        found = turn.understood
         if found.intent == "help":
             turn.suggest(*last)
             after = ("\nAfter the last answer, try: " + ", ".join(f"`{c}`" for c in last)

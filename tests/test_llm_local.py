@@ -45,7 +45,8 @@ async def test_the_agent_end_to_end_against_a_real_model_server(
     for question in QUESTIONS:
         reply = await bot.handle(ask(question))
         assert "no LLM answered" not in reply.text, reply.text  # every request accepted
-        assert all(c.ok or c.text for c in reply.tools_called)  # parsed and run, or said why
+        refused = [c for c in reply.tools_called if not c.ok]  # a reason, never a traceback
+        assert all(c.text.strip() and "Traceback" not in c.text for c in refused), refused
         record.append({"question": question, "mode": reply.mode,
                        "tools": [c.tool for c in reply.tools_called],
                        "proposals": [p.tool for p in reply.proposals],
@@ -54,6 +55,9 @@ async def test_the_agent_end_to_end_against_a_real_model_server(
     assert after["spec"] == before["spec"]  # proposals only: nothing executed
     rows = await r.rows("SELECT count(*) AS n FROM pending_actions WHERE state <> 'pending'")
     assert rows[0]["n"] == 0
+    audited = await r.rows("SELECT count(*) AS n FROM audit_outbox WHERE event->>'kind' IN "
+                           "('tool.read', 'tool.write', 'tool.refused', 'confirmation.propose')")
+    assert audited[0]["n"] >= sum(len(x["tools"]) for x in record)  # each call was audited
     save(Path(os.environ.get("HEXABOT_LLM_LOCAL_RECORD", tmp_path / "llm_local.json")), record)
 
 
