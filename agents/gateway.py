@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import ollama
-import openai
-from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -33,8 +31,18 @@ from tools.errors import HexabotError
 from tools.redact import redact
 from tools.security import SecurityContext
 
-PROVIDER_ERRORS = (TimeoutError, OSError, ValueError, httpx.HTTPError, openai.OpenAIError,
-                   ollama.ResponseError)
+if TYPE_CHECKING:
+    from langchain_core.language_models.chat_models import BaseChatModel
+
+
+def provider_errors() -> tuple[type[BaseException], ...]:
+    """What a failed model call raises.  The SDKs' own errors are named only once a provider
+    has loaded its SDK (nothing else can raise them), so no caller pays for importing them."""
+    errors: list[type[BaseException]] = [TimeoutError, OSError, ValueError, httpx.HTTPError]
+    for module, name in (("openai", "OpenAIError"), ("ollama", "ResponseError")):
+        if module in sys.modules:
+            errors.append(getattr(sys.modules[module], name))
+    return tuple(errors)
 
 
 @dataclass(frozen=True)
@@ -158,7 +166,7 @@ class Gateway:
                     model.ainvoke(payload) if on_delta is None else _streamed(model, payload,
                                                                               on_delta),
                     provider.timeout)
-            except PROVIDER_ERRORS as exc:
+            except provider_errors() as exc:
                 reason = plain(exc, provider.name, provider.timeout)
                 failures.append(reason)
                 await (audit or self.audit)(self._event(ctx, provider, began, 0, 0, 0.0,

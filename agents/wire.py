@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any
 
 import httpx
-import openai
 
 log = logging.getLogger("hexabot.llm")
 KEPT = ("type", "description", "properties", "required", "items", "enum", "minimum",
@@ -60,15 +60,18 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def plain(exc: BaseException, provider: str, timeout: float) -> str:
     """One line about a failed model call: what kind of failure, never the server's words."""
-    if isinstance(exc, TimeoutError | openai.APITimeoutError | httpx.TimeoutException):
+    sdk = sys.modules.get("openai")  # its errors exist only once a provider has loaded it
+    if isinstance(exc, TimeoutError | httpx.TimeoutException) or (
+            sdk is not None and isinstance(exc, sdk.APITimeoutError)):
         what = f"did not answer within {timeout:g} s"
-    elif isinstance(exc, openai.APIConnectionError | httpx.ConnectError | OSError):
+    elif isinstance(exc, httpx.ConnectError | OSError) or (
+            sdk is not None and isinstance(exc, sdk.APIConnectionError)):
         what = "could not be reached"
-    elif isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+    elif sdk is not None and isinstance(exc, sdk.AuthenticationError | sdk.PermissionDeniedError):
         what = "refused our credentials"
-    elif isinstance(exc, openai.RateLimitError):
+    elif sdk is not None and isinstance(exc, sdk.RateLimitError):
         what = "is rate limiting us"
-    elif isinstance(exc, openai.APIStatusError):
+    elif sdk is not None and isinstance(exc, sdk.APIStatusError):
         what = (f"failed with a server error (HTTP {exc.status_code})" if exc.status_code >= 500
                 else f"refused the request (HTTP {exc.status_code})")
     elif isinstance(exc, json.JSONDecodeError | ValueError):

@@ -30,10 +30,6 @@ from app import (
     failures,
     logs,
 )
-from app import doctor as doctor_mod
-from app import migrate as migrate_mod
-from app.audit import clickhouse
-from app.database import open_database
 from app.settings import ConfigError, Settings
 
 cli = typer.Typer(
@@ -65,6 +61,10 @@ def version_cmd() -> None:
 @cli.command("migrate")
 def migrate_cmd(ctx: typer.Context) -> None:
     """Apply the PostgreSQL migrations (idempotent; safe to run from several processes)."""
+    from app import migrate as migrate_mod
+    from app.audit import clickhouse
+    from app.database import open_database
+
     settings = settings_of(ctx)
 
     async def run() -> migrate_mod.MigrationState:
@@ -86,6 +86,8 @@ def migrate_cmd(ctx: typer.Context) -> None:
 @cli.command("doctor")
 def doctor_cmd(ctx: typer.Context) -> None:
     """Check every configured dependency; exit 1 if a configured one (or a setting) fails."""
+    from app import doctor as doctor_mod
+
     try:
         settings = settings_of(ctx)
     except ConfigError as exc:

@@ -16,24 +16,16 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from app.audit import clickhouse, reader, shipper
-from app.database import open_database
-from app.identity import static
-from app.settings import Settings, load_settings
-from tools.audit import verify_chain
+from app.cli_identity import settings_with_directory
+from app.settings import Settings
 
 audit_cli = typer.Typer(help="Read, verify and ship the audit trail.", no_args_is_help=True)
 out = Console(soft_wrap=True)
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    root = ctx.find_root()
-    if not isinstance(root.obj, Settings):
-        root.obj = load_settings()
-    return root.obj
-
-
 def parse_since(text: str | None) -> datetime | None:
+    from app.audit import reader
+
     try:
         return reader.since(text)
     except ValueError as exc:
@@ -56,6 +48,8 @@ async def _slack_id(settings: Settings, who: str) -> str:
     if SLACK_ID.match(who):
         return who
     if settings.identity_provider == "static" and settings.directory_file is not None:
+        from app.identity import static
+
         try:
             entry = await static.load(settings.directory_file).lookup(who)
         except static.DirectoryError as exc:
@@ -75,7 +69,10 @@ def tail(ctx: typer.Context, user: str = typer.Option(None, "--user",
          since: str = typer.Option(None, "--since", help="e.g. 30m, 1h, 2d"),
          limit: int = typer.Option(50, "--limit", min=1, max=10000)) -> None:
     """Show recent audit events, newest last."""
-    settings, start = _settings(ctx), parse_since(since)
+    from app.audit import reader
+    from app.database import open_database
+
+    settings, start = settings_with_directory(ctx, None), parse_since(since)
 
     actor = asyncio.run(_slack_id(settings, user)) if user else None
 
@@ -94,7 +91,11 @@ def tail(ctx: typer.Context, user: str = typer.Option(None, "--user",
 @audit_cli.command("verify")
 def verify(ctx: typer.Context) -> None:
     """Recompute the hash chain; exit 1 and name the events if anything was altered."""
-    settings = _settings(ctx)
+    from app.audit import clickhouse, shipper
+    from app.database import open_database
+    from tools.audit import verify_chain
+
+    settings = settings_with_directory(ctx, None)
 
     async def run() -> tuple[str, list[tuple[int, str, str, dict[str, Any]]]]:
         if settings.clickhouse_url is not None:
@@ -115,7 +116,10 @@ def verify(ctx: typer.Context) -> None:
 @audit_cli.command("ship")
 def ship(ctx: typer.Context) -> None:
     """Ship every unshipped outbox event to ClickHouse now."""
-    settings = _settings(ctx)
+    from app.audit import shipper
+    from app.database import open_database
+
+    settings = settings_with_directory(ctx, None)
     if settings.clickhouse_url is None:
         out.print("HEXABOT_CLICKHOUSE_URL is not set: events stay in the Postgres outbox.")
         raise typer.Exit(1)

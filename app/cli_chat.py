@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from agents.types import Ask, Reply
-from app.cli_identity import AS, DIRECTORY, settings_with_directory
-from app.identity.service import IdentityError
-from app.services import open_services
+from app.cli_identity import AS, DIRECTORY, services
+
+if TYPE_CHECKING:
+    from agents.types import Reply
 
 out = Console(soft_wrap=True)
 WORKSPACE = typer.Option(None, "--workspace", help="one of your workspaces")
@@ -38,26 +39,26 @@ def register(cli: typer.Typer) -> None:
             namespace: str = NAMESPACE,
             as_json: bool = typer.Option(False, "--json", help="structured reply")) -> None:
         """Ask the agent one question, as a user; prints the reply and any proposals."""
+        from agents.types import Ask
+
         async def run() -> Reply:
-            async with open_services(settings_with_directory(ctx, directory)) as services:
-                me = await services.identity.context(who)
-                reply = await services.agent.handle(Ask(
+            async with services(ctx, directory) as opened:
+                me = await opened.identity.context(who)
+                reply = await opened.agent.handle(Ask(
                     me.slack_id, text, f"cli:{me.slack_id}", workspace, namespace))
-                await services.decisions.proposed([p.id for p in reply.proposals])
+                await opened.decisions.proposed([p.id for p in reply.proposals])
                 return reply
-        try:
-            _print(asyncio.run(run()), as_json)
-        except IdentityError as exc:
-            Console(stderr=True).print(str(exc), markup=False, highlight=False)
-            raise typer.Exit(1) from exc
+        _print(asyncio.run(run()), as_json)
 
     @cli.command("chat")
     def chat(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY,
              workspace: str = WORKSPACE, namespace: str = NAMESPACE) -> None:
         """An interactive session with the agent (empty line or Ctrl-D to leave)."""
+        from agents.types import Ask
+
         async def run() -> None:
-            async with open_services(settings_with_directory(ctx, directory)) as services:
-                me = await services.identity.context(who)
+            async with services(ctx, directory) as opened:
+                me = await opened.identity.context(who)
                 out.print(f"Hexabot, acting as {me.name} in {me.workspace}/{me.namespace}. "
                           "Type `help`; an empty line ends.", highlight=False)
                 while True:
@@ -67,10 +68,6 @@ def register(cli: typer.Typer) -> None:
                         break
                     if not text.strip():
                         break
-                    _print(await services.agent.handle(Ask(
+                    _print(await opened.agent.handle(Ask(
                         me.slack_id, text, f"cli:{me.slack_id}", workspace, namespace)), False)
-        try:
-            asyncio.run(run())
-        except IdentityError as exc:
-            Console(stderr=True).print(str(exc), markup=False, highlight=False)
-            raise typer.Exit(1) from exc
+        asyncio.run(run())

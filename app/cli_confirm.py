@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_identity import AS, DIRECTORY, settings_with_directory
-from app.identity.service import IdentityError
-from app.services import open_services
-from confirmations.flow import Decision
+from app.cli_identity import AS, DIRECTORY, services
+
+if TYPE_CHECKING:
+    from confirmations.flow import Decision
 
 out = Console(soft_wrap=True)
 
@@ -25,16 +26,16 @@ out = Console(soft_wrap=True)
 def _decide(ctx: typer.Context, directory: Path | None, action_id: str, who: str,
             approve: bool) -> None:
     async def run() -> tuple[Decision, list[str]]:
-        async with open_services(settings_with_directory(ctx, directory)) as services:
-            flow = services.confirmations
+        async with services(ctx, directory) as opened:
+            flow = opened.confirmations
             decision = await (flow.approve(action_id, who) if approve
                               else flow.reject(action_id, who))
             if not decision.ok:
                 return decision, []
-            me = (await services.identity.whoami(who)).entry.slack_id
-            resumed = await services.decisions.decided(action_id, decision.action, me)
+            me = (await opened.identity.whoami(who)).entry.slack_id
+            resumed = await opened.decisions.decided(action_id, decision.action, me)
             return decision, [run.text() if owner.slack_id == me
-                              or not services.orchestrator.private(run)
+                              or not opened.orchestrator.private(run)
                               else f"workflow {run.workflow} ({run.state}): its report is "
                                    f"private to {owner.slack_id}"
                               for owner, run in resumed]
@@ -53,11 +54,11 @@ def register(cli: typer.Typer) -> None:
     def pending(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY) -> None:
         """List pending actions you asked for or may approve."""
         async def run() -> None:
-            async with open_services(settings_with_directory(ctx, directory)) as services:
-                me = await services.identity.whoami(who)
+            async with services(ctx, directory) as opened:
+                me = await opened.identity.whoami(who)
                 actions = [a for w in me.entry.workspaces
-                           for a in await services.confirmations.pending_for(
-                               await services.identity.context(who, workspace_id=w.id))]
+                           for a in await opened.confirmations.pending_for(
+                               await opened.identity.context(who, workspace_id=w.id))]
                 rows = [(a.id, a.requester, a.namespace, a.risk,
                          f"{len(a.approvals)}/{a.approvals_needed}"
                          + (" (not the requester)" if a.two_person else ""),
@@ -75,11 +76,7 @@ def register(cli: typer.Typer) -> None:
                 for row in rows:
                     table.add_row(*row)
                 out.print(table)
-        try:
-            asyncio.run(run())
-        except IdentityError as exc:
-            Console(stderr=True).print(str(exc), markup=False)
-            raise typer.Exit(1) from exc
+        asyncio.run(run())
 
     @cli.command("approve")
     def approve(ctx: typer.Context, action_id: str, who: str = AS,

@@ -11,8 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app import evals
-from app.evals.run import PROVIDERS, run
 from app.settings import Settings
 
 out = Console(soft_wrap=True)
@@ -30,7 +28,9 @@ def eval_cmd(ctx: typer.Context,
                                         "each scenario's wording (LLM-as-judge)")) -> None:
     """Run scenarios against a provider: what it called, proposed and said, checked; exit 1
     if any failed."""
+    from app import evals
     from app.cli import settings_of
+    from app.evals.run import PROVIDERS, run
 
     if provider not in PROVIDERS:
         raise evals.ScenarioError(f"--provider {provider!r}: expected one of "

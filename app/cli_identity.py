@@ -1,7 +1,12 @@
 """CLI commands about who you are: whoami, workspace, namespace, login, logout.
 
 Each takes ``--as`` (a Slack user id, or a name in the static directory) and ``--directory``
-(overrides ``HEXABOT_DIRECTORY_FILE``).  They call the same IdentityService as Slack does.
+(overrides ``HEXABOT_DIRECTORY_FILE``).  They call the same IdentityService as Slack does; a
+refusal (an :class:`~app.identity.service.IdentityError`) reaches the CLI's one error boundary
+(:func:`app.cli.main`: one line, exit 1).
+
+The CLI modules import the services (the agent, LangChain, the Kubernetes client) when a
+command opens them, not when the CLI starts: ``--help`` and ``version`` stay instant.
 """
 
 from __future__ import annotations
@@ -10,19 +15,19 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
-from aiohttp import web
 from rich.console import Console
 
 from app import tracing
-from app.identity import callback
-from app.identity.hexabase import Linked
-from app.identity.service import IdentityError
-from app.services import Services, open_services
 from app.settings import Settings, load_settings
 from tools.security import SecurityContext
+
+if TYPE_CHECKING:
+    from app.identity.hexabase import Linked
+    from app.services import Services
 
 AS = typer.Option(..., "--as", help="Slack user id (or directory name) to act as")
 DIRECTORY = typer.Option(None, "--directory", help="Static directory YAML (overrides "
@@ -40,31 +45,26 @@ def settings_with_directory(ctx: typer.Context, directory: Path | None) -> Setti
 
 
 @contextlib.asynccontextmanager
-async def _services(ctx: typer.Context, directory: Path | None) -> AsyncIterator[Services]:
-    async with open_services(settings_with_directory(ctx, directory)) as services:
-        yield services
+async def services(ctx: typer.Context, directory: Path | None) -> AsyncIterator[Services]:
+    """Every service, for one command (see :func:`app.services.open_services`)."""
+    from app.services import open_services
 
-
-def _fail(exc: IdentityError) -> typer.Exit:
-    Console(stderr=True).print(str(exc), markup=False, highlight=False)
-    return typer.Exit(1)
+    async with open_services(settings_with_directory(ctx, directory)) as opened:
+        yield opened
 
 
 def _show_or_switch(ctx: typer.Context, directory: Path | None, who: str, name: str | None,
                     what: str) -> None:
     async def run() -> SecurityContext:
-        async with _services(ctx, directory) as services:
-            identity = services.identity
+        async with services(ctx, directory) as opened:
+            identity = opened.identity
             if not name:
                 return await identity.context(who)
             if what == "workspace":
                 return await identity.switch_workspace(who, name)
             return await identity.switch_namespace(who, name)
 
-    try:
-        context = asyncio.run(run())
-    except IdentityError as exc:
-        raise _fail(exc) from exc
+    context = asyncio.run(run())
     if what == "workspace":
         out.print(f"workspace: {context.workspace} (namespace {context.namespace})",
                   highlight=False)
@@ -78,8 +78,8 @@ def register(cli: typer.Typer) -> None:
     def whoami(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY) -> None:
         """Show your identity, workspace, namespace and how Hexabot reaches your cluster."""
         async def run() -> None:
-            async with _services(ctx, directory) as services:
-                me = await services.identity.whoami(who)
+            async with services(ctx, directory) as opened:
+                me = await opened.identity.whoami(who)
                 c = me.context
                 out.print(f"{c.name} (Slack {c.slack_id}, Hexabase {c.hexabase_user})",
                           highlight=False)
@@ -90,10 +90,7 @@ def register(cli: typer.Typer) -> None:
                           highlight=False)
                 out.print(f"cluster access: {c.credentials.describe()}; workspace identity "
                           f"{c.workspace_id} (name and cluster)", highlight=False)
-        try:
-            asyncio.run(run())
-        except IdentityError as exc:
-            raise _fail(exc) from exc
+        asyncio.run(run())
 
     @cli.command("workspace")
     def workspace(ctx: typer.Context, name: str = typer.Argument(None), who: str = AS,
@@ -123,14 +120,19 @@ def register(cli: typer.Typer) -> None:
     def logout(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY) -> None:
         """Forget your link, cached credentials, context and conversation memory."""
         async def run() -> None:
-            async with _services(ctx, directory) as services:
-                deleted = await services.identity.logout(who)
+            async with services(ctx, directory) as opened:
+                deleted = await opened.identity.logout(who)
                 out.print("forgotten: " + ", ".join(f"{n} {t}" for t, n in deleted.items()),
                           highlight=False)
         asyncio.run(run())
 
 
 async def _login(settings: Settings, who: str, wait: bool) -> None:
+    from aiohttp import web
+
+    from app.identity import callback
+    from app.services import open_services
+
     async with open_services(settings) as services:
         assert services.link_flow is not None
         out.print(await services.link_flow.start(who), highlight=False, soft_wrap=True)

@@ -14,13 +14,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from app.cli_identity import AS, DIRECTORY, settings_with_directory
-from app.identity.service import IdentityError
+from app.cli_identity import AS, DIRECTORY, services, settings_with_directory
 from app.pairs import parse_pairs, read_local_file
-from app.services import load_policy, open_services
-from confirmations import explain, rules
-from confirmations.flow import WRITE_TOOLS
-from tools import errors
 
 policy_cli = typer.Typer(help="Guardrail policies: show, check and explain decisions.",
                          no_args_is_help=True)
@@ -30,15 +25,17 @@ err = Console(stderr=True)
 
 async def _explain(directory: Path | None, ctx: typer.Context, who: str, tool: str,
                    pairs: list[str], workspace: str | None, namespace: str | None) -> str:
-    async with open_services(settings_with_directory(ctx, directory)) as services:
-        security = await services.identity.context(who, workspace=workspace,
-                                                   namespace=namespace)
+    from confirmations import explain
+
+    async with services(ctx, directory) as opened:
+        security = await opened.identity.context(who, workspace=workspace,
+                                                 namespace=namespace)
         if not tool:
-            return explain.overview(services.confirmations.guardrails, security)
-        found = await services.confirmations.explain(security, tool,
-                                                     parse_pairs(pairs, read_local_file))
+            return explain.overview(opened.confirmations.guardrails, security)
+        found = await opened.confirmations.explain(security, tool,
+                                                   parse_pairs(pairs, read_local_file))
         return (f"as {security.name} in {security.workspace}/{security.namespace} "
-                f"({services.confirmations.guardrails.source})\n" + explain.text(found))
+                f"({opened.confirmations.guardrails.source})\n" + explain.text(found))
 
 
 def _print(text: str) -> None:
@@ -52,23 +49,14 @@ def explain_cmd(ctx: typer.Context, tool: str = typer.Argument(..., help="write 
                 workspace: str = typer.Option(None, "--workspace"),
                 namespace: str = typer.Option(None, "--namespace")) -> None:
     """Which rules apply to TOOL with these arguments, and the decision — without acting."""
-    try:
-        _print(asyncio.run(_explain(directory, ctx, who, tool, pairs or [], workspace,
-                                    namespace)))
-    except (errors.ToolError, IdentityError) as exc:
-        err.print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(1) from exc
+    _print(asyncio.run(_explain(directory, ctx, who, tool, pairs or [], workspace, namespace)))
 
 
 @policy_cli.command("show")
 def show_cmd(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY,
              workspace: str = typer.Option(None, "--workspace")) -> None:
     """The rules that can apply to a user (their workspace and namespaces)."""
-    try:
-        _print(asyncio.run(_explain(directory, ctx, who, "", [], workspace, None)))
-    except IdentityError as exc:
-        err.print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(1) from exc
+    _print(asyncio.run(_explain(directory, ctx, who, "", [], workspace, None)))
 
 
 @policy_cli.command("check")
@@ -76,6 +64,10 @@ def check_cmd(ctx: typer.Context,
               file: Path = typer.Argument(None, help="policy YAML (default: "
                                           "HEXABOT_POLICY_FILE, else the built-in one)")) -> None:
     """Validate a policy file and list its rules."""
+    from app.services import load_policy
+    from confirmations import explain, rules
+    from confirmations.flow import WRITE_TOOLS
+
     try:
         policy = (rules.load(file, WRITE_TOOLS) if file is not None
                   else load_policy(settings_with_directory(ctx, None)).policy)

@@ -13,20 +13,19 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_identity import AS, DIRECTORY, settings_with_directory
-from app.identity.service import IdentityError
+from app.cli_identity import AS, DIRECTORY, services
 from app.pairs import parse_pairs, read_local_file
-from app.services import open_services
-from tools import errors, registry
-from tools.analysis import engine
+from tools import errors
 from tools.audit import AuditEvent
-from tools.spec import ActionPlan, Effect
+
+if TYPE_CHECKING:
+    from tools.spec import ActionPlan
 
 tools_cli = typer.Typer(help="List and run the Kubernetes tools as a user.",
                         no_args_is_help=True)
@@ -45,12 +44,15 @@ def _print_plan(plan: ActionPlan) -> None:
 async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: str,
                workspace: str | None, namespace: str | None, pairs: list[str], as_json: bool,
                execute: bool) -> None:
+    from tools import registry
+    from tools.spec import Effect
+
     spec = registry.get(tool)
     raw = parse_pairs(pairs, read_local_file)
-    async with open_services(settings_with_directory(ctx, settings_dir)) as services:
-        security = await services.identity.context(who, workspace=workspace,
-                                                   namespace=namespace)
-        env = services.confirmations.env_for(security)
+    async with services(ctx, settings_dir) as opened:
+        security = await opened.identity.context(who, workspace=workspace,
+                                                 namespace=namespace)
+        env = opened.confirmations.env_for(security)
         event: dict[str, Any] = {
             "actor": security.slack_id, "hexabase_user": security.hexabase_user,
             "workspace": security.workspace, "workspace_id": security.workspace_id,
@@ -61,10 +63,10 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
                 result = await registry.run(spec, env, raw)
                 out.print(json.dumps(result.data, indent=2, default=str) if as_json
                           else result.text, highlight=False, markup=False)
-                await services.store.record(AuditEvent(kind="tool.read", outcome="ok",
+                await opened.store.record(AuditEvent(kind="tool.read", outcome="ok",
                                                        detail={"tool": tool}, **event))
                 return
-            action = await services.confirmations.propose(security, tool, raw)
+            action = await opened.confirmations.propose(security, tool, raw)
             if as_json:
                 out.print(json.dumps(action.plan.to_dict(), indent=2), highlight=False)
             else:
@@ -74,12 +76,12 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
                           f"(or reject); expires {action.expires_at:%H:%M UTC}.",
                           highlight=False)
                 return
-            decision = await services.confirmations.approve(action.id, security.slack_id)
+            decision = await opened.confirmations.approve(action.id, security.slack_id)
             out.print(decision.message, highlight=False, markup=False)
             if not decision.ok:
                 raise typer.Exit(1)
         except errors.ToolError as exc:
-            await services.store.record(AuditEvent(
+            await opened.store.record(AuditEvent(
                 kind=f"tool.{spec.effect.value}", outcome="denied" if isinstance(
                     exc, errors.Forbidden | errors.PlanRefused) else "failed",
                 detail={"tool": tool, "error": exc.message, "api_audit_id": exc.audit_id},
@@ -89,12 +91,14 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
 
 async def _diagnose(settings_dir: Path | None, ctx: typer.Context, who: str,
                     workspace: str | None, namespace: str | None) -> tuple[list[Any], list[str]]:
-    async with open_services(settings_with_directory(ctx, settings_dir)) as services:
-        security = await services.identity.context(who, workspace=workspace,
-                                                   namespace=namespace)
-        env = services.confirmations.env_for(security)
+    from tools.analysis import engine
+
+    async with services(ctx, settings_dir) as opened:
+        security = await opened.identity.context(who, workspace=workspace,
+                                                 namespace=namespace)
+        env = opened.confirmations.env_for(security)
         findings, unreadable = await engine.diagnose(env, security.namespace)
-        await services.store.record(AuditEvent(
+        await opened.store.record(AuditEvent(
             kind="tool.read", outcome="ok", actor=security.slack_id,
             hexabase_user=security.hexabase_user, workspace=security.workspace,
             workspace_id=security.workspace_id,
@@ -108,11 +112,7 @@ def diagnose_cmd(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY,
                  namespace: str = typer.Option(None, "--namespace"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
     """Diagnose a namespace: root causes with evidence, fixes and ready proposals."""
-    try:
-        findings, unreadable = asyncio.run(_diagnose(directory, ctx, who, workspace, namespace))
-    except (errors.ToolError, IdentityError) as exc:
-        Console(stderr=True).print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(1) from exc
+    findings, unreadable = asyncio.run(_diagnose(directory, ctx, who, workspace, namespace))
     if as_json:
         out.print(json.dumps([f.as_json() for f in findings], indent=2), highlight=False,
                   markup=False)
@@ -128,6 +128,8 @@ def diagnose_cmd(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY,
 @tools_cli.command("list")
 def list_cmd() -> None:
     """List every tool with its effect, the access it needs and its arguments."""
+    from tools import registry
+
     table = Table(title="hexabot tools")
     for column in ("tool", "effect", "needs", "arguments", "what it does"):
         table.add_column(column, overflow="fold")
@@ -148,9 +150,5 @@ def run_cmd(ctx: typer.Context, tool: str = typer.Argument(..., help="tool name"
                                          "at once (refused where two people are needed)")
             ) -> None:
     """Run a READ tool, or propose a WRITE tool's plan for approval, as a user."""
-    try:
-        asyncio.run(_run(directory, ctx, tool, who, workspace, namespace, pairs or [],
-                         as_json, execute))
-    except (errors.ToolError, IdentityError) as exc:
-        Console(stderr=True).print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(1) from exc
+    asyncio.run(_run(directory, ctx, tool, who, workspace, namespace, pairs or [], as_json,
+                     execute))

@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.orchestrator.engine import Run
-from agents.orchestrator.specialists import default_agents
-from agents.orchestrator.workflow import WorkflowError, load_all
-from app.cli_identity import AS, DIRECTORY, settings_with_directory
-from app.identity.service import IdentityError
+from app.cli_identity import AS, DIRECTORY, services
 from app.pairs import parse_pairs, read_local_file
-from app.services import open_services
-from tools import errors
+
+if TYPE_CHECKING:
+    from agents.orchestrator.engine import Run
 
 workflow_cli = typer.Typer(help="Multi-step workflows (templates in agents/workflows/).",
                            no_args_is_help=True)
@@ -44,17 +40,12 @@ def _print(run: Run, as_json: bool) -> None:
         out.print(run.text(), highlight=False, markup=False)
 
 
-def _guard(coroutine: Coroutine[Any, Any, None]) -> None:
-    try:
-        asyncio.run(coroutine)
-    except (WorkflowError, errors.ToolError, IdentityError) as exc:
-        err.print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(1) from exc
-
-
 @workflow_cli.command("list")
 def list_cmd() -> None:
     """List the workflow templates with their inputs and steps."""
+    from agents.orchestrator.specialists import default_agents
+    from agents.orchestrator.workflow import load_all
+
     table = Table(title="hexabot workflows")
     for column in ("workflow", "inputs (? = optional)", "steps", "what it does"):
         table.add_column(column, overflow="fold")
@@ -74,10 +65,10 @@ def run_cmd(ctx: typer.Context, name: str = typer.Argument(..., help="workflow n
             as_json: bool = typer.Option(False, "--json")) -> None:
     """Start a workflow as a user; proposals it makes wait for approval like any other."""
     async def run() -> None:
-        async with open_services(settings_with_directory(ctx, directory)) as services:
-            security = await services.identity.context(who, workspace=workspace,
-                                                       namespace=namespace)
-            started, proposals = await services.orchestrator.start(
+        async with services(ctx, directory) as opened:
+            security = await opened.identity.context(who, workspace=workspace,
+                                                     namespace=namespace)
+            started, proposals = await opened.orchestrator.start(
                 security, name, parse_pairs(pairs or [], read_local_file))
             _print(started, as_json)
             for proposal in proposals:
@@ -86,31 +77,33 @@ def run_cmd(ctx: typer.Context, name: str = typer.Argument(..., help="workflow n
                           markup=False)
             if started.state == "failed":
                 raise typer.Exit(1)
-    _guard(run())
+    asyncio.run(run())
 
 
 @workflow_cli.command("show")
 def show_cmd(ctx: typer.Context, run_id: str, who: str = AS, directory: Path = DIRECTORY,
              as_json: bool = typer.Option(False, "--json")) -> None:
     """Show one of your runs."""
+    from agents.orchestrator.workflow import WorkflowError
+
     async def run() -> None:
-        async with open_services(settings_with_directory(ctx, directory)) as services:
-            me = await services.identity.whoami(who)
-            found = await services.orchestrator.runs.get(run_id, me.entry.slack_id)
+        async with services(ctx, directory) as opened:
+            me = await opened.identity.whoami(who)
+            found = await opened.orchestrator.runs.get(run_id, me.entry.slack_id)
             if found is None:
                 raise WorkflowError(f"no workflow run {run_id} of yours")
             _print(found[1], as_json)
-    _guard(run())
+    asyncio.run(run())
 
 
 @workflow_cli.command("resume")
 def resume_cmd(ctx: typer.Context, directory: Path = DIRECTORY) -> None:
     """Resume every waiting run whose action has been decided."""
     async def run() -> None:
-        async with open_services(settings_with_directory(ctx, directory)) as services:
-            resumed = await services.orchestrator.resume_due()
+        async with services(ctx, directory) as opened:
+            resumed = await opened.orchestrator.resume_due()
             for _, found in resumed:
                 _print(found, False)
             if not resumed:
                 out.print("No waiting run has a decided action.", highlight=False)
-    _guard(run())
+    asyncio.run(run())

@@ -15,12 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +27,9 @@ from tools.errors import HexabotError
 
 PACKAGE = "hexabot_migrations"  # the repository's migrations/, installed under this name
 LOCK_KEY = 0x48455841  # "HEXA": the one advisory lock key for schema changes
+
+if TYPE_CHECKING:  # Alembic is imported where it is used: half a second most calls never need
+    from alembic.config import Config
 
 
 @dataclass(frozen=True)
@@ -65,12 +64,17 @@ def migrations_dir() -> Path:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     try:
         return ScriptDirectory.from_config(alembic_config()).get_current_head()
     except CommandError as exc:
@@ -79,10 +83,14 @@ def head_revision() -> str | None:
 
 
 def _current(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
 def _upgrade(conn: Connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = conn
     command.upgrade(config, "head")
@@ -97,11 +105,15 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def migrate(engine: AsyncEngine) -> MigrationState:
-    """Bring the schema to head under the advisory lock; idempotent."""
+    """Bring the schema to head under the advisory lock; idempotent.  A schema already at head
+    (every start but the first after an upgrade) costs one read, no lock and no Alembic run."""
+    head = head_revision()
     async with engine.connect() as conn:
+        if await conn.run_sync(_current) == head:
+            return MigrationState(before=head, after=head, head=head)
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         before = await conn.run_sync(_current)
         await conn.run_sync(_upgrade)
         after = await conn.run_sync(_current)
         await conn.commit()
-    return MigrationState(before=before, after=after, head=head_revision())
+    return MigrationState(before=before, after=after, head=head)

@@ -16,7 +16,7 @@ from agents.agent import MAX_TOOL_CALLS, UserChatAgent
 from agents.gateway import Gateway, Provider
 from agents.memory import Memory
 from agents.types import Ask
-from app.llm import CompatChatOpenAI
+from app.llm_compat import CompatChatOpenAI
 from tests.confirm_support import DIRECTORY, Rig, rig
 from tests.conftest import run_cli
 from tests.llm_stubs import ScriptedChatModel, WireStub, call, say, serve

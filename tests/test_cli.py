@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
+
+# Loaded only by the commands that use them: importing any of these at start-up costs every
+# call (``version``, ``--help``, ``whoami``) up to a second.
+HEAVY = ("langchain_core.language_models", "langchain_openai", "langchain_ollama", "openai",
+         "ollama", "fastapi", "uvicorn", "alembic", "clickhouse_driver", "opentelemetry.sdk",
+         "slack_bolt", "aiohttp", "matplotlib", "kubernetes", "app.services", "app.demo")
 
 
 def test_help_lists_every_command_with_one_line(clean_env: dict[str, str], tmp_path: Path) -> None:
@@ -14,6 +22,15 @@ def test_help_lists_every_command_with_one_line(clean_env: dict[str, str], tmp_p
         lines = [line for line in result.stdout.splitlines() if f" {command} " in line]
         assert len(lines) == 1, (command, result.stdout)
         assert len(lines[0].split(command, 1)[1].strip()) > 10  # a real description
+
+
+def test_the_cli_starts_without_its_heavy_dependencies(tmp_path: Path) -> None:
+    probe = ("import sys, app.cli; print(' '.join(sorted(m for m in sys.modules if any("
+             f"m == h or m.startswith(h + '.') for h in {HEAVY!r}))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, text=True,
+                            capture_output=True, env={"PYTHONPATH": str(REPO)}, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    assert {m.split(".")[0] for m in loaded.stdout.split()} == set(), loaded.stdout
 
 
 def test_version(clean_env: dict[str, str], tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from agents.types import Ask, Reply
 from app.identity import static
 from app.identity.service import IdentityService
 from app.identity.store import IdentityStore
-from app.llm import CompatChatOpenAI
+from app.llm_compat import CompatChatOpenAI
 from tests.confirm_support import DIRECTORY, Rig, rig
 from tests.llm_stubs import serve
 from tests.sandbox_support import ThreadedSandbox

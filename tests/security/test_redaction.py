@@ -22,7 +22,7 @@ from agents.agent import UserChatAgent
 from agents.gateway import Gateway, Provider
 from agents.memory import Memory
 from agents.types import Ask
-from app.llm import CompatChatOpenAI
+from app.llm_compat import CompatChatOpenAI
 from tests.confirm_support import Rig, rig
 from tests.llm_stubs import ScriptedChatModel, WireStub, serve
 from tests.sandbox_support import ThreadedSandbox
