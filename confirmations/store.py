@@ -13,7 +13,6 @@ whose lease expired; ``finish`` outlasts a database blip (:meth:`ConfirmationSto
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,10 +23,12 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from tenacity import RetryCallState
 
 from confirmations import outbox
 from confirmations.guard import Activity, InFlight, PastWrite
 from confirmations.model import PendingAction, State
+from tools import retry
 from tools.audit import AuditEvent
 from tools.spec import ActionPlan
 
@@ -106,24 +107,23 @@ class ConfirmationStore:
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[R]]) -> R:
         """``attempt`` until it gets through a database blip, for ``finish_patience`` seconds
         with exponential back-off; anything else (and the last blip) is raised."""
-        loop = asyncio.get_running_loop()
-        deadline, wait = loop.time() + self.finish_patience, self.retry_backoff[0]
-        failures = 0
-        while True:
-            try:
-                result = await attempt()
-            except BLIPS as exc:
-                if not transient(exc) or loop.time() + wait > deadline:
-                    raise
-                failures += 1
-                if failures == 1:
-                    log.warning("%s: database unavailable, retrying: %s", what, exc)
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, self.retry_backoff[1])
-                continue
-            if failures:
-                log.info("%s: landed after %d failed attempts", what, failures)
-            return result
+
+        def blip(state: RetryCallState) -> None:
+            if state.attempt_number == 1 and state.outcome is not None:
+                log.warning("%s: database unavailable, retrying: %s", what,
+                            state.outcome.exception())
+
+        async def once() -> R:  # tenacity awaits only what a coroutine function returns
+            return await attempt()
+
+        first, longest = self.retry_backoff
+        policy = retry.async_retrying(transient, retry.backoff(first, longest),
+                                      patience=self.finish_patience, on_retry=blip)
+        result: R = await policy(once)
+        failures = int(policy.statistics["attempt_number"]) - 1
+        if failures:
+            log.info("%s: landed after %d failed attempts", what, failures)
+        return result
 
     async def create(self, plan: ActionPlan, requester_hexabase: str, two_person: bool,
                      now: datetime, expires_at: datetime, *events: AuditEvent,

@@ -71,6 +71,21 @@ async def until(condition: Callable[[], Any], seconds: float = 20) -> Any:
     raise AssertionError("condition not reached")
 
 
+async def until_delivered(database_url: str, event_id: str, times: int) -> None:
+    """Until the bot has recorded ``times`` deliveries of ``event_id`` (its de-duplication
+    counts every repeat before dropping it): the fact a "did not happen twice" check needs."""
+    from tests.services import fetch_rows
+
+    deadline = asyncio.get_running_loop().time() + 20
+    while asyncio.get_running_loop().time() < deadline:
+        rows = await fetch_rows(database_url, "SELECT deliveries FROM slack_events WHERE "
+                                f"event_id = '{event_id}'")
+        if rows and rows[0]["deliveries"] >= times:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"event {event_id} not delivered {times} times")
+
+
 def bot_messages(emulator: SlackEmulator, channel: str) -> list[dict[str, Any]]:
     return [m for m in emulator.state.history(channel) if m.get("bot_id")]
 

@@ -24,6 +24,7 @@ from tests.slack_support import (
     process_env,
     start_process,
     until,
+    until_delivered,
 )
 
 
@@ -52,7 +53,7 @@ async def test_two_replicas_share_the_work_once_and_survive_a_kill(
                 event = next(e for e in reversed(slack.hub.delivered)
                              if e["type"] == "events_api")
                 await slack.hub.deliver("events_api", event["payload"])
-                await asyncio.sleep(1.5)
+                await until_delivered(database_url, event["payload"]["event_id"], 2)
                 assert len(answered(slack, dm)) == 6
 
                 # two clicks on one card, one on each replica: one execution

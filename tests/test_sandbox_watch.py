@@ -11,6 +11,15 @@ from kubernetes import client, watch
 from tests.sandbox_support import ThreadedSandbox, kubectl_binary
 
 
+def wait_for_watch(sandbox: ThreadedSandbox, plural: str, namespace: str) -> None:
+    """Until the sandbox has a watch stream open on ``plural`` (a fact it records), not a
+    guess at how long a client takes to connect."""
+    deadline = time.monotonic() + 30
+    while not sandbox.call(lambda: sandbox.sc.cluster.store.watching(plural, namespace)):
+        assert time.monotonic() < deadline, f"no watch on {plural} in {namespace} after 30 s"
+        time.sleep(0.02)
+
+
 def test_watch_with_the_client_sees_changes_and_ends_on_timeout(
     sandbox: ThreadedSandbox,
 ) -> None:
@@ -19,7 +28,7 @@ def test_watch_with_the_client_sees_changes_and_ends_on_timeout(
     writer = client.CoreV1Api(sandbox.api("alice"))
 
     def write() -> None:
-        time.sleep(0.3)
+        wait_for_watch(sandbox, "configmaps", "shop")
         writer.create_namespaced_config_map("shop", {"metadata": {"name": "w1"}})
         writer.patch_namespaced_config_map("w1", "shop", {"data": {"k": "v"}})
         client.CoreV1Api(sandbox.api("carol")).delete_namespaced_config_map("w1", "shop")
@@ -55,7 +64,7 @@ def test_kubectl_get_watch(sandbox: ThreadedSandbox) -> None:
         [kubectl_binary(), *env_args, "get", "configmaps", "-n", "shop", "--watch-only",
          "--request-timeout=3s", "-o", "name"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    wait_for_watch(sandbox, "configmaps", "shop")
     created = sandbox.kubectl("alice", "create", "-n", "shop", "-f", "-",
                               stdin='{"apiVersion": "v1", "kind": "ConfigMap", '
                                     '"metadata": {"name": "watched"}}')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +10,13 @@ import pytest
 from sandbox.slack.server import SlackEmulator
 from sandbox.slack.state import BOT_USER
 from tests.sandbox_support import ThreadedSandbox
-from tests.slack_support import answered, bot_messages, connected_emulator, until
+from tests.slack_support import (
+    answered,
+    bot_messages,
+    connected_emulator,
+    until,
+    until_delivered,
+)
 
 
 @pytest.fixture
@@ -68,7 +73,8 @@ async def test_slash_command_and_app_home(slack: SlackEmulator) -> None:
     assert "Acting as *alice*" in view["blocks"][1]["text"]["text"]
 
 
-async def test_unknown_user_and_redelivery_once(slack: SlackEmulator) -> None:
+async def test_unknown_user_and_redelivery_once(slack: SlackEmulator,
+                                                database_url: str) -> None:
     dm = slack.state.im_with("U0MALLORY").id
     await slack.say("U0MALLORY", dm, "pods")
     [reply] = await until(lambda: answered(slack, dm))
@@ -79,7 +85,7 @@ async def test_unknown_user_and_redelivery_once(slack: SlackEmulator) -> None:
         event = next(e["payload"] for e in reversed(slack.hub.delivered)
                      if e["payload"].get("event", {}).get("user") == "U0MALLORY")
     await slack.hub.deliver("events_api", event)
-    await asyncio.sleep(1.0)
+    await until_delivered(database_url, event["event_id"], 2)
     assert len(answered(slack, dm)) == 1
 
 

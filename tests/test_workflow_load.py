@@ -57,7 +57,7 @@ FIND = {"id": "find", "agent": "kubernetes", "action": "find_workload",
     ([{**FIND, "timeout": -1}], "step 'find': timeout", "must be a number"),
     ([{**FIND, "retries": 99}], "step 'find': retries", "must be a number"),
     ([{**FIND, "permissions": ["delete"]}], "step 'find'", "is not 'VERB RESOURCE"),
-    ([{**FIND, "sudo": True}], "steps[0]", "unknown key(s) sudo"),
+    ([{**FIND, "sudo": True}], "step 'find'", "unknown key(s) sudo"),
 ])
 def test_mistakes_are_refused_naming_file_and_step(tmp_path: Path, steps: list[dict[str, Any]],
                                                    where: str, problem: str) -> None:
@@ -76,11 +76,71 @@ def test_cycles_are_refused_with_the_cycle(tmp_path: Path) -> None:
         load(write(tmp_path, steps), AGENTS)
 
 
+DIAGNOSE = {"agent": "debugging", "action": "diagnose"}
+
+
+@pytest.mark.parametrize(("steps", "message"), [
+    ([{**FIND, "sudo": True, "su": 1}],
+     "step 'find': unknown key(s) su, sudo (allowed: action, agent, backoff, depends_on, id, "
+     "params, permissions, retries, timeout)"),
+    ([{**FIND, "backoff": 61}], "step 'find': backoff: must be a number from 0 to 60, got 61"),
+    ([{**FIND, "timeout": "soon"}],
+     "step 'find': timeout: must be a number from 0.001 to 3600, got 'soon'"),
+    ([{**FIND, "retries": True}], "step 'find': retries: must be a number from 0 to 10, got True"),
+    ([FIND, {**DIAGNOSE, "id": "a", "depends_on": ["find", "c"]},
+      {**DIAGNOSE, "id": "b", "depends_on": ["a"]},
+      {**DIAGNOSE, "id": "c", "depends_on": ["b"]}],
+     "step 'a': dependency cycle a -> c -> b -> a"),
+    ([{**DIAGNOSE, "id": "c", "depends_on": ["b"]}, {**DIAGNOSE, "id": "a", "depends_on": ["c"]},
+      {**DIAGNOSE, "id": "b", "depends_on": ["a"]}],
+     "step 'c': dependency cycle c -> b -> a -> c"),
+    ([FIND, {**DIAGNOSE, "id": "check", "depends_on": ["find", "fnid"]}],
+     "step 'check': depends_on names unknown step 'fnid'"),
+    ([FIND, {**DIAGNOSE, "id": "check", "depends_on": ["find", 7]}],
+     "step 'check': depends_on[1]: Input should be a valid string"),
+    ([{**FIND, "id": "find-it"}],
+     "step 'find-it': id: must be an identifier (letters, digits, _), got 'find-it'"),
+    ([{**FIND, "id": None}], "steps[0]: id: Input should be a valid string"),
+    ([{**FIND, "permissions": ["get pods", "pods"]}],
+     "step 'find': permissions[1]: permission 'pods' is not 'VERB RESOURCE"),
+])
+def test_shape_and_graph_faults_name_file_step_and_fault(
+        tmp_path: Path, steps: list[dict[str, Any]], message: str) -> None:
+    path = write(tmp_path, steps)
+    with pytest.raises(WorkflowError) as caught:
+        load(path, AGENTS)
+    assert str(caught.value).startswith(f"{path}: {message}"), caught.value
+
+
+def test_every_shape_fault_is_listed_one_per_line(tmp_path: Path) -> None:
+    path = write(tmp_path, [{**FIND, "timeout": 0}, {"id": "b", "agent": "debugging"}],
+                 inputs={"app": {"required": True, "secret": True}, "ns": None})
+    with pytest.raises(WorkflowError) as caught:
+        load(path, AGENTS)
+    assert str(caught.value).splitlines() == [
+        f"{path}: input 'app': unknown key(s) secret (allowed: default, description, required)",
+        f"{path}: step 'find': timeout: must be a number from 0.001 to 3600, got 0",
+        f"{path}: step 'b': action: required key is missing"]
+
+
+def test_empty_keys_mean_their_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, [{**FIND, "permissions": None, "depends_on": None}],
+                 inputs={"app": None}, description=None)
+    workflow = load(path, AGENTS)
+    assert workflow.inputs[0].required is False and workflow.description == ""
+    assert workflow.steps[0].permissions == () and workflow.steps[0].timeout == 60.0
+
+
 def test_file_level_mistakes(tmp_path: Path) -> None:
     with pytest.raises(WorkflowError, match="must match the file name"):
         load(write(tmp_path, [FIND], name="wf").rename(tmp_path / "other.yaml"), AGENTS)
-    with pytest.raises(WorkflowError, match=r"unknown key\(s\) schedule"):
+    with pytest.raises(WorkflowError, match=r"wf\.yaml: unknown key\(s\) schedule"):
         load(write(tmp_path, [FIND], schedule="daily"), AGENTS)
+    (tmp_path / "listed.yaml").write_text("- a list\n")
+    with pytest.raises(WorkflowError, match=r"listed\.yaml: expected a mapping, got list"):
+        load(tmp_path / "listed.yaml", AGENTS)
+    with pytest.raises(WorkflowError, match=r"wf\.yaml: steps: List should have at least 1"):
+        load(write(tmp_path, []), AGENTS)
     with pytest.raises(WorkflowError, match="output: template names undeclared input 'x'"):
         load(write(tmp_path, [FIND], output="{{ inputs.x }}"), AGENTS)
     (tmp_path / "broken.yaml").write_text("steps: [\n")

@@ -51,6 +51,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from tools.retry import retry_after
+
 
 class HexabotError(Exception):
     """The root of Hexabot's own errors: ``message`` is for the user, ``code`` for machines,
@@ -141,10 +143,7 @@ def from_status(status: int, body: bytes, headers: dict[str, str], what: str) ->
     if status == 409:
         return Conflict(message, **extra)
     if status == 429:
-        try:
-            wait = float(headers.get("Retry-After", "1"))
-        except ValueError:
-            wait = 1.0
+        wait = retry_after(headers.get("Retry-After"), 1.0)
         return RateLimited(f"{what}: the API server is rate-limiting; retry in {wait:.0f}s",
                            wait, **extra)
     if status in (400, 415, 422):

@@ -28,6 +28,7 @@ from app.identity.crypto import Sealer
 from app.identity.model import UserEntry, Workspace
 from app.identity.store import IdentityStore, Link, StoredWorkspace
 from app.settings import Settings
+from tools import retry
 from tools.audit import AuditEvent
 from tools.errors import HexabotError
 from tools.security import KubeconfigCredentials
@@ -52,16 +53,17 @@ class Relink(HexabaseError):
     pass
 
 
+class _RateLimited(HexabaseError):
+    """A 429, retried after ``retry_after`` seconds; never leaves :class:`HexabaseApi`."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("the Hexabase API is rate-limiting")
+        self.retry_after = retry_after
+
+
 def _challenge(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return min(max(float(value or 1), 0.0), MAX_RETRY_WAIT_SECONDS)
-    except ValueError:
-        return 1.0
 
 
 @dataclass(frozen=True)
@@ -92,29 +94,35 @@ class HexabaseApi:
         self.settings, self.retries, self.sleep = settings, retries, sleep
 
     async def _get(self, path: str, token: str) -> Any:
-        url = self.base + path
+        """GET ``path``; a 429 is retried after its Retry-After (at most
+        ``MAX_RETRY_WAIT_SECONDS``), ``retries`` times."""
+        policy = retry.async_retrying(_RateLimited,
+                                      retry.honour_retry_after(MAX_RETRY_WAIT_SECONDS),
+                                      attempts=self.retries + 1, sleep=self.sleep)
         async with httpx.AsyncClient(timeout=15) as client:
-            for _ in range(self.retries + 1):
-                try:
-                    response = await client.get(url, headers={
-                        "Authorization": f"Bearer {token}", "Accept": "application/json"})
-                except httpx.HTTPError as exc:
-                    raise HexabaseError(f"the Hexabase API at {self.base} is unreachable: "
-                                        f"{exc}") from exc
-                if response.status_code == 429:
-                    await self.sleep(_retry_after(response.headers.get("Retry-After")))
-                    continue
-                if response.status_code == 401:
-                    raise Relink("Your Hexabase session has expired or was revoked: link your "
-                                 "account again with `/hexabot login`.")
-                if response.status_code == 403:
-                    raise HexabaseError(f"Hexabase denied access to {path}: "
-                                        f"{response.text[:200]}")
-                if response.status_code >= 400:
-                    raise HexabaseError(f"the Hexabase API answered {response.status_code} "
-                                        f"for {path}")
-                return response.json()
-        raise HexabaseError(f"the Hexabase API kept rate-limiting {path}; try again later")
+            try:
+                return await policy(self._get_once, client, path, token)
+            except _RateLimited:
+                raise HexabaseError(f"the Hexabase API kept rate-limiting {path}; try again "
+                                    f"later") from None
+
+    async def _get_once(self, client: httpx.AsyncClient, path: str, token: str) -> Any:
+        try:
+            response = await client.get(self.base + path, headers={
+                "Authorization": f"Bearer {token}", "Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise HexabaseError(f"the Hexabase API at {self.base} is unreachable: "
+                                f"{exc}") from exc
+        if response.status_code == 429:
+            raise _RateLimited(retry.retry_after(response.headers.get("Retry-After"), 1.0))
+        if response.status_code == 401:
+            raise Relink("Your Hexabase session has expired or was revoked: link your "
+                         "account again with `/hexabot login`.")
+        if response.status_code == 403:
+            raise HexabaseError(f"Hexabase denied access to {path}: {response.text[:200]}")
+        if response.status_code >= 400:
+            raise HexabaseError(f"the Hexabase API answered {response.status_code} for {path}")
+        return response.json()
 
     async def workspaces(self, token: str) -> list[FetchedWorkspace]:
         settings = self.settings

@@ -7,8 +7,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = sa.MetaData()
-slack_events = sa.Table("slack_events", metadata, sa.Column("event_id", sa.Text,
-                                                            primary_key=True))
+slack_events = sa.Table("slack_events", metadata,
+                        sa.Column("event_id", sa.Text, primary_key=True),
+                        sa.Column("deliveries", sa.Integer, nullable=False))
 
 
 class EventLog:
@@ -16,8 +17,13 @@ class EventLog:
         self.engine = engine
 
     async def first_time(self, event_id: str) -> bool:
-        """True for the first delivery of ``event_id`` anywhere; False for every repeat."""
+        """True for the first delivery of ``event_id`` anywhere; False for every repeat (each
+        counted in ``deliveries``)."""
+        first = insert(slack_events).values(event_id=event_id, deliveries=1)
+        statement = first.on_conflict_do_update(
+            index_elements=[slack_events.c.event_id],
+            set_={"deliveries": slack_events.c.deliveries + 1},
+        ).returning(slack_events.c.deliveries)
         async with self.engine.begin() as conn:
-            result = await conn.execute(insert(slack_events).values(event_id=event_id)
-                                        .on_conflict_do_nothing())
-        return bool(result.rowcount)
+            deliveries = (await conn.execute(statement)).scalar_one()
+        return bool(deliveries == 1)

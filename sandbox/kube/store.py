@@ -179,6 +179,12 @@ class Store:
         self._watchers.append(watcher)
         return watcher
 
+    def watching(self, plural: str, namespace: str | None) -> int:
+        """How many watch streams are open on ``plural`` in ``namespace`` (for tests that must
+        act only once a client is listening)."""
+        return sum(1 for w in self._watchers
+                   if w.kind.plural == plural and w.namespace == namespace)
+
     def unwatch(self, watcher: Watcher) -> None:
         if watcher in self._watchers:
             self._watchers.remove(watcher)

@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from urllib3 import HTTPHeaderDict, Retry
 from urllib3.exceptions import HTTPError
 
-from tools import errors, metrics, tracing
+from tools import errors, metrics, retry, tracing
 from tools.security import Credentials, ImpersonationCredentials, SecurityContext
 
 CACHE_SECONDS = 300.0
@@ -91,42 +91,48 @@ class UserCluster:
     def _send(self, method: str, path: str, query: Query | None, body: Any,
               content_type: str | None, what: str, impersonate: bool,
               accept: str = JSON) -> tuple[bytes, str]:
-        attempts = READ_RETRIES if method == "GET" else 1
-        for attempt in range(attempts):
-            m, url, auth_headers, payload, _ = self.api.param_serialize(
-                method, path, query_params=query or [], header_params={}, body=body,
-                auth_settings=["BearerToken"])
-            headers = self.headers(content_type, impersonate, accept)
-            for key, value in auth_headers.items():
-                headers[key] = value
-            self.calls += 1
-            began = time.perf_counter()
-            with tracing.tracer().start_as_current_span(
-                    f"kubernetes {method}", kind=SpanKind.CLIENT,
-                    attributes={"http.request.method": method, "url.path": path,
-                                "hexabot.attempt": attempt + 1}) as span:
-                try:
-                    response = self.api.rest_client.request(
-                        m, url, headers=headers, body=payload, _request_timeout=TIMEOUT_SECONDS)
-                    data = response.read()
-                except (HTTPError, OSError) as exc:
-                    metrics.KUBE_ERRORS.labels("unreachable").inc()
-                    span.set_status(StatusCode.ERROR, "unreachable")
-                    raise errors.Unavailable(f"{what}: the API server at {self.host} is "
-                                             f"unreachable ({exc})") from exc
-                finally:
-                    self.seconds += time.perf_counter() - began
-                span.set_attribute("http.response.status_code", response.status)
-            if response.status < 400:
-                return data, str(response.getheader("Content-Type") or "")
-            metrics.KUBE_ERRORS.labels(str(response.status)).inc()
-            mapped = errors.from_status(response.status, data, dict(response.getheaders()),
-                                        what)
-            if isinstance(mapped, errors.RateLimited) and attempt + 1 < attempts:
-                self.sleep(min(mapped.retry_after, MAX_RETRY_WAIT))
-                continue
-            raise mapped
+        """One request; a read the API server rate-limits is retried after its Retry-After
+        (at most ``MAX_RETRY_WAIT`` seconds), ``READ_RETRIES`` attempts in all."""
+        policy = retry.retrying(errors.RateLimited, retry.honour_retry_after(MAX_RETRY_WAIT),
+                                attempts=READ_RETRIES if method == "GET" else 1,
+                                sleep=self.sleep)
+        for attempt in policy:
+            with attempt:
+                return self._attempt(method, path, query, body, content_type, what,
+                                     impersonate, accept, attempt.retry_state.attempt_number)
         raise AssertionError("unreachable")
+
+    def _attempt(self, method: str, path: str, query: Query | None, body: Any,
+                 content_type: str | None, what: str, impersonate: bool, accept: str,
+                 number: int) -> tuple[bytes, str]:
+        m, url, auth_headers, payload, _ = self.api.param_serialize(
+            method, path, query_params=query or [], header_params={}, body=body,
+            auth_settings=["BearerToken"])
+        headers = self.headers(content_type, impersonate, accept)
+        for key, value in auth_headers.items():
+            headers[key] = value
+        self.calls += 1
+        began = time.perf_counter()
+        with tracing.tracer().start_as_current_span(
+                f"kubernetes {method}", kind=SpanKind.CLIENT,
+                attributes={"http.request.method": method, "url.path": path,
+                            "hexabot.attempt": number}) as span:
+            try:
+                response = self.api.rest_client.request(
+                    m, url, headers=headers, body=payload, _request_timeout=TIMEOUT_SECONDS)
+                data = response.read()
+            except (HTTPError, OSError) as exc:
+                metrics.KUBE_ERRORS.labels("unreachable").inc()
+                span.set_status(StatusCode.ERROR, "unreachable")
+                raise errors.Unavailable(f"{what}: the API server at {self.host} is "
+                                         f"unreachable ({exc})") from exc
+            finally:
+                self.seconds += time.perf_counter() - began
+            span.set_attribute("http.response.status_code", response.status)
+        if response.status < 400:
+            return data, str(response.getheader("Content-Type") or "")
+        metrics.KUBE_ERRORS.labels(str(response.status)).inc()
+        raise errors.from_status(response.status, data, dict(response.getheaders()), what)
 
     def request(self, method: str, path: str, *, query: Query | None = None,
                 body: Any = None, content_type: str | None = None,
