@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install services lint typecheck layers pytest bench clean llm-local llm-test
+.PHONY: demo test test-busy install services lint typecheck layers pytest bench clean llm-local llm-test
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hexabot needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
@@ -48,8 +48,19 @@ layers: install
 $(BIN)/helm: | $(STAMP)
 	$(BIN)/python .ci/fetch_helm.py $(BIN)/helm
 
+# The suite runs in parallel (pytest-xdist): one and a half workers per core, since most tests
+# wait on servers and subprocesses; each worker has its own PostgreSQL and ClickHouse.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(2, len(os.sched_getaffinity(0)) * 3 // 2))')
 pytest: install services $(BIN)/helm
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+# The tests most exposed to timing, beside one CPU-bound process per core (.ci/busy.py): no
+# test may depend on the machine being idle.  Run by CI after `make test`.
+BUSY_SLICE := tests/test_policy_cli.py tests/test_identity_static.py tests/test_slack_app.py \
+	tests/test_replicas.py tests/test_sandbox_watch.py tests/test_leases.py \
+	tests/test_operations.py tests/test_fault_acceptance.py tests/test_background.py
+test-busy: install services
+	$(BIN)/python .ci/busy.py $(BIN)/pytest -n 2 -p no:cacheprovider $(BUSY_SLICE)
 
 test: install services lint typecheck layers pytest
 
