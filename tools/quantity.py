@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import re
+import math
 
-_SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-    "P": 1e15, "E": 1e18,
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
+from kubernetes.utils.quantity import parse_quantity
 
 
 def parse(value: str | int | float | None) -> float | None:
-    """A quantity in base units (cores or bytes); None when absent or unreadable."""
+    """A quantity in base units (cores or bytes); None when absent or unreadable.  Parsed by
+    the Kubernetes client's own ``parse_quantity`` (binary and decimal suffixes, exponents)."""
     if value is None:
         return None
     if isinstance(value, int | float):
         return float(value)
-    match = _QUANTITY.match(str(value).strip())
-    if not match or match.group(2) not in _SUFFIX:
-        return None
     try:
-        return float(match.group(1)) * _SUFFIX[match.group(2)]
-    except ValueError:  # "1.2.3": unreadable, like any other malformed quantity
+        parsed = float(parse_quantity(str(value).strip()))
+    except ValueError:  # "1.2.3", "Mi", "": unreadable, like any other malformed quantity
         return None
+    return parsed if math.isfinite(parsed) else None  # "inf", "1e999999": no real quantity
 
 
 def cpu(cores: float | None) -> str:
