@@ -14,19 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tools import metrics
 from tools.audit import GENESIS, AuditEvent, chain_hash
+from tools.schema import metadata
 
 CHAIN_LOCK = 0x48584155  # "HXAU"
-metadata = sa.MetaData()
 audit_outbox = sa.Table(
     "audit_outbox", metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("event_id", sa.Text, nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.text("now()")),
     sa.Column("event", sa.JSON, nullable=False),
     sa.Column("shipped_at", sa.DateTime(timezone=True)),
     sa.Column("seq", sa.BigInteger),
     sa.Column("prev_hash", sa.Text),
     sa.Column("hash", sa.Text),
+    sa.Index("audit_outbox_seq", "seq", unique=True),
+    sa.Index("audit_outbox_unshipped", "id", postgresql_where=sa.text("shipped_at IS NULL")),
 )
 
 

@@ -30,25 +30,35 @@ from confirmations.guard import Activity, InFlight, PastWrite
 from confirmations.model import PendingAction, State
 from tools import retry
 from tools.audit import AuditEvent
+from tools.schema import metadata
 from tools.spec import ActionPlan
 
 log = logging.getLogger("hexabot.confirmations")
 R = TypeVar("R")
-metadata = sa.MetaData()
 TS = sa.DateTime(timezone=True)
 pending_actions = sa.Table(
     "pending_actions", metadata,
     sa.Column("id", sa.Text, primary_key=True),
-    *(sa.Column(name, sa.Text) for name in (
+    *(sa.Column(name, sa.Text, nullable=False) for name in (
         "requester", "requester_hexabase", "workspace", "namespace", "tool", "params_hash",
-        "risk", "state", "approver", "approver_hexabase", "slack_channel", "slack_ts", "result",
-        "error", "policy_rule", "workspace_id")),
-    sa.Column("approvals", postgresql.JSONB, server_default=sa.text("'[]'::jsonb")),
-    sa.Column("approvals_needed", sa.Integer, server_default=sa.text("1")),
-    sa.Column("args", sa.JSON), sa.Column("plan", sa.JSON), sa.Column("two_person", sa.Boolean),
-    *(sa.Column(name, TS) for name in ("created_at", "expires_at", "decided_at",
-                                       "executing_at", "executed_at", "lease_expires_at")),
-    sa.Column("lease_owner", sa.Text),
+        "risk", "state")),
+    *(sa.Column(name, sa.Text) for name in (
+        "approver", "approver_hexabase", "slack_channel", "slack_ts", "result", "error",
+        "policy_rule", "workspace_id", "lease_owner")),
+    sa.Column("approvals", postgresql.JSONB, nullable=False,
+              server_default=sa.text("'[]'::jsonb")),
+    sa.Column("approvals_needed", sa.Integer, nullable=False, server_default=sa.text("1")),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),
+    sa.Column("two_person", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    *(sa.Column(name, TS) for name in ("decided_at", "executing_at", "executed_at",
+                                       "lease_expires_at")),
+    sa.Index("pending_actions_open", "state", "expires_at"),
+    sa.Index("pending_actions_requester_created", "requester", "created_at"),
+    sa.Index("pending_actions_workspace_state", "workspace", "state"),
+    sa.Index("pending_actions_workspace_id_state", "workspace_id", "state"),
 )
 T = pending_actions.c
 

@@ -3,6 +3,10 @@
 `hexabot migrate` (app/migrate.py) hands a live connection in ``config.attributes["connection"]``
 while it holds the migration advisory lock.  Plain ``alembic`` runs (developers) build an async
 engine from ``sqlalchemy.url`` or ``HEXABOT_DATABASE_URL`` instead.
+
+``target_metadata`` is every table the code declares (:mod:`app.schema`), so ``alembic check``
+(:func:`app.migrate.check`, run by the tests) names any drift between models and migrations,
+and ``alembic revision --autogenerate`` drafts the next migration from the models.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.schema import metadata
+
 config = context.config
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=None, transaction_per_migration=False)
+    target = config.attributes.get("target_metadata", metadata)  # a test may hand its own
+    context.configure(connection=connection, target_metadata=target,
+                      transaction_per_migration=False)
     with context.begin_transaction():
         context.run_migrations()
 

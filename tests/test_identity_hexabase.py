@@ -159,7 +159,7 @@ async def test_logout_wipes_link_credentials_and_context(world: World) -> None:
     await world.identity.switch_namespace("U0ALICE", "shop-staging")
     deleted = await world.identity.logout("U0ALICE")
     assert deleted == {"identity_links": 1, "oauth_states": 1, "workspace_credentials": 1,
-                       "user_context": 1, "conversation_messages": 0}
+                       "user_context": 1, "conversation_messages": 0, "workflow_runs": 0}
     for table in ("identity_links", "workspace_credentials", "oauth_states", "user_context"):
         owners = {r["slack_id"] for r in await world.rows(f"SELECT slack_id FROM {table}")}
         assert "U0ALICE" not in owners, table

@@ -139,9 +139,14 @@ async def test_cli_whoami_switch_and_logout(tmp_path: Path, clean_env: dict[str,
         ("context.switch_workspace", "ok", "data")]
     assert all(e["actor"] == "U0ALICE" for e in events)
 
+    await _rows(database_url, "INSERT INTO workflow_runs (id, workflow, slack_id, workspace, "
+                "namespace, state, inputs, data) VALUES ('r1', 'scale_application', 'U0ALICE', "
+                "'data', 'data', 'done', '{}', '{}')")
     logout = run_cli(["logout", "--as", "alice"], env, tmp_path)
     assert logout.returncode == 0, logout.stderr
+    assert "1 workflow_runs" in logout.stdout
     assert await _rows(database_url, "SELECT * FROM user_context") == []
+    assert await _rows(database_url, "SELECT * FROM workflow_runs") == []
 
 
 async def test_unknown_user_gets_a_way_forward_and_is_audited(

@@ -20,19 +20,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agents.orchestrator.engine import Run
 from confirmations import outbox
 from tools.audit import AuditEvent
+from tools.schema import metadata
 
 STALE = timedelta(minutes=10)
-metadata = sa.MetaData()
 TS = sa.DateTime(timezone=True)
 workflow_runs = sa.Table(
     "workflow_runs", metadata,
     sa.Column("id", sa.Text, primary_key=True),
-    *(sa.Column(name, sa.Text) for name in ("workflow", "slack_id", "workspace", "namespace",
-                                            "session_id", "state", "output", "reply_channel",
-                                            "reply_ts", "workspace_id")),
-    sa.Column("inputs", sa.JSON), sa.Column("data", sa.JSON),
-    sa.Column("waiting_on", postgresql.ARRAY(sa.Text)),
-    sa.Column("created_at", TS), sa.Column("updated_at", TS),
+    *(sa.Column(name, sa.Text, nullable=False) for name in ("workflow", "slack_id", "workspace",
+                                                            "namespace", "state")),
+    *(sa.Column(name, sa.Text, nullable=False, server_default=sa.text("''"))
+      for name in ("session_id", "output")),
+    *(sa.Column(name, sa.Text) for name in ("reply_channel", "reply_ts", "workspace_id")),
+    sa.Column("inputs", sa.JSON, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("waiting_on", postgresql.ARRAY(sa.Text), nullable=False,
+              server_default=sa.text("'{}'")),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.text("now()")),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.text("now()")),
+    sa.Index("workflow_runs_user", "slack_id", "created_at"),
+    sa.Index("workflow_runs_waiting", "state", postgresql_where=sa.text("state = 'waiting'")),
 )
 R = workflow_runs.c
 

@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-metadata = sa.MetaData()
+from tools.schema import metadata
+
 windows = sa.Table(
     "api_rate_windows", metadata,
     sa.Column("subject", sa.Text, primary_key=True),
     sa.Column("window_start", sa.DateTime(timezone=True), primary_key=True),
-    sa.Column("hits", sa.Integer),
+    sa.Column("hits", sa.Integer, nullable=False),
 )
 W = windows.c
 WINDOW = timedelta(minutes=1)

@@ -15,46 +15,57 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agents.memory import conversation_messages
+from agents.orchestrator.runs import workflow_runs
 from confirmations import outbox
 from tools.audit import AuditEvent
+from tools.schema import metadata
 
-metadata = sa.MetaData()
 NOW = sa.func.now()
+TS = sa.DateTime(timezone=True)
 user_context = sa.Table(
     "user_context", metadata,
     sa.Column("slack_id", sa.Text, primary_key=True),
-    sa.Column("workspace", sa.Text), sa.Column("namespace", sa.Text),
-    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("workspace", sa.Text),
+    sa.Column("namespace", sa.Text),
+    sa.Column("updated_at", TS, nullable=False, server_default=NOW),
 )
 identity_links = sa.Table(
     "identity_links", metadata,
     sa.Column("slack_id", sa.Text, primary_key=True),
-    sa.Column("hexabase_user", sa.Text), sa.Column("name", sa.Text),
-    sa.Column("groups", sa.JSON), sa.Column("token_encrypted", sa.LargeBinary),
-    sa.Column("expires_at", sa.DateTime(timezone=True)),
-    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("hexabase_user", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("token_encrypted", sa.LargeBinary, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=NOW),
 )
 oauth_states = sa.Table(
     "oauth_states", metadata,
-    sa.Column("state", sa.Text, primary_key=True), sa.Column("slack_id", sa.Text),
-    sa.Column("verifier_encrypted", sa.LargeBinary),
-    sa.Column("created_at", sa.DateTime(timezone=True)),
-    sa.Column("expires_at", sa.DateTime(timezone=True)),
-    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.Column("state", sa.Text, primary_key=True),
+    sa.Column("slack_id", sa.Text, nullable=False),
+    sa.Column("verifier_encrypted", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=NOW),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("used_at", TS),
+    sa.Index("oauth_states_slack_id", "slack_id"),
 )
 workspace_credentials = sa.Table(
     "workspace_credentials", metadata,
-    sa.Column("slack_id", sa.Text), sa.Column("workspace", sa.Text),
-    sa.Column("namespaces", sa.JSON), sa.Column("default_namespace", sa.Text),
-    sa.Column("two_person_namespaces", sa.JSON), sa.Column("sensitive", sa.Boolean),
-    sa.Column("context", sa.Text), sa.Column("kubeconfig_encrypted", sa.LargeBinary),
-    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("slack_id", sa.Text, primary_key=True),
+    sa.Column("workspace", sa.Text, primary_key=True),
+    sa.Column("namespaces", sa.JSON, nullable=False),
+    sa.Column("default_namespace", sa.Text, nullable=False),
+    sa.Column("two_person_namespaces", sa.JSON, nullable=False),
+    sa.Column("sensitive", sa.Boolean, nullable=False),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("kubeconfig_encrypted", sa.LargeBinary, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
 )
-conversation_messages = sa.Table(
-    "conversation_messages", metadata, sa.Column("slack_id", sa.Text))
-# Everything keyed by a Slack user that logout must remove.
+# Everything keyed by a Slack user that logout must remove: their link and credentials,
+# context, conversation memory and workflow runs.
 PER_USER_TABLES = (identity_links, oauth_states, workspace_credentials, user_context,
-                   conversation_messages)
+                   conversation_messages, workflow_runs)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-metadata = sa.MetaData()
+from tools.schema import metadata
+
 slack_events = sa.Table("slack_events", metadata,
                         sa.Column("event_id", sa.Text, primary_key=True),
-                        sa.Column("deliveries", sa.Integer, nullable=False))
+                        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False,
+                                  server_default=sa.text("now()")),
+                        sa.Column("deliveries", sa.Integer, nullable=False,
+                                  server_default=sa.text("1")))
 
 
 class EventLog:
