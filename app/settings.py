@@ -88,7 +88,7 @@ class Settings(BaseSettings):
                                            "endpoint and the model its deployment name")
     llm: str = "auto"
 
-    # Identity (issue #4): "static" reads DIRECTORY_FILE; "hexabase" links accounts by OAuth.
+    # Identity: "static" reads DIRECTORY_FILE; "hexabase" links accounts by OAuth.
     identity_provider: str = "static"
     encryption_key: SecretStr | None = Field(
         default=None, description="Fernet key for tokens and kubeconfigs at rest")
@@ -161,7 +161,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    # The chat API for the Hexabase UI (issue #11): internal tokens signed by the platform.
+    # The chat API for the Hexabase UI: internal tokens signed by the platform.
     api_host: str = "0.0.0.0"  # the pod's port, reached through its Service
     api_port: int = Field(default=8081, ge=0, le=65535)
     api_token_public_key_file: Path | None = Field(default=None, description="PEM public "

@@ -1,1 +1,1 @@
-"""Pending actions, approval policy, decision flow and executor (issue #6)."""
+"""Pending actions, approval policy, decision flow and executor."""

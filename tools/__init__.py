@@ -1,1 +1,1 @@
-"""Per-user cluster clients, tool specs and registry, read and write tools (issue #5)."""
+"""Per-user cluster clients, tool specs and registry, read and write tools."""

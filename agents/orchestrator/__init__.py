@@ -1,1 +1,1 @@
-"""Workflow orchestration: templates, specialised agents, the engine and stored runs (issue #9)."""
+"""Workflow orchestration: templates, specialised agents, the engine and stored runs."""

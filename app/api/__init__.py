@@ -1,1 +1,1 @@
-"""The chat API for the Hexabase UI and other clients (issue #11)."""
+"""The chat API for the Hexabase UI and other clients."""

@@ -1,4 +1,4 @@
-"""Audit shipping: the Postgres outbox drained in batches into ClickHouse (issue #6).
+"""Audit shipping: the Postgres outbox drained in batches into ClickHouse.
 
 Only this package imports ``clickhouse_driver``.
 """

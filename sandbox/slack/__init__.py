@@ -1,1 +1,1 @@
-"""A local Slack for tests, the demo and the web console (issue #8)."""
+"""A local Slack for tests, the demo and the web console."""

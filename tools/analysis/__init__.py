@@ -1,1 +1,1 @@
-"""Deterministic diagnosis of a namespace: analyzers over one snapshot of its state (issue #9)."""
+"""Deterministic diagnosis of a namespace: analyzers over one snapshot of its state."""
