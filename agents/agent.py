@@ -39,8 +39,8 @@ from agents.wire import compact_schema
 from confirmations.flow import ContextSource, DecisionFlow
 from tools import context, errors, registry, tracing
 from tools.audit import AuditEvent
+from tools.env import Environments
 from tools.kube.access import allowed
-from tools.kube.client import ClusterClients
 from tools.security import SecurityContext
 from tools.spec import Effect
 
@@ -130,7 +130,7 @@ def tool_schema(name: str) -> dict[str, Any]:
 class UserChatAgent:
     identity: ContextSource
     flow: DecisionFlow
-    clusters: ClusterClients
+    envs: Environments
     gateway: Gateway | None = None
     memory: Memory | None = None
     command: CommandMode = field(default_factory=CommandMode)
@@ -141,6 +141,10 @@ class UserChatAgent:
     # What was suggested after each session's last answer (``help`` repeats it); bounded.
     _suggested: OrderedDict[str, tuple[str, ...]] = field(default_factory=OrderedDict)
 
+    @tracing.traced("chat.turn",
+                    attributes=lambda a: {"hexabot.request_id": a["ask"].request_id,
+                                          "hexabot.session_id": a["ask"].session_id},
+                    result=lambda reply: {"hexabot.mode": reply.mode})
     async def handle(self, ask: Ask, progress: Progress | None = None,
                      ctx: SecurityContext | None = None, deltas: Deltas | None = None
                      ) -> Reply:
@@ -148,22 +152,14 @@ class UserChatAgent:
         piece of the model's final answer as it arrives (streaming; the reply is still the
         whole answer); ``ctx`` is given by callers that resolved the identity themselves (the
         chat API, from a verified token) — otherwise it is resolved from ``ask.slack_id``."""
-        with tracing.tracer().start_as_current_span(
-                "chat.turn", attributes={"hexabot.request_id": ask.request_id,
-                                         "hexabot.session_id": ask.session_id}) as span:
-            reply = await self._handle(ask, progress, ctx, deltas)
-            span.set_attribute("hexabot.mode", reply.mode)
-            return reply
-
-    async def _handle(self, ask: Ask, progress: Progress | None,
-                      given: SecurityContext | None, deltas: Deltas | None) -> Reply:
         began = time.monotonic()
-        ctx = given or await self.identity.context(
+        ctx = ctx or await self.identity.context(
             ask.slack_id, session_id=ask.session_id, request_id=ask.request_id,
             workspace=ask.workspace, namespace=ask.namespace)
         context.request_id.set(ctx.request_id)
         context.session_id.set(ctx.session_id)
-        box = Toolbox(ctx, self.flow.env_for(ctx), self.flow, on_call=progress, on_delta=deltas)
+        box = Toolbox(ctx, self.envs.for_context(ctx), self.flow, on_call=progress,
+                      on_delta=deltas)
         history = await self.memory.load(ask.session_id, ctx.slack_id) if self.memory else []
         reply = await self._answer(box, ask.text, history, self._suggested.get(ask.session_id,
                                                                                ()))

@@ -1,7 +1,9 @@
 """The tools of one turn, as the user: READ tools run, WRITE tools only ever become proposals.
 
-Both the LLM agent and command mode act through a :class:`Toolbox`, so they share exactly the
-same exposure rules (derived from the registry), auditing and result bookkeeping.
+The LLM agent, command mode, workflow runs and the CLI (``hexabot tools run``, ``hexabot
+diagnose``) all act through a :class:`Toolbox`, so they share exactly the same tracing spans,
+audit events (``tool.read``/``tool.write``, outcome ``ok``, ``denied`` or ``error``) and result
+bookkeeping; what the agent may call is derived from the registry on top of it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from agents.types import Attachment, Proposal, ToolCall
 from confirmations.flow import DecisionFlow
+from confirmations.model import PendingAction
 from tools import errors, registry, tracing
 from tools.analysis import engine
 from tools.analysis.findings import Finding
@@ -25,10 +28,24 @@ from tools.writes import backup
 from tools.writes.backup import Strategy
 
 
+def failure(exc: errors.ToolError) -> str:
+    """The audit outcome of a tool call that raised: ``denied`` when a permission or the
+    guardrails refused it, ``error`` for anything else (bad arguments, the API server)."""
+    return "denied" if isinstance(exc, errors.Forbidden | errors.PlanRefused) else "error"
+
+
+def proposal_of(action: PendingAction) -> Proposal:
+    """What a turn's answer (and a card) shows of a stored pending action."""
+    plan = action.plan
+    return Proposal(action.id, action.tool, plan.args, plan.summary, plan.risk.value,
+                    plan.cost_delta, plan.diff)
+
+
 @dataclass
 class Toolbox:
-    """``events`` collects the turn's read-side audit events; the agent writes them with the
-    turn (one transaction).  Proposals are state changes and are audited where they happen."""
+    """``events`` collects the turn's read-side audit events; the caller writes them (the agent
+    with the turn, in one transaction).  Proposals are state changes, audited where they
+    happen; a failed proposal is audited here as ``tool.write``."""
     ctx: SecurityContext
     env: ToolEnv
     flow: DecisionFlow
@@ -47,13 +64,17 @@ class Toolbox:
     async def record(self, event: AuditEvent) -> None:
         self.events.append(event)
 
-    async def _audit(self, tool: str, outcome: str, began: float, error: str = "") -> None:
+    async def _audit(self, tool: str, began: float, effect: Effect = Effect.READ,
+                     failed: errors.ToolError | None = None, **detail: Any) -> None:
         await self.record(AuditEvent(
-            kind="tool.read", actor=self.ctx.slack_id, outcome=outcome,
+            kind=f"tool.{effect.value}", actor=self.ctx.slack_id,
+            outcome="ok" if failed is None else failure(failed),
             hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,
             workspace_id=self.ctx.workspace_id,
             namespace=self.ctx.namespace, request_id=self.ctx.request_id,
-            session_id=self.ctx.session_id, detail={"tool": tool}, error=error,
+            session_id=self.ctx.session_id, detail={"tool": tool, **detail},
+            error=failed.message if failed is not None else "",
+            api_audit_id=failed.audit_id if failed is not None else "",
             duration_ms=int((time.monotonic() - began) * 1000)))
 
     async def ran(self, call: ToolCall) -> None:
@@ -80,18 +101,23 @@ class Toolbox:
                 result = await registry.run(registry.get(tool), self.env, args)
         except errors.ToolError as exc:
             await self._called(ToolCall(tool, args, False, exc.message))
-            await self._audit(tool, "denied" if isinstance(exc, errors.Forbidden) else "error",
-                              began, exc.message)
+            await self._audit(tool, began, failed=exc)
             raise
         await self._called(ToolCall(tool, args, True, result.text))
         self.attachments += [Attachment(c["filename"], c["title"],
                                         base64.b64decode(c["png_base64"]))
                              for c in result.data.get("charts") or []]
-        await self._audit(tool, "ok", began)
+        await self._audit(tool, began)
         return result
 
     async def propose(self, tool: str, args: dict[str, Any]) -> Proposal:
         """Plan a WRITE tool and store it as a pending action; nothing is applied."""
+        return proposal_of(await self.propose_action(tool, args))
+
+    async def propose_action(self, tool: str, args: dict[str, Any]) -> PendingAction:
+        """:meth:`propose`, answering with the stored pending action (its whole plan and
+        expiry, which the CLI prints)."""
+        began = time.monotonic()
         try:
             with tracing.tracer().start_as_current_span(
                     f"tool {tool}", attributes={"hexabot.tool": tool,
@@ -99,20 +125,11 @@ class Toolbox:
                 action = await self.flow.propose(self.ctx, tool, args)
         except errors.ToolError as exc:
             await self._called(ToolCall(tool, args, False, exc.message))
-            await self.record(AuditEvent(
-                kind="tool.write", actor=self.ctx.slack_id, outcome="denied" if isinstance(
-                    exc, errors.Forbidden | errors.PlanRefused) else "error",
-                hexabase_user=self.ctx.hexabase_user, workspace=self.ctx.workspace,
-                workspace_id=self.ctx.workspace_id,
-                namespace=self.ctx.namespace, request_id=self.ctx.request_id,
-                detail={"tool": tool}, error=exc.message))
+            await self._audit(tool, began, Effect.WRITE, failed=exc)
             raise
-        plan = action.plan
-        proposal = Proposal(action.id, tool, plan.args, plan.summary, plan.risk.value,
-                            plan.cost_delta, plan.diff)
         await self._called(ToolCall(tool, args, True, f"awaiting approval #{action.id}"))
-        self.proposals.append(proposal)
-        return proposal
+        self.proposals.append(proposal_of(action))
+        return action
 
     async def call(self, tool: str, args: dict[str, Any]) -> str:
         """What a model gets back for a tool call (reads: the result; writes: the proposal)."""
@@ -129,7 +146,7 @@ class Toolbox:
             findings, unreadable = await engine.diagnose(self.env, namespace)
         await self._called(ToolCall("troubleshoot_issues", {"namespace": namespace}, True,
                                    f"{len(findings)} findings"))
-        await self._audit("diagnose", "ok", began)
+        await self._audit("diagnose", began, findings=[f.code for f in findings])
         return findings, unreadable
 
     async def backup_strategy(self, namespace: str, database: str) -> tuple[Strategy, str]:
@@ -137,7 +154,7 @@ class Toolbox:
         found = await backup.strategy(self.env, namespace, database)
         await self._called(ToolCall("generate_backup_strategy", {"database": database}, True,
                                    found[0].text()))
-        await self._audit("backup_strategy", "ok", began)
+        await self._audit("backup_strategy", began)
         return found
 
     async def workloads(self) -> list[dict[str, Any]]:

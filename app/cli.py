@@ -170,24 +170,24 @@ def sandbox_serve_cmd(
 
 @cli.command("run")
 def run_cmd(ctx: typer.Context) -> None:
-    """Run the Slack bot (Socket Mode) with its background work until SIGTERM."""
-    from app.slack import run as slack_run
+    """Run the Slack bot (Socket Mode), its HTTP server and background work until SIGTERM."""
+    from app import run
 
     settings = settings_of(ctx)
     logs.configure(settings)
     out.print(f"connecting to Slack at {settings.slack_api_url} …", highlight=False)
-    asyncio.run(slack_run.run(settings))
+    asyncio.run(run.run(settings))
     out.print("stopped")
 
 
 @cli.command("serve-api")
 def serve_api_cmd(ctx: typer.Context) -> None:
     """Serve the chat API alone (no Slack connection) until SIGTERM."""
-    from app.api import serve
+    from app import run
 
     settings = settings_of(ctx)
     logs.configure(settings)
-    asyncio.run(serve.alone(settings))
+    asyncio.run(run.serve_api(settings))
     out.print("stopped")
 
 

@@ -128,8 +128,9 @@ def register(cli: typer.Typer) -> None:
 
 
 async def _login(settings: Settings, who: str, wait: bool) -> None:
-    from aiohttp import web
+    from starlette.applications import Starlette
 
+    from app.http import server
     from app.identity import callback
     from app.services import open_services
 
@@ -141,15 +142,14 @@ async def _login(settings: Settings, who: str, wait: bool) -> None:
                       f"({settings.oauth_redirect_url}) completes the link.", highlight=False)
             return
         done: asyncio.Future[Linked] = asyncio.get_running_loop().create_future()
-        app = web.Application()
-        callback.add_route(app, services.link_flow, done.set_result)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
+
+        def linked_once(linked: Linked) -> None:
+            if not done.done():
+                done.set_result(linked)
+
+        app = Starlette(routes=[callback.route(services.link_flow, linked_once)])
         parts = urlsplit(settings.oauth_redirect_url)
-        await web.TCPSite(runner, parts.hostname or "127.0.0.1", parts.port or 80).start()
-        try:
+        async with server.serving(app, (parts.hostname or "127.0.0.1", parts.port or 80)):
             linked = await asyncio.wait_for(done, timeout=600)
-        finally:
-            await runner.cleanup()
         out.print(f"linked {who} to {linked.hexabase_user}; workspaces: "
                   f"{', '.join(linked.workspaces) or 'none'}", highlight=False)

@@ -2,7 +2,9 @@
 
 READ tools run and print their compact text (or ``--json`` data).  WRITE tools print the plan
 — summary, diff, risk, cost, dry-run — and apply it only with ``--execute``; every step is
-permission-checked by the cluster and written to the audit outbox.
+permission-checked by the cluster and written to the audit outbox.  Tools run through the same
+:class:`agents.toolbox.Toolbox` as a chat turn, so the CLI's spans and audit events are the
+agent's (``tool.read``/``tool.write``: ``ok``, ``denied`` or ``error``).
 
 Arguments: ``key=value`` (:mod:`app.pairs`; ``key=@FILE`` reads a file of the person running
 the CLI, e.g. ``manifest=@deploy.yaml``).
@@ -11,7 +13,9 @@ the CLI, e.g. ``manifest=@deploy.yaml``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +25,10 @@ from rich.table import Table
 
 from app.cli_identity import AS, DIRECTORY, services
 from app.pairs import parse_pairs, read_local_file
-from tools import errors
-from tools.audit import AuditEvent
 
 if TYPE_CHECKING:
+    from agents.toolbox import Toolbox
+    from app.services import Services
     from tools.spec import ActionPlan
 
 tools_cli = typer.Typer(help="List and run the Kubernetes tools as a user.",
@@ -41,6 +45,21 @@ def _print_plan(plan: ActionPlan) -> None:
     out.print(plan.diff, highlight=False, markup=False)
 
 
+@contextlib.asynccontextmanager
+async def _toolbox(opened: Services, who: str, workspace: str | None,
+                   namespace: str | None) -> AsyncIterator[Toolbox]:
+    """The person's toolbox, as a chat turn gets it; its audit events are written when the
+    command is done, also when a tool call failed."""
+    from agents.toolbox import Toolbox
+
+    security = await opened.identity.context(who, workspace=workspace, namespace=namespace)
+    box = Toolbox(security, opened.envs.for_context(security), opened.confirmations)
+    try:
+        yield box
+    finally:
+        await opened.confirmations.store.record_many(box.events)
+
+
 async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: str,
                workspace: str | None, namespace: str | None, pairs: list[str], as_json: bool,
                execute: bool) -> None:
@@ -50,61 +69,32 @@ async def _run(settings_dir: Path | None, ctx: typer.Context, tool: str, who: st
     spec = registry.get(tool)
     raw = parse_pairs(pairs, read_local_file)
     async with services(ctx, settings_dir) as opened:
-        security = await opened.identity.context(who, workspace=workspace,
-                                                 namespace=namespace)
-        env = opened.confirmations.env_for(security)
-        event: dict[str, Any] = {
-            "actor": security.slack_id, "hexabase_user": security.hexabase_user,
-            "workspace": security.workspace, "workspace_id": security.workspace_id,
-            "namespace": security.namespace,
-            "request_id": security.request_id}
-        try:
+        async with _toolbox(opened, who, workspace, namespace) as box:
             if spec.effect is Effect.READ:
-                result = await registry.run(spec, env, raw)
+                result = await box.read(tool, raw)
                 out.print(json.dumps(result.data, indent=2, default=str) if as_json
                           else result.text, highlight=False, markup=False)
-                await opened.store.record(AuditEvent(kind="tool.read", outcome="ok",
-                                                       detail={"tool": tool}, **event))
                 return
-            action = await opened.confirmations.propose(security, tool, raw)
-            if as_json:
-                out.print(json.dumps(action.plan.to_dict(), indent=2), highlight=False)
-            else:
-                _print_plan(action.plan)
-            if not execute:
-                out.print(f"Waiting for approval: hexabot approve {action.id} --as <approver> "
-                          f"(or reject); expires {action.expires_at:%H:%M UTC}.",
-                          highlight=False)
-                return
-            decision = await opened.confirmations.approve(action.id, security.slack_id)
-            out.print(decision.message, highlight=False, markup=False)
-            if not decision.ok:
-                raise typer.Exit(1)
-        except errors.ToolError as exc:
-            await opened.store.record(AuditEvent(
-                kind=f"tool.{spec.effect.value}", outcome="denied" if isinstance(
-                    exc, errors.Forbidden | errors.PlanRefused) else "failed",
-                detail={"tool": tool, "error": exc.message, "api_audit_id": exc.audit_id},
-                **event))
-            raise
+            action = await box.propose_action(tool, raw)
+        if as_json:
+            out.print(json.dumps(action.plan.to_dict(), indent=2), highlight=False)
+        else:
+            _print_plan(action.plan)
+        if not execute:
+            out.print(f"Waiting for approval: hexabot approve {action.id} --as <approver> "
+                      f"(or reject); expires {action.expires_at:%H:%M UTC}.", highlight=False)
+            return
+        decision = await opened.confirmations.approve(action.id, box.ctx.slack_id)
+        out.print(decision.message, highlight=False, markup=False)
+        if not decision.ok:
+            raise typer.Exit(1)
 
 
 async def _diagnose(settings_dir: Path | None, ctx: typer.Context, who: str,
                     workspace: str | None, namespace: str | None) -> tuple[list[Any], list[str]]:
-    from tools.analysis import engine
-
     async with services(ctx, settings_dir) as opened:
-        security = await opened.identity.context(who, workspace=workspace,
-                                                 namespace=namespace)
-        env = opened.confirmations.env_for(security)
-        findings, unreadable = await engine.diagnose(env, security.namespace)
-        await opened.store.record(AuditEvent(
-            kind="tool.read", outcome="ok", actor=security.slack_id,
-            hexabase_user=security.hexabase_user, workspace=security.workspace,
-            workspace_id=security.workspace_id,
-            namespace=security.namespace, request_id=security.request_id,
-            detail={"tool": "diagnose", "findings": [f.code for f in findings]}))
-        return findings, unreadable
+        async with _toolbox(opened, who, workspace, namespace) as box:
+            return await box.diagnose(box.ctx.namespace)
 
 
 def diagnose_cmd(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY,

@@ -23,8 +23,8 @@ from rich.console import Console
 
 from app import doctor, migrate
 from app.database import open_database
+from app.run import connected
 from app.settings import Settings
-from app.slack.run import connected
 from sandbox.kube.serve import SandboxCluster, sandbox_cluster
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 

@@ -27,9 +27,11 @@ from app.llm import providers
 from app.settings import ConfigError, Settings
 from confirmations import rules
 from confirmations.flow import WRITE_TOOLS, DecisionFlow
+from confirmations.history import OutboxHistory
 from confirmations.lease import Leasing, process_id
 from confirmations.source import PolicySource
 from confirmations.store import ConfirmationStore
+from tools.env import Environments
 from tools.kube.client import ClusterClients
 from tools.prometheus import Prometheus
 from tools.spec import Pricing
@@ -43,7 +45,7 @@ class Services:
     store: IdentityStore
     link_flow: LinkFlow | None
     clusters: ClusterClients
-    pricing: Pricing
+    envs: Environments  # every door's way into the cluster as a person (ToolEnv)
     confirmations: DecisionFlow
     agent: UserChatAgent
     orchestrator: Orchestrator
@@ -86,34 +88,36 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         directory, flow = build_directory(settings, store)
         clusters = ClusterClients()
         identity = IdentityService(directory, store)
-        pricing = Pricing(settings.price_vcpu_hour, settings.price_gib_hour)
-        decisions = DecisionFlow(ConfirmationStore(database.engine), identity, clusters, pricing,
+        envs = Environments(clusters,
+                            Pricing(settings.price_vcpu_hour, settings.price_gib_hour),
+                            prometheus=Prometheus(
+                                settings.prometheus_url,
+                                latency_query=settings.prometheus_latency_query,
+                                error_query=settings.prometheus_error_query)
+                            if settings.prometheus_url else None,
+                            audit_history=OutboxHistory(database.engine))
+        decisions = DecisionFlow(ConfirmationStore(database.engine), identity, envs,
                                  ttl=timedelta(minutes=settings.approval_ttl_minutes),
                                  guardrails=guardrails,
                                  leasing=Leasing(process_id(), timedelta(
                                      seconds=settings.execution_lease_seconds),
-                                     settings.execution_lease_seconds / 6),
-                                 prometheus=Prometheus(
-                                     settings.prometheus_url,
-                                     latency_query=settings.prometheus_latency_query,
-                                     error_query=settings.prometheus_error_query)
-                                 if settings.prometheus_url else None)
+                                     settings.execution_lease_seconds / 6))
         gateway = Gateway(providers(settings), decisions.store.record, settings.llm_routes)
         memory = Memory(database.engine, settings.memory_budget_tokens,
                         timedelta(hours=settings.memory_ttl_hours))
         try:
-            orchestrator = Orchestrator(identity, decisions, clusters,
+            orchestrator = Orchestrator(identity, decisions, envs,
                                         RunStore(database.engine),
                                         workflows_dir=settings.workflows_dir)
         except WorkflowError as exc:
             where = "HEXABOT_WORKFLOWS_DIR" if settings.workflows_dir else "workflow templates"
             raise ConfigError([f"{where}: {exc}"]) from exc
-        agent = UserChatAgent(identity, decisions, clusters, gateway, memory,
+        agent = UserChatAgent(identity, decisions, envs, gateway, memory,
                               command=CommandMode(orchestrator), tool_routing=settings.llm_tools,
                               turn_output_tokens=settings.llm_turn_output_tokens)
         try:
             yield Services(settings=settings, database=database, identity=identity,
-                           store=store, link_flow=flow, clusters=clusters, pricing=pricing,
+                           store=store, link_flow=flow, clusters=clusters, envs=envs,
                            confirmations=decisions, agent=agent,
                            orchestrator=orchestrator,
                            decisions=DecisionService(orchestrator, decisions.store))

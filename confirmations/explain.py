@@ -41,7 +41,7 @@ async def decide(flow: DecisionFlow, ctx: SecurityContext, tool: str,
     plan: ActionPlan | None = None
     problem = ""
     try:
-        plan = await registry.plan(spec, flow.env_for(ctx), raw)
+        plan = await registry.plan(spec, flow.envs.for_context(ctx), raw)
     except errors.ToolError as exc:
         problem = exc.message
     ruling = await flow.judge(ctx, tool, args, plan)

@@ -26,18 +26,16 @@ from typing import Any, Protocol
 
 from confirmations import explain, guard, policy, recovery, rules, undo
 from confirmations.decision import Code, Decision, shown_to
-from confirmations.history import OutboxHistory
 from confirmations.lease import Leasing, heartbeat, process_id
 from confirmations.model import PendingAction, State
 from confirmations.source import PolicySource
 from confirmations.store import ConfirmationStore
 from tools import errors, registry
 from tools.audit import AuditEvent
+from tools.env import Environments
 from tools.kube.access import allowed
-from tools.kube.client import ClusterClients
-from tools.prometheus import Prometheus
 from tools.security import SecurityContext
-from tools.spec import ActionPlan, Effect, Pricing, ToolEnv
+from tools.spec import ActionPlan, Effect, ToolEnv
 
 # How long a proposal waits; recovery's bound for rows that hold no lease.
 DEFAULT_TTL, STALE_AFTER = timedelta(minutes=15), timedelta(minutes=10)
@@ -60,16 +58,16 @@ def _time(at: datetime | None) -> str:
 
 
 class DecisionFlow:
-    def __init__(self, store: ConfirmationStore, identity: ContextSource,
-                 clusters: ClusterClients, pricing: Pricing | None = None,
+    """``envs`` is how the flow reaches the cluster as the people of an action (planning,
+    access reviews, execution, recovery); it is the composition root's, shared with every door."""
+
+    def __init__(self, store: ConfirmationStore, identity: ContextSource, envs: Environments,
                  ttl: timedelta = DEFAULT_TTL,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 prometheus: Prometheus | None = None,
                  guardrails: rules.Policy | PolicySource | None = None,
                  leasing: Leasing | None = None, stale_after: timedelta = STALE_AFTER) -> None:
-        self.store, self.identity, self.clusters = store, identity, clusters
-        self.pricing, self.ttl, self.clock = pricing or Pricing(), ttl, clock
-        self.prometheus, self.history = prometheus, OutboxHistory(store.engine)
+        self.store, self.identity, self.envs = store, identity, envs
+        self.ttl, self.clock = ttl, clock
         self.policies = (guardrails if isinstance(guardrails, PolicySource)
                          else PolicySource.fixed(guardrails or rules.load(None, WRITE_TOOLS)))
         self.on_execution_start: Callable[[str], None] | None = None  # benchmarks
@@ -85,11 +83,6 @@ class DecisionFlow:
     @guardrails.setter
     def guardrails(self, policy: rules.Policy) -> None:
         self.policies = PolicySource.fixed(policy)
-
-    def env_for(self, ctx: SecurityContext) -> ToolEnv:
-        """How every layer reaches the cluster as ``ctx``: their client, prices, Prometheus."""
-        return ToolEnv(ctx, self.clusters.for_context(ctx), self.pricing,
-                       prometheus=self.prometheus, audit_history=self.history)
 
     def _event(self, kind: str, action: PendingAction, actor: str, outcome: str,
                **extra: Any) -> AuditEvent:
@@ -138,7 +131,7 @@ class DecisionFlow:
 
     async def propose(self, ctx: SecurityContext, tool: str,
                       raw: dict[str, Any]) -> PendingAction:
-        plan = await registry.plan(registry.get(tool), self.env_for(ctx), raw)
+        plan = await registry.plan(registry.get(tool), self.envs.for_context(ctx), raw)
         ruling = await self.judge(ctx, tool, plan.args, plan)
         verdict = self.ruling_event(ctx, tool, plan, ruling, "plan")
         if not ruling.allowed:
@@ -236,7 +229,7 @@ class DecisionFlow:
         in_scope = approver.allows_namespace(action.namespace)
         holds = False
         if in_scope:  # the access review only for someone the directory lets in at all
-            holds, _ = await allowed(self.clusters.for_context(approver), access,
+            holds, _ = await allowed(self.envs.clusters.for_context(approver), access,
                                      action.namespace, target)
         rechecked, ruled = False, []
         for _ in range(4):  # another approver may record theirs between our read and write
@@ -318,7 +311,7 @@ class DecisionFlow:
     async def _execute_leased(self, action: PendingAction,
                               requester: SecurityContext) -> Decision:
         began = time.monotonic()
-        env = self.env_for(requester)
+        env = self.envs.for_context(requester)
         spec = registry.get(action.tool)
         access = spec.access(registry.parse_args(spec, action.plan.args))
         target = action.plan.targets[0].name if action.plan.targets else None
@@ -378,7 +371,7 @@ class DecisionFlow:
         holds, in_scope = False, clicker.allows_namespace(action.namespace)
         if clicker.slack_id != action.requester and in_scope:
             spec = registry.get(action.tool)
-            holds, _ = await allowed(self.clusters.for_context(clicker), spec.access(
+            holds, _ = await allowed(self.envs.clusters.for_context(clicker), spec.access(
                 registry.parse_args(spec, action.plan.args)), action.namespace)
         verdict = policy.may_reject(clicker.slack_id, holds, action, in_scope)
         if not verdict.allowed:

@@ -35,7 +35,7 @@ async def _settle(flow: DecisionFlow, action: PendingAction) -> tuple[State, str
                                                 workspace_id=action.workspace_id)
     except LookupError as exc:
         return State.UNKNOWN, f"cannot tell whether it was applied: {exc}"
-    found = await applied(flow.env_for(requester), action.plan)
+    found = await applied(flow.envs.for_context(requester), action.plan)
     return {True: (State.SUCCEEDED, "applied (found in the cluster after a restart)"),
             False: (State.FAILED, "not applied (checked after a restart)"),
             None: (State.UNKNOWN, "cannot tell from the cluster whether it was applied")

@@ -15,9 +15,11 @@ from app.identity import static
 from app.identity.service import IdentityService
 from app.identity.store import IdentityStore
 from confirmations.flow import DecisionFlow
+from confirmations.history import OutboxHistory
 from confirmations.store import ConfirmationStore
 from tests.sandbox_support import ThreadedSandbox
 from tests.services import fetch_rows
+from tools.env import Environments
 from tools.kube.client import ClusterClients
 
 DIRECTORY = """bot: {{kubeconfig: {kc}, context: hexabot}}
@@ -54,6 +56,7 @@ class Rig:
     engine: AsyncEngine
     identity: IdentityService
     database_url: str
+    envs: Environments  # the same factory the flow uses, for the agent and the orchestrator
 
     async def rows(self, sql: str) -> list[asyncpg.Record]:
         return await fetch_rows(self.database_url, sql)
@@ -69,9 +72,10 @@ async def rig(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
         await migrate.migrate(engine)
     identity = IdentityService(static.load(directory), IdentityStore(engine))
     clusters = ClusterClients()
+    envs = Environments(clusters, audit_history=OutboxHistory(engine))
     try:
-        yield Rig(DecisionFlow(ConfirmationStore(engine), identity, clusters), engine, identity,
-                  database_url)
+        yield Rig(DecisionFlow(ConfirmationStore(engine), identity, envs), engine, identity,
+                  database_url, envs)
     finally:
         clusters.close()
         await engine.dispose()

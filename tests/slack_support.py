@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app.run import connected
 from app.services import Services
 from app.settings import load_settings
-from app.slack.run import connected
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 from tests.confirm_support import DIRECTORY
 from tests.conftest import REPO
@@ -26,7 +26,7 @@ from tests.sandbox_support import ThreadedSandbox
 @contextlib.asynccontextmanager
 async def bot(emulator: SlackEmulator, database_url: str, sandbox: ThreadedSandbox,
               tmp_path: Path, **settings: Any) -> AsyncIterator[Services]:
-    """One bot process's worth (Bolt app, background work, HTTP side server) connected to
+    """One bot process's worth (Bolt app, background work, the HTTP server) connected to
     ``emulator`` in Socket Mode; several may share one emulator and one database."""
     directory = tmp_path / "directory.yaml"
     directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))

@@ -38,7 +38,7 @@ def scripted(*messages, loop: bool = False) -> tuple[Provider, ScriptedChatModel
 
 
 def agent(r: Rig, *providers: Provider) -> UserChatAgent:
-    return UserChatAgent(r.identity, r.flow, r.flow.clusters,
+    return UserChatAgent(r.identity, r.flow, r.envs,
                          Gateway(list(providers), r.flow.store.record), Memory(r.engine))
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from app.api import serve
+from app.run import api_alone
 from app.services import open_services
 from app.settings import load_settings
 from tests.confirm_support import DIRECTORY
@@ -44,7 +44,7 @@ def served_api(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
 
     async def main() -> None:
         state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
-        async with open_services(config) as services, serve.chat_api(services) as url:
+        async with open_services(config) as services, api_alone(services) as url:
             state["url"] = url
             ready.set()
             await state["stop"].wait()

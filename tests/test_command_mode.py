@@ -18,7 +18,7 @@ from tests.sandbox_support import ThreadedSandbox
 async def bot(database_url: str, sandbox: ThreadedSandbox,
               tmp_path: Path) -> AsyncIterator[tuple[UserChatAgent, Rig]]:
     async with rig(database_url, sandbox, tmp_path) as r:
-        yield UserChatAgent(r.identity, r.flow, r.flow.clusters, None, Memory(r.engine)), r
+        yield UserChatAgent(r.identity, r.flow, r.envs, None, Memory(r.engine)), r
 
 
 async def _ask(bot: tuple[UserChatAgent, Rig], text: str, who: str = "U0ALICE") -> Reply:

@@ -157,7 +157,7 @@ async def test_crash_between_claim_and_execute_is_recovered_without_running_twic
                       _dummy_event(reached.id), lease=dead)
     await store.start(reached.id, datetime.now(UTC), _dummy_event(reached.id), lease=dead)
     alice = await r.identity.context("alice", namespace="shop-staging")
-    await registry.execute(ToolEnv(alice, r.flow.clusters.for_context(alice)), reached.plan)
+    await registry.execute(ToolEnv(alice, r.envs.clusters.for_context(alice)), reached.plan)
     # 3. executing, and nothing had reached the cluster
     lost = await _propose(r, replicas_wanted=7)
     await store.claim(lost.id, "U0CAROL", "hxb-carol", datetime.now(UTC), _dummy_event(lost.id),

@@ -70,7 +70,7 @@ async def test_scale_beyond_the_cap_is_refused_before_any_card(
 async def test_a_protected_deployment_cannot_be_restarted(
         r: Rig, sandbox: ThreadedSandbox) -> None:
     carol = await r.identity.context("carol", namespace=STAGING)
-    await r.flow.env_for(carol).cluster.call(
+    await r.envs.for_context(carol).cluster.call(
         "PATCH", f"/apis/apps/v1/namespaces/{STAGING}/deployments/web-app",
         body={"metadata": {"labels": {"hexabot.io/protected": "true"}}},
         content_type="application/merge-patch+json")
@@ -85,7 +85,7 @@ async def test_a_protected_deployment_cannot_be_restarted(
 
 async def test_a_protected_deployments_pods_cannot_be_deleted_one_by_one(r: Rig) -> None:
     carol = await r.identity.context("carol", namespace="shop")
-    await r.flow.env_for(carol).cluster.call(
+    await r.envs.for_context(carol).cluster.call(
         "PATCH", "/apis/apps/v1/namespaces/shop/deployments/web-app",
         body={"metadata": {"labels": {"hexabot.io/protected": "true"}}},
         content_type="application/merge-patch+json")

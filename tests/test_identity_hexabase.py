@@ -10,11 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 import pytest
-from aiohttp import web
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.applications import Starlette
 
 from app import migrate
+from app.http import server
 from app.identity import callback
 from app.identity.crypto import Sealer
 from app.identity.hexabase import HexabaseApi, HexabaseDirectory, HexabaseError, LinkFlow, Relink
@@ -85,15 +86,11 @@ async def world(database_url: str) -> AsyncIterator[World]:
             sleeps.append(seconds)
 
         flow = LinkFlow(settings, store, sealer, api=HexabaseApi(settings, sleep=record_sleep))
-        app = web.Application()
-        callback.add_route(app, flow)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        yield World(fake, settings, store, flow,
-                    IdentityService(HexabaseDirectory(store, sealer), store),
-                    settings.oauth_redirect_url, database_url, sleeps)
-        await runner.cleanup()
+        app = Starlette(routes=[callback.route(flow)])
+        async with server.serving(app, ("127.0.0.1", port)):
+            yield World(fake, settings, store, flow,
+                        IdentityService(HexabaseDirectory(store, sealer), store),
+                        settings.oauth_redirect_url, database_url, sleeps)
     await engine.dispose()
 
 

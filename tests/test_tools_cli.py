@@ -100,6 +100,6 @@ async def test_tools_run_read_plan_execute(clean_env: dict[str, str], database_u
         ("confirmation.propose", "ok", "U0ALICE"),  # planned, left pending
         *executed, *executed,                        # scale --execute, configmap --execute
         ("tool.write", "denied", "U0BOB"),
-        ("tool.read", "failed", "U0BOB"),  # bad arguments are audited too
+        ("tool.read", "error", "U0BOB"),  # bad arguments are audited too
     ]
     assert len(events[2]["detail"]["hash"]) == 64

@@ -1,6 +1,7 @@
 """Tracing: with HEXABOT_OTLP_ENDPOINT set, a real `hexabot ask` exports its spans over
 OTLP/HTTP (protobuf, decoded here with the OpenTelemetry protos) — chat turn → tool →
-Kubernetes call, nested; without it nothing is sent."""
+Kubernetes call, nested; without it nothing is sent.  In the Slack app a message or a click
+opens the trace (recorded here in memory by a real SDK provider)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,21 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
+from sandbox.slack.state import BOT_USER
 from tests.confirm_support import cli_env
 from tests.conftest import run_cli
 from tests.sandbox_support import ThreadedSandbox
+from tests.slack_support import answered, bot_messages, connected_emulator, until
+from tools import tracing
 
 
 class Collector(http.server.ThreadingHTTPServer):
@@ -65,6 +74,8 @@ def test_a_turn_is_one_trace_down_to_the_kubernetes_calls(
             spans += [s for scope in resource.scope_spans for s in scope.spans]
     by_id = {s.span_id: s for s in spans}
     [turn] = [s for s in spans if s.name == "chat.turn"]
+    attributes = {a.key: a.value.string_value for a in turn.attributes}
+    assert attributes["hexabot.mode"] == "command" and attributes["hexabot.session_id"]
     [status] = [s for s in spans if s.name == "tool get_deployment_status"]
     assert status.parent_span_id == turn.span_id
     calls = [s for s in spans if s.name == "kubernetes GET" and s.parent_span_id ==
@@ -73,3 +84,43 @@ def test_a_turn_is_one_trace_down_to_the_kubernetes_calls(
     assert path == "/apis/apps/v1/namespaces/shop/deployments/web-app"
     assert {s.trace_id for s in spans} == {turn.trace_id}  # one request, one trace
     assert all(s.parent_span_id in by_id for s in spans if s is not turn)
+
+
+@pytest.fixture
+def in_memory(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """This test's spans, in memory (the process-wide provider is left alone)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "tracer", lambda: provider.get_tracer(tracing.NAME))
+    yield exporter
+    provider.shutdown()
+
+
+async def test_a_slack_message_and_a_click_open_their_traces(
+        database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, in_memory: InMemorySpanExporter) -> None:
+    def named(name: str) -> list[Any]:
+        return [s for s in in_memory.get_finished_spans() if s.name == name]
+
+    async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch) as (slack, _):
+        dm = slack.state.im_with("U0ALICE").id
+        await slack.say("U0ALICE", dm, "pods")
+        await until(lambda: answered(slack, dm))
+        [message] = await until(lambda: named("slack.message"))
+        assert message.kind is SpanKind.SERVER
+        [event_id] = [d["payload"]["event_id"] for d in slack.hub.delivered
+                      if d["payload"].get("event", {}).get("text") == "pods"]
+        assert dict(message.attributes) == {"hexabot.direct": True, "slack.event_id": event_id}
+        [turn] = named("chat.turn")
+        assert turn.parent.span_id == message.context.span_id
+        assert turn.attributes["hexabot.mode"] == "command"
+
+        await slack.say("U0ALICE", "C0SHOP", f"<@{BOT_USER}> scale api-service 4")
+        card = await until(lambda: next((m for m in bot_messages(slack, "C0SHOP")
+                                         if m["text"].startswith("Approval needed")), None))
+        action = card["blocks"][-1]["elements"][1]["value"]
+        await slack.click("U0ALICE", "C0SHOP", card["ts"], "reject", action)
+        [click] = await until(lambda: named("slack.click"))
+        assert click.kind is SpanKind.SERVER
+        assert dict(click.attributes) == {"hexabot.action": action, "hexabot.approve": False}

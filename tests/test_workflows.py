@@ -25,7 +25,7 @@ from tools.security import SecurityContext
 async def bench(database_url: str, sandbox: ThreadedSandbox,
                 tmp_path: Path) -> AsyncIterator[tuple[Orchestrator, Rig]]:
     async with rig(database_url, sandbox, tmp_path) as r:
-        yield Orchestrator(r.identity, r.flow, r.flow.clusters, RunStore(r.engine)), r
+        yield Orchestrator(r.identity, r.flow, r.envs, RunStore(r.engine)), r
 
 
 async def test_scale_application_waits_for_approval_then_watches_the_rollout(
@@ -106,7 +106,7 @@ async def test_debug_pod_issues_tells_the_oom_story_with_logs_and_events(
 
 async def test_workflows_in_command_mode(bench: tuple[Orchestrator, Rig]) -> None:
     orchestrator, r = bench
-    agent = UserChatAgent(r.identity, r.flow, r.flow.clusters,
+    agent = UserChatAgent(r.identity, r.flow, r.envs,
                           command=CommandMode(orchestrator))
     listing = await agent.handle(Ask("U0ALICE", "workflows", "dm:U0ALICE"))
     assert "`scale_application` (name, replicas)" in listing.text

@@ -119,7 +119,8 @@ class ActionPlan:
 class ToolEnv:
     """What a tool function gets: who (ctx), how to reach the cluster as them, prices, the
     optional Prometheus the performance analyses read, and the optional audit history
-    ``recent_changes`` reads Hexabot's own executed changes from (no door wires one yet)."""
+    ``recent_changes`` reads Hexabot's own executed changes from.  Every door gets its
+    environments from one :class:`tools.env.Environments`."""
     ctx: SecurityContext
     cluster: UserCluster
     pricing: Pricing = field(default_factory=Pricing)

@@ -144,13 +144,10 @@ class Engine:
                     state.status, state.error = "skipped", f"{blocked[0]} did not succeed"
                     changed = True
 
+    @tracing.traced(lambda a: f"workflow step {a['step'].id}",
+                    attributes=lambda a: {"hexabot.workflow": a["run"].workflow,
+                                          "hexabot.run": a["run"].id})
     async def _step(self, step: Step, run: Run, box: Toolbox) -> None:
-        with tracing.tracer().start_as_current_span(
-                f"workflow step {step.id}", attributes={"hexabot.workflow": run.workflow,
-                                                        "hexabot.run": run.id}):
-            await self._run_step(step, run, box)
-
-    async def _run_step(self, step: Step, run: Run, box: Toolbox) -> None:
         state, began = run.steps[step.id], time.monotonic()
         try:
             params = template.render(step.params, run.scope())

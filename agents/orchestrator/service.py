@@ -21,18 +21,18 @@ from agents.toolbox import Toolbox
 from agents.types import Proposal
 from confirmations.flow import ContextSource, DecisionFlow
 from tools.audit import AuditEvent
-from tools.kube.client import ClusterClients
+from tools.env import Environments
 from tools.security import SecurityContext
 
 
 class Orchestrator:
-    def __init__(self, identity: ContextSource, flow: DecisionFlow, clusters: ClusterClients,
+    def __init__(self, identity: ContextSource, flow: DecisionFlow, envs: Environments,
                  runs: RunStore,
                  agents: Mapping[str, Specialist] | None = None,
                  workflows: Mapping[str, Workflow] | None = None,
                  workflows_dir: Path | None = None,
                  sleep: Sleep = asyncio.sleep) -> None:
-        self.identity, self.flow, self.clusters, self.runs = identity, flow, clusters, runs
+        self.identity, self.flow, self.envs, self.runs = identity, flow, envs, runs
         self.agents = dict(agents) if agents is not None else default_agents()
         self.workflows = dict(workflows) if workflows is not None else load_all(
             self.agents, *([workflows_dir] if workflows_dir else []))
@@ -54,7 +54,7 @@ class Orchestrator:
         return any(self.agents[s.agent].actions[s.action].private for s in workflow.steps)
 
     def _box(self, ctx: SecurityContext) -> Toolbox:
-        return Toolbox(ctx, self.flow.env_for(ctx), self.flow)
+        return Toolbox(ctx, self.envs.for_context(ctx), self.flow)
 
     async def start(self, ctx: SecurityContext, name: str, inputs: Mapping[str, Any],
                     reply_channel: str | None = None, reply_ts: str | None = None

@@ -1,82 +1,44 @@
-"""Serving the chat API with uvicorn inside the bot's event loop (``hexabot run``) or alone
-(``hexabot serve-api``)."""
+"""Whether this process serves the chat API, and the API app when it does.
+
+The chat API is not served on its own: ``hexabot run`` and ``hexabot serve-api`` (composed in
+:mod:`app.run`) put it inside the process's one HTTP app (:mod:`app.http.site`), with whichever
+notifier the composition root installed on the decision service.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
-from collections.abc import AsyncIterator, Iterator
 
-import uvicorn
 from fastapi import FastAPI
-from slack_sdk.web.async_client import AsyncWebClient
 
 from app.api import routes
-from app.services import Services, open_services
+from app.services import Services
 from app.settings import ConfigError, Settings
-from app.slack.deliver import SlackNotifier
 
 log = logging.getLogger("hexabot.api")
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the bot's SIGTERM handler drives shutdown."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+def enabled(settings: Settings) -> bool:
+    """The chat API is on when the platform's token key (a file or a JWKS URL) is configured."""
+    return bool(settings.api_token_public_key_file or settings.api_token_jwks_url)
 
 
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[str]:
-    """Serve ``app`` for the ``with`` block; yields its base URL (port 0: a free one)."""
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None,
-                                    lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # raises what stopped it (e.g. the port is taken)
-            raise RuntimeError("the chat API server stopped before it started")
-        await asyncio.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{bound}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@contextlib.asynccontextmanager
-async def chat_api(services: Services) -> AsyncIterator[str]:
-    """The chat API on ``HEXABOT_API_HOST:PORT`` when internal tokens are configured (yields
-    its URL), else nothing is served (yields "")."""
-    settings = services.settings
-    if not (settings.api_token_public_key_file or settings.api_token_jwks_url):
-        log.info("chat API off: no HEXABOT_API_TOKEN_PUBLIC_KEY_FILE or _JWKS_URL")
-        yield ""
-        return
-    async with serving(routes.build(services), settings.api_host,
-                       settings.api_port) as url:
-        log.info("chat API at %s%s", url, routes.PREFIX)
-        yield url
-
-
-async def alone(settings: Settings) -> None:
-    """`hexabot serve-api`: the API (and its Slack card updates, when a bot token is set)
-    until SIGINT/SIGTERM."""
-    if not (settings.api_token_public_key_file or settings.api_token_jwks_url):
+def require(settings: Settings) -> None:
+    """Refuse to serve the chat API alone without a token key."""
+    if not enabled(settings):
         raise ConfigError(["HEXABOT_API_TOKEN_PUBLIC_KEY_FILE or HEXABOT_API_TOKEN_JWKS_URL: "
                            "the chat API accepts only the platform's signed tokens"])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                            base_url=settings.slack_api_url) if settings.slack_bot_token else None
-    async with open_services(settings) as services:
-        if client is not None:
-            services.decisions.notifier = SlackNotifier(services, client)
-        async with chat_api(services):
-            await stop.wait()
+
+
+def build(services: Services) -> FastAPI:
+    """The chat API over ``services`` (refused without a token key)."""
+    require(services.settings)
+    return routes.build(services)
+
+
+def optional(services: Services) -> FastAPI | None:
+    """The chat API over ``services``, or None (said in the log) when it is off."""
+    if not enabled(services.settings):
+        log.info("chat API off: no HEXABOT_API_TOKEN_PUBLIC_KEY_FILE or _JWKS_URL")
+        return None
+    return routes.build(services)

@@ -1,123 +1,86 @@
-"""The HTTP side server that ``hexabot run`` starts beside Socket Mode (issue #10).
+"""One uvicorn server for the process's one ASGI app, on one or more listening sockets.
 
-- ``GET /healthz`` — the process and its event loop answer (liveness).
-- ``GET /readyz`` — Slack connected, database reachable, migrations at head (readiness): 200
-  when all hold, else 503; the JSON names each check, lists what is ``down`` and says for each
-  failing dependency what that means for users (``impact``, :mod:`app.failures`).  ClickHouse,
-  when configured, is reported but not required (audit events wait in the outbox).  The
-  Kubernetes API is not a check: clusters are per user, and a cluster that is down must not
-  take the bot out of rotation (it still answers, saying so; see the API error metrics).
-- ``GET /metrics`` — prometheus-client text (``tools.metrics``); the confirmation and outbox
-  gauges are read from Postgres at each scrape.
-- ``GET /oauth/callback`` — the Hexabase login callback, when that identity provider is used.
+The sockets are bound here, before uvicorn starts, so a taken port fails the start with its
+``OSError`` and port 0 resolves to a known free port at once.  uvicorn installs no signal
+handlers of its own: the process's SIGTERM/SIGINT handling ends the ``with`` block, and leaving
+it is uvicorn's own graceful shutdown (``should_exit``): the sockets close, open connections are
+asked to finish, and requests still running get ``CLOSE_SECONDS`` before they are cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Iterator
 
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+import uvicorn
+from starlette.types import ASGIApp
 
-from app import failures, migrate
-from app.audit import clickhouse
-from app.audit.shipper import OutboxMissing, backlog
-from app.database import DatabaseUnavailable
-from app.identity import callback
-from app.services import Services
-from tools import metrics
-
-CHECK_SECONDS = 3.0
-IMPACT = {"database": failures.DEPENDENCIES["postgres"][1],
-          "clickhouse": failures.DEPENDENCIES["clickhouse"][1],
-          "slack": "Slack messages, clicks and commands are not received; the chat API and "
-                   "the CLI keep working."}
+CLOSE_SECONDS = 5
 
 
-async def _clickhouse(url: str) -> tuple[bool, str]:
+class Server(uvicorn.Server):
+    """uvicorn without signal handling of its own, saying when it is listening."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening.set()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening (port 0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        async with asyncio.timeout(CHECK_SECONDS):
-            version = await clickhouse.server_version(url)
-    except (clickhouse.ClickHouseUnavailable, TimeoutError) as exc:
-        return False, f"unreachable: {exc or type(exc).__name__}"
-    return True, f"server {version}"
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
-async def _database(services: Services) -> tuple[bool, str]:
-    try:
-        async with asyncio.timeout(CHECK_SECONDS):
-            async with services.database.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            current = await migrate.current_revision(services.database.engine)
-    except (SQLAlchemyError, OSError, TimeoutError, DatabaseUnavailable) as exc:
-        return False, f"unreachable: {type(exc).__name__}"
-    try:
-        head = migrate.head_revision()
-    except migrate.MigrationsMissing as exc:
-        return False, str(exc)
-    return current == head, (f"schema at head {head}" if current == head else
-                             f"schema at {current or 'nothing'}, head is {head}")
-
-
-def build(services: Services, slack_connected: Callable[[], Awaitable[bool]],
-          draining: Callable[[], bool] = lambda: False) -> web.Application:
-    app = web.Application()
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(_: web.Request) -> web.Response:
-        database_ok, database = await _database(services)
-        slack_ok, stopping = await slack_connected(), draining()
-        checks: dict[str, dict[str, object]] = {
-            "slack": {"ok": slack_ok, "detail": "connected" if slack_ok else "not connected"},
-            "database": {"ok": database_ok, "detail": database},
-            "shutdown": {"ok": not stopping, "detail": "draining" if stopping else "running"}}
-        if services.settings.clickhouse_url is not None:
-            clickhouse_ok, detail = await _clickhouse(
-                services.settings.clickhouse_url.get_secret_value())
-            checks["clickhouse"] = {"ok": clickhouse_ok, "detail": detail, "required": False}
-        down = [name for name, check in checks.items() if not check["ok"] and name != "shutdown"]
-        for name in down:
-            if name in IMPACT:
-                checks[name]["impact"] = IMPACT[name]
-        ready = all(bool(c["ok"]) for c in checks.values() if c.get("required", True))
-        return web.json_response({"ready": ready, "checks": checks, "down": down},
-                                 status=200 if ready else 503)
-
-    async def metrics_page(_: web.Request) -> web.Response:
-        try:
-            for state, count in (await services.confirmations.store.count_by_state()).items():
-                metrics.CONFIRMATIONS.labels(state).set(count)
-            waiting, oldest = await backlog(services.database.engine)
-            metrics.OUTBOX_SIZE.set(waiting)
-            metrics.OUTBOX_LAG.set(oldest or 0.0)
-        except (SQLAlchemyError, OSError, OutboxMissing):
-            pass  # the counters still answer; /readyz says the database is down
-        return web.Response(body=generate_latest(metrics.REGISTRY),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_page)
-    if services.link_flow is not None:
-        callback.add_route(app, services.link_flow)
-    return app
+def url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @contextlib.asynccontextmanager
-async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
-    """Serve ``app`` for the ``with`` block; yields the base URL (port 0: a free one)."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1] if runner.addresses else port
+async def serving(app: ASGIApp, *binds: tuple[str, int]) -> AsyncIterator[list[str]]:
+    """Serve ``app`` on every ``(host, port)`` of ``binds`` with one uvicorn server for the
+    ``with`` block; yields each socket's base URL, in the order given."""
+    sockets: list[socket.socket] = []
     try:
-        yield f"http://{host}:{bound}"
+        for host, port in binds:
+            sockets.append(listen(host, port))
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    server = Server(uvicorn.Config(app, log_config=None, lifespan="off", access_log=False,
+                                   timeout_graceful_shutdown=CLOSE_SECONDS))
+    task = asyncio.create_task(server.serve(sockets))
+    listening = asyncio.create_task(server.listening.wait())
+    await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
+    if not server.listening.is_set():
+        listening.cancel()
+        for sock in sockets:
+            sock.close()
+        task.result()  # raises what stopped it
+        raise RuntimeError("the HTTP server stopped before it listened")
+    try:
+        yield [url(sock) for sock in sockets]
     finally:
-        await runner.cleanup()
+        server.should_exit = True
+        await task

@@ -1,7 +1,8 @@
 """The OAuth callback route (``GET /oauth/callback?code=…&state=…``).
 
-Mounted by the bot's HTTP side server, and by ``hexabot login --wait`` for terminal use.  It
-answers a small HTML page; the user only ever sees a success line or the reason it failed.
+Part of the process's one HTTP app (:mod:`app.http.site`), and served alone by
+``hexabot login --wait`` for terminal use.  It answers a small HTML page; the user only ever
+sees a success line or the reason it failed.
 """
 
 from __future__ import annotations
@@ -9,25 +10,29 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from aiohttp import web
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from app.identity.hexabase import HexabaseError, Linked, LinkFailed, LinkFlow
 
 CALLBACK_PATH = "/oauth/callback"
 
 
-def _page(title: str, text: str, status: int) -> web.Response:
+def _page(title: str, text: str, status: int) -> HTMLResponse:
     body = (f"<!doctype html><html><head><title>{html.escape(title)}</title></head>"
             f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>")
-    return web.Response(text=body, status=status, content_type="text/html")
+    return HTMLResponse(body, status_code=status)
 
 
-def add_route(app: web.Application, flow: LinkFlow,
-              on_linked: Callable[[Linked], None] | None = None) -> None:
-    async def callback(request: web.Request) -> web.Response:
-        code, state = request.query.get("code"), request.query.get("state")
-        if request.query.get("error"):
-            return _page("Sign-in cancelled", f"Hexabase said: {request.query['error']}", 400)
+def route(flow: LinkFlow, on_linked: Callable[[Linked], None] | None = None) -> Route:
+    """``GET /oauth/callback`` completing ``flow`` (``on_linked``: told of each link made)."""
+
+    async def callback(request: Request) -> HTMLResponse:
+        code, state = request.query_params.get("code"), request.query_params.get("state")
+        if request.query_params.get("error"):
+            return _page("Sign-in cancelled",
+                         f"Hexabase said: {request.query_params['error']}", 400)
         if not code or not state:
             return _page("Sign-in failed", "The link is missing its code or state.", 400)
         try:
@@ -41,4 +46,4 @@ def add_route(app: web.Application, flow: LinkFlow,
                      f"Signed in as {linked.hexabase_user}. Workspaces: {workspaces}. "
                      "You can close this tab and go back to Slack.", 200)
 
-    app.router.add_get(CALLBACK_PATH, callback)
+    return Route(CALLBACK_PATH, callback, methods=["GET"])

@@ -8,6 +8,9 @@
   (:mod:`app.decisions`: cards, private result, App Home, workflows); a refusal goes only to
   the clicker (ephemeral, or their DM from App Home).
 - ``app_home_opened`` → identity, context and pending approvals.
+Listeners are plain module-level functions, arguments injected by name as Bolt does: besides
+Bolt's own (``body``, ``client``, ``ack``…), ``services`` and ``event_log`` (which drops Slack's
+redeliveries), put in every request's context by the middleware :func:`register` installs.
 Bolt acks events itself before a listener runs; commands and actions ack first thing.  What a
 listener cannot word itself (a dependency down, a bug) escapes to the one error boundary,
 :mod:`app.slack.boundary`, which answers the person.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +36,7 @@ from app.pairs import parse_pairs
 from app.services import Services
 from app.slack import boundary, deliver, render
 from app.slack.dedupe import EventLog
-from app.slack.observe import InFlight
+from app.slack.observe import InFlight, Listener
 from confirmations import explain
 from tools import errors, tracing
 from tools.redact import redact
@@ -98,18 +102,13 @@ class Click:
                    message_ts=(body.get("container") or {}).get("message_ts", ""))
 
 
+@tracing.traced("slack.message", kind=SpanKind.SERVER,
+                attributes=lambda a: {"hexabot.direct": a["message"].direct,
+                                      "slack.event_id": a["message"].event_id})
 async def answer(services: Services, client: AsyncWebClient, message: Message,
                  context: dict[str, Any] | None = None) -> None:
     """Answer ``message``; the "working…" placeholder is recorded in ``context`` (the Bolt
     context) so that the error boundary replaces it if anything fails."""
-    with tracing.tracer().start_as_current_span(
-            "slack.message", kind=SpanKind.SERVER,
-            attributes={"hexabot.direct": message.direct, "slack.event_id": message.event_id}):
-        await _answer(services, client, message, {} if context is None else context)
-
-
-async def _answer(services: Services, client: AsyncWebClient, message: Message,
-                  context: dict[str, Any]) -> None:
     try:
         working = await client.chat_postMessage(channel=message.channel, text="working…",
                                                 thread_ts=message.thread_ts)
@@ -123,7 +122,8 @@ async def _answer(services: Services, client: AsyncWebClient, message: Message,
         message = Message(message.event_id, message.user, dm["channel"]["id"], message.text,
                           message.ts, None, True)
         working = await client.chat_postMessage(channel=message.channel, text="working…")
-    context[boundary.WORKING] = (message.channel, working["ts"])
+    if context is not None:
+        context[boundary.WORKING] = (message.channel, working["ts"])
     try:
         reply = await services.agent.handle(Ask(message.user, message.text, message.session_id))
     except IdentityError as exc:
@@ -152,80 +152,94 @@ async def _answer(services: Services, client: AsyncWebClient, message: Message,
 
 def register(app: AsyncApp, services: Services, events: EventLog,
              inflight: InFlight | None = None) -> None:
-    """Every listener runs inside ``inflight`` (graceful shutdown waits for them)."""
-    track = inflight.tracked if inflight is not None else (lambda listener: listener)
+    """The listeners below, on ``app``.  ``services`` and ``events`` reach them through the
+    Bolt context, as ``services`` and ``event_log`` (a global middleware puts them there and
+    Bolt injects context keys by argument name).  Every listener runs inside ``inflight``
+    (graceful shutdown waits for them)."""
 
-    @app.event("message")
-    @track
-    async def on_direct_message(body: dict[str, Any], event: dict[str, Any],
-                                client: AsyncWebClient, context: AsyncBoltContext) -> None:
-        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
-            return
-        message = Message.from_event(body, event)
-        if await events.first_time(message.event_id):
-            await answer(services, client, message, context)
+    async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:
+        context["services"] = services
+        context["event_log"] = events
+        return await next()
 
-    @app.event("app_mention")
-    @track
-    async def on_mention(body: dict[str, Any], event: dict[str, Any],
-                         client: AsyncWebClient, context: AsyncBoltContext) -> None:
-        if event.get("bot_id"):
-            return
-        message = Message.from_event(body, event)
-        if await events.first_time(message.event_id):
-            await answer(services, client, message, context)
-
-    @app.command("/hexabot")
-    @track
-    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        user, text = command["user_id"], command.get("text", "").strip()
-        verb, _, rest = text.partition(" ")
-        try:
-            result = await _slash(services, user, command["channel_id"], verb.lower(),
-                                  rest.strip(), text)
-        except IdentityError as exc:
-            result = str(exc)
-        await respond(text=result[:3000], blocks=render.text_blocks(result),
-                      response_type="ephemeral")
-
-    @app.action("approve")
-    @track
-    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await _decide(services, client, Click.from_body(body), approve=True)
-
-    @app.action("reject")
-    @track
-    async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await _decide(services, client, Click.from_body(body), approve=False)
-
-    @app.action(SUGGESTION)
-    @track
-    async def on_suggestion(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
-                            context: AsyncBoltContext) -> None:
-        """A suggested next step clicked: asked as the clicker (their identity, their RBAC),
-        where the answer was."""
-        await ack()
-        await answer(services, client, Message.from_click(body), context)
-
-    @app.event("app_home_opened")
-    @track
-    async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
-        await deliver.publish_home(services, client, str(event["user"]))
+    app.middleware(provide)
+    track = inflight.tracked if inflight is not None else _untracked
+    app.event("message")(track(on_direct_message))
+    app.event("app_mention")(track(on_mention))
+    app.command("/hexabot")(track(on_command))
+    app.action("approve")(track(on_approve))
+    app.action("reject")(track(on_reject))
+    app.action(SUGGESTION)(track(on_suggestion))
+    app.event("app_home_opened")(track(on_home))
 
 
+def _untracked(listener: Listener) -> Listener:
+    return listener
+
+
+async def on_direct_message(body: dict[str, Any], event: dict[str, Any],
+                            client: AsyncWebClient, context: AsyncBoltContext,
+                            services: Services, event_log: EventLog) -> None:
+    if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+        return
+    message = Message.from_event(body, event)
+    if await event_log.first_time(message.event_id):
+        await answer(services, client, message, context)
+
+
+async def on_mention(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient,
+                     context: AsyncBoltContext, services: Services,
+                     event_log: EventLog) -> None:
+    if event.get("bot_id"):
+        return
+    message = Message.from_event(body, event)
+    if await event_log.first_time(message.event_id):
+        await answer(services, client, message, context)
+
+
+async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
+                     services: Services) -> None:
+    await ack()
+    user, text = command["user_id"], command.get("text", "").strip()
+    verb, _, rest = text.partition(" ")
+    try:
+        result = await _slash(services, user, command["channel_id"], verb.lower(),
+                              rest.strip(), text)
+    except IdentityError as exc:
+        result = str(exc)
+    await respond(text=result[:3000], blocks=render.text_blocks(result),
+                  response_type="ephemeral")
+
+
+async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                     services: Services) -> None:
+    await ack()
+    await _decide(services, client, Click.from_body(body), approve=True)
+
+
+async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                    services: Services) -> None:
+    await ack()
+    await _decide(services, client, Click.from_body(body), approve=False)
+
+
+async def on_suggestion(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                        context: AsyncBoltContext, services: Services) -> None:
+    """A suggested next step clicked: asked as the clicker (their identity, their RBAC),
+    where the answer was."""
+    await ack()
+    await answer(services, client, Message.from_click(body), context)
+
+
+async def on_home(event: dict[str, Any], client: AsyncWebClient, services: Services) -> None:
+    await deliver.publish_home(services, client, str(event["user"]))
+
+
+@tracing.traced("slack.click", kind=SpanKind.SERVER,
+                attributes=lambda a: {"hexabot.action": a["click"].action,
+                                      "hexabot.approve": a["approve"]})
 async def _decide(services: Services, client: AsyncWebClient, click: Click,
                   approve: bool) -> None:
-    with tracing.tracer().start_as_current_span(
-            "slack.click", kind=SpanKind.SERVER,
-            attributes={"hexabot.action": click.action, "hexabot.approve": approve}):
-        await _decided(services, client, click, approve)
-
-
-async def _decided(services: Services, client: AsyncWebClient, click: Click,
-                   approve: bool) -> None:
     flow = services.confirmations
     decision = await (flow.approve(click.action, click.user) if approve
                       else flow.reject(click.action, click.user))

@@ -28,9 +28,10 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from app.api import gate, serve
+from app.api import gate
 from app.api.auth import TokenVerifier
 from app.database import asyncpg_url, drop_database, ensure_database
+from app.run import api_alone
 from app.services import open_services
 from app.settings import load_settings
 from tests.confirm_support import DIRECTORY
@@ -71,7 +72,7 @@ def served(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
             await ensure_database(admin, name)
             try:
-                async with open_services(config) as services, serve.chat_api(services) as url:
+                async with open_services(config) as services, api_alone(services) as url:
                     state["url"] = url
                     ready.set()
                     await state["stop"].wait()

@@ -120,7 +120,7 @@ async def test_rewriting_the_plans_workspace_id_breaks_its_hash(r: Rig,
 
 async def test_an_action_without_a_workspace_identity_is_refused(r: Rig) -> None:
     alice = await r.identity.context("U0ALICE", namespace="shop-staging")
-    env = r.flow.env_for(alice)
+    env = r.envs.for_context(alice)
     plan = await registry.plan(registry.get("scale_deployment"), env,
                                {"name": "web-app", "replicas": 5})
     legacy = dataclasses.replace(plan, workspace_id="")
@@ -184,7 +184,7 @@ async def test_a_resumed_workflow_never_acts_in_a_like_named_workspace_elsewhere
     """alice starts a run in our "shop"; her directory entry's "shop" then points at another
     cluster.  Resuming must not carry on there under the same name."""
     async with attacked(database_url, sandbox, other, tmp_path) as first:
-        orchestrator = Orchestrator(first.identity, first.flow, first.flow.clusters,
+        orchestrator = Orchestrator(first.identity, first.flow, first.envs,
                                     RunStore(first.engine))
         await first.identity.switch_namespace("U0ALICE", "shop-staging")
         alice = await first.identity.context("U0ALICE")
@@ -194,7 +194,7 @@ async def test_a_resumed_workflow_never_acts_in_a_like_named_workspace_elsewhere
         assert (await first.flow.reject(proposal.id, "U0ALICE")).ok  # decided: due to resume
     async with attacked(database_url, sandbox, other, tmp_path, migrated=True,
                         alice_elsewhere=True) as moved:
-        orchestrator = Orchestrator(moved.identity, moved.flow, moved.flow.clusters,
+        orchestrator = Orchestrator(moved.identity, moved.flow, moved.envs,
                                     RunStore(moved.engine))
         [(_, done)] = await orchestrator.resume_due()
         assert done.state == "failed" and "no access to workspace 'shop'" in done.output
@@ -227,7 +227,7 @@ async def test_an_outsider_learns_nothing_about_a_decided_action(r: Rig) -> None
 async def _executing(r: Rig, workspace_id: str | None = None) -> str:
     """An action a crash left `executing` (claimed and started, never finished)."""
     alice = await r.identity.context("U0ALICE", namespace="shop-staging")
-    plan = await registry.plan(registry.get("scale_deployment"), r.flow.env_for(alice),
+    plan = await registry.plan(registry.get("scale_deployment"), r.envs.for_context(alice),
                                {"name": "web-app", "replicas": 7})
     if workspace_id is not None:
         plan = dataclasses.replace(plan, workspace_id=workspace_id)

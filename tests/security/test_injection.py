@@ -70,7 +70,7 @@ async def r(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path) -> Asyn
 
 
 def agent(r: Rig, *providers: Provider) -> UserChatAgent:
-    return UserChatAgent(r.identity, r.flow, r.flow.clusters,
+    return UserChatAgent(r.identity, r.flow, r.envs,
                          Gateway(list(providers), r.flow.store.record), Memory(r.engine))
 
 
@@ -367,7 +367,7 @@ async def test_a_viewer_plan_is_forbidden_by_the_api_server(r: Rig,
     """Through the toolbox every door shares (the tool offer aside): bob's own RBAC decides."""
     before = fingerprint(sandbox)
     bob = await r.identity.context("U0BOB", namespace="shop")
-    box = Toolbox(bob, r.flow.env_for(bob), r.flow)
+    box = Toolbox(bob, r.envs.for_context(bob), r.flow)
     with pytest.raises(errors.Forbidden, match="bob may not patch deployments/scale"):
         await box.call("scale_deployment", {"name": "web-app", "replicas": 0})
     await r.flow.store.record_many(box.events)

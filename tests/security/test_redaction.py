@@ -243,7 +243,7 @@ async def test_secrets_in_pod_logs_never_reach_the_model_through_the_agent(
         hosted = Provider("openai", "gpt-4o-mini", False, make=lambda: CompatChatOpenAI(
             model="gpt-4o-mini", base_url=f"{stub.url}/v1", api_key=SecretStr("sk-test"),
             max_retries=0, max_completion_tokens=1024))
-        agent = UserChatAgent(r.identity, r.flow, r.flow.clusters,
+        agent = UserChatAgent(r.identity, r.flow, r.envs,
                               Gateway([hosted], r.flow.store.record), Memory(r.engine))
         reply = await agent.handle(Ask("U0ALICE", "show the web logs", "dm:U0ALICE"))
     assert reply.tools_called[0].tool == "view_logs" and reply.tools_called[0].ok

@@ -43,7 +43,7 @@ async def corpus_inventory(database_url: str, workdir: Path) -> AsyncIterator[In
         sandbox.settle(0.3)
         async with rig(database_url, sandbox, workdir) as r:
             ctx = await r.identity.context("U0ALICE", namespace="shop")
-            yield await inventory(r.flow.env_for(ctx), ctx)
+            yield await inventory(r.envs.for_context(ctx), ctx)
     finally:
         sandbox.stop()
 

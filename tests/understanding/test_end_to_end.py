@@ -23,7 +23,7 @@ async def bot(database_url: str, tmp_path: Path
     try:
         sandbox.settle(0.3)
         async with rig(database_url, sandbox, tmp_path) as r:
-            yield UserChatAgent(r.identity, r.flow, r.flow.clusters, None,
+            yield UserChatAgent(r.identity, r.flow, r.envs, None,
                                 Memory(r.engine)), sandbox
     finally:
         sandbox.stop()
