@@ -30,7 +30,8 @@ from app import (
     failures,
     logs,
 )
-from app.settings import ConfigError, Settings
+from app.cli_common import settings_of
+from app.settings import ConfigError
 
 cli = typer.Typer(
     name="hexabot",
@@ -42,11 +43,6 @@ cli = typer.Typer(
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("hexabot.cli")
-
-
-def settings_of(ctx: typer.Context) -> Settings:
-    """The invocation's settings, built on first use."""
-    return cli_identity.settings_with_directory(ctx, None)
 
 
 @cli.command("version")

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from app.cli_identity import settings_with_directory
+from app.cli_common import settings_of
 from app.settings import Settings
 
 audit_cli = typer.Typer(help="Read, verify and ship the audit trail.", no_args_is_help=True)
@@ -72,7 +72,7 @@ def tail(ctx: typer.Context, user: str = typer.Option(None, "--user",
     from app.audit import reader
     from app.database import open_database
 
-    settings, start = settings_with_directory(ctx, None), parse_since(since)
+    settings, start = settings_of(ctx), parse_since(since)
 
     actor = asyncio.run(_slack_id(settings, user)) if user else None
 
@@ -95,7 +95,7 @@ def verify(ctx: typer.Context) -> None:
     from app.database import open_database
     from tools.audit import verify_chain
 
-    settings = settings_with_directory(ctx, None)
+    settings = settings_of(ctx)
 
     async def run() -> tuple[str, list[tuple[int, str, str, dict[str, Any]]]]:
         if settings.clickhouse_url is not None:
@@ -119,7 +119,7 @@ def ship(ctx: typer.Context) -> None:
     from app.audit import shipper
     from app.database import open_database
 
-    settings = settings_with_directory(ctx, None)
+    settings = settings_of(ctx)
     if settings.clickhouse_url is None:
         out.print("HEXABOT_CLICKHOUSE_URL is not set: events stay in the Postgres outbox.")
         raise typer.Exit(1)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from app.cli_identity import AS, DIRECTORY, services
+from app.cli_common import AS, DIRECTORY, services
 
 if TYPE_CHECKING:
     from agents.types import Reply

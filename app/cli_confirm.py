@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_identity import AS, DIRECTORY, services
+from app.cli_common import AS, DIRECTORY, services
 
 if TYPE_CHECKING:
     from confirmations.flow import Decision

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.cli_common import settings_of
 from app.settings import Settings
 
 out = Console(soft_wrap=True)
@@ -29,7 +30,6 @@ def eval_cmd(ctx: typer.Context,
     """Run scenarios against a provider: what it called, proposed and said, checked; exit 1
     if any failed."""
     from app import evals
-    from app.cli import settings_of
     from app.evals.run import PROVIDERS, run
 
     if provider not in PROVIDERS:

@@ -1,19 +1,13 @@
 """CLI commands about who you are: whoami, workspace, namespace, login, logout.
 
 Each takes ``--as`` (a Slack user id, or a name in the static directory) and ``--directory``
-(overrides ``HEXABOT_DIRECTORY_FILE``).  They call the same IdentityService as Slack does; a
-refusal (an :class:`~app.identity.service.IdentityError`) reaches the CLI's one error boundary
-(:func:`app.cli.main`: one line, exit 1).
-
-The CLI modules import the services (the agent, LangChain, the Kubernetes client) when a
-command opens them, not when the CLI starts: ``--help`` and ``version`` stay instant.
+(overrides ``HEXABOT_DIRECTORY_FILE``), see :mod:`app.cli_common`.  They call the same
+IdentityService as Slack does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -21,36 +15,14 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from app import tracing
-from app.settings import Settings, load_settings
+from app.cli_common import AS, DIRECTORY, services, settings_of
+from app.settings import Settings
 from tools.security import SecurityContext
 
 if TYPE_CHECKING:
     from app.identity.hexabase import Linked
-    from app.services import Services
 
-AS = typer.Option(..., "--as", help="Slack user id (or directory name) to act as")
-DIRECTORY = typer.Option(None, "--directory", help="Static directory YAML (overrides "
-                         "HEXABOT_DIRECTORY_FILE)", exists=True, dir_okay=False)
 out = Console()
-
-
-def settings_with_directory(ctx: typer.Context, directory: Path | None) -> Settings:
-    """The invocation's settings, with ``--directory`` taking over HEXABOT_DIRECTORY_FILE."""
-    root = ctx.find_root()
-    if not isinstance(root.obj, Settings):
-        root.obj = load_settings(**({"directory_file": directory} if directory else {}))
-        tracing.configure(root.obj)  # off unless HEXABOT_OTLP_ENDPOINT; flushed at exit
-    return root.obj
-
-
-@contextlib.asynccontextmanager
-async def services(ctx: typer.Context, directory: Path | None) -> AsyncIterator[Services]:
-    """Every service, for one command (see :func:`app.services.open_services`)."""
-    from app.services import open_services
-
-    async with open_services(settings_with_directory(ctx, directory)) as opened:
-        yield opened
 
 
 def _show_or_switch(ctx: typer.Context, directory: Path | None, who: str, name: str | None,
@@ -109,7 +81,7 @@ def register(cli: typer.Typer) -> None:
               wait: bool = typer.Option(False, "--wait", help="Serve the OAuth callback here "
                                         "until the sign-in completes")) -> None:
         """Link your Slack user to your Hexabase account (prints a sign-in link)."""
-        settings = settings_with_directory(ctx, None)
+        settings = settings_of(ctx)
         if settings.identity_provider != "hexabase":
             out.print("Account linking needs HEXABOT_IDENTITY_PROVIDER=hexabase; the static "
                       "directory lists its users in its YAML file.")

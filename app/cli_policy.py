@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from app.cli_identity import AS, DIRECTORY, services, settings_with_directory
+from app.cli_common import AS, DIRECTORY, services, settings_of
 from app.pairs import parse_pairs, read_local_file
 
 policy_cli = typer.Typer(help="Guardrail policies: show, check and explain decisions.",
@@ -70,7 +70,7 @@ def check_cmd(ctx: typer.Context,
 
     try:
         policy = (rules.load(file, WRITE_TOOLS) if file is not None
-                  else load_policy(settings_with_directory(ctx, None)).policy)
+                  else load_policy(settings_of(ctx)).policy)
     except rules.PolicyError as exc:
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(1) from exc

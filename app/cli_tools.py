@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_identity import AS, DIRECTORY, services
+from app.cli_common import AS, DIRECTORY, services
 from app.pairs import parse_pairs, read_local_file
 
 if TYPE_CHECKING:

@@ -25,7 +25,8 @@ from app import doctor, migrate
 from app.database import open_database
 from app.run import connected
 from app.settings import Settings
-from sandbox.kube.serve import SandboxCluster, sandbox_cluster
+from sandbox.directory import demo_directory
+from sandbox.kube.serve import sandbox_cluster
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 
 NOT_BUILT_YET: tuple[tuple[str, str], ...] = ()
@@ -47,27 +48,6 @@ def demo_policy() -> dict[str, Any]:
     return dict(policy)
 PEOPLE = (("U0ALICE", "alice", "developer"), ("U0BOB", "bob", "viewer"),
           ("U0CAROL", "carol", "admin"))
-
-
-def directory(sc: SandboxCluster) -> dict[str, object]:
-    kubeconfig = str(sc.kubeconfig)
-    team = ["shop", "shop-staging", "data"]
-    return {
-        "bot": {"kubeconfig": kubeconfig, "context": "hexabot"},
-        "users": [
-            {"slack_id": "U0ALICE", "name": "alice", "hexabase_user": "hxb-alice",
-             "groups": ["developers", "shop-team"],
-             "workspaces": [{"name": "shop", "impersonate": {
-                 "user": "alice", "groups": ["developers", "shop-team"]},
-                 "namespaces": team, "two_person_namespaces": ["shop"]}]},
-            {"slack_id": "U0BOB", "name": "bob", "hexabase_user": "hxb-bob",
-             "groups": ["viewers"], "workspaces": [{"name": "shop", "kubeconfig": kubeconfig,
-                                                    "context": "bob", "namespaces": team}]},
-            {"slack_id": "U0CAROL", "name": "carol", "hexabase_user": "hxb-carol",
-             "groups": ["admins"], "workspaces": [{"name": "shop", "kubeconfig": kubeconfig,
-                                                   "context": "carol", "namespaces": team}]},
-        ],
-    }
 
 
 async def _answer(emulator: SlackEmulator, channel: str, asked_ts: str) -> dict[str, Any]:
@@ -109,7 +89,7 @@ async def _run(settings: Settings, out: Console, wait: bool) -> None:
         emulator.state.add_channel("C0SHOP", "shop", [u for u, _, _ in PEOPLE])
         with tempfile.TemporaryDirectory(prefix="hexabot-demo-") as tmp:
             path = Path(tmp) / "directory.yaml"
-            path.write_text(yaml.safe_dump(directory(sc)))
+            path.write_text(yaml.safe_dump(demo_directory(sc)))
             policy = Path(tmp) / "policy.yaml"
             policy.write_text(yaml.safe_dump(demo_policy()))
             bot_settings = settings.model_copy(update={

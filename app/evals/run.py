@@ -15,10 +15,10 @@ import yaml
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from agents.types import Ask, Reply
-from app.demo import directory
 from app.evals import Outcome, Scenario, check
 from app.services import Services, open_services
 from app.settings import Settings
+from sandbox.directory import demo_directory
 from sandbox.kube.serve import sandbox_cluster
 
 PROVIDERS = {"command": "off", "ollama": "ollama", "openai": "openai"}
@@ -33,7 +33,7 @@ async def run(settings: Settings, scenarios: list[Scenario], provider: str = "co
     async with sandbox_cluster(pod_start_delay=0.2) as sc:
         with tempfile.TemporaryDirectory(prefix="hexabot-eval-") as tmp:
             path = Path(tmp) / "directory.yaml"
-            path.write_text(yaml.safe_dump(directory(sc)))
+            path.write_text(yaml.safe_dump(demo_directory(sc)))
             chosen = settings.model_copy(update={"directory_file": path,
                                                  "llm": PROVIDERS[provider]})
             async with open_services(chosen) as services:
