@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agents.orchestrator.engine import Run
+from agents.orchestrator.runner import WorkflowRun
 from agents.orchestrator.runs import Owner
 from confirmations.model import PendingAction
 
@@ -32,7 +32,7 @@ class Notifier(Protocol):
     async def private_result(self, action: PendingAction) -> None:
         """Deliver ``action.result`` to its requester alone (it holds private output)."""
 
-    async def run_report(self, owner: Owner, run: Run, private: bool) -> None:
+    async def run_report(self, owner: Owner, run: WorkflowRun, private: bool) -> None:
         """A resumed workflow run's report, where its owner started it (``private``: it holds
         private output, so only the owner may read it)."""
 
@@ -54,7 +54,7 @@ class NullNotifier:
     async def private_result(self, action: PendingAction) -> None:
         return None
 
-    async def run_report(self, owner: Owner, run: Run, private: bool) -> None:
+    async def run_report(self, owner: Owner, run: WorkflowRun, private: bool) -> None:
         return None
 
     async def home_changed(self, user: str) -> None:

@@ -18,7 +18,7 @@ from agents.types import Attachment, Proposal, ToolCall
 from confirmations.flow import DecisionFlow
 from confirmations.model import PendingAction
 from tools import errors, registry, tracing
-from tools.analysis import engine
+from tools.analysis import diagnosis
 from tools.analysis.findings import Finding
 from tools.audit import AuditEvent
 from tools.reads.names import workloads
@@ -143,7 +143,7 @@ class Toolbox:
     async def diagnose(self, namespace: str) -> tuple[list[Finding], list[str]]:
         began = time.monotonic()
         with tracing.tracer().start_as_current_span("tool diagnose"):
-            findings, unreadable = await engine.diagnose(self.env, namespace)
+            findings, unreadable = await diagnosis.diagnose(self.env, namespace)
         await self._called(ToolCall("troubleshoot_issues", {"namespace": namespace}, True,
                                    f"{len(findings)} findings"))
         await self._audit("diagnose", began, findings=[f.code for f in findings])

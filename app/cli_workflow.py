@@ -22,7 +22,7 @@ from app.cli_common import AS, DIRECTORY, services
 from app.pairs import parse_pairs, read_local_file
 
 if TYPE_CHECKING:
-    from agents.orchestrator.engine import Run
+    from agents.orchestrator.runner import WorkflowRun
 
 workflow_cli = typer.Typer(help="Multi-step workflows (templates in agents/workflows/).",
                            no_args_is_help=True)
@@ -30,7 +30,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 
-def _print(run: Run, as_json: bool) -> None:
+def _print(run: WorkflowRun, as_json: bool) -> None:
     if as_json:
         out.print(json.dumps({"id": run.id, "workflow": run.workflow, "state": run.state,
                               "inputs": run.inputs, "output": run.output,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agents.notify import Notifier, NullNotifier
-from agents.orchestrator.engine import Run
+from agents.orchestrator.runner import WorkflowRun
 from agents.orchestrator.runs import Owner
 from agents.orchestrator.service import Orchestrator
 from confirmations.model import PendingAction
@@ -48,7 +48,7 @@ class DecisionService:
             await self.notifier.home_changed(user)
 
     async def decided(self, action_id: str, action: PendingAction | None, actor: str = "",
-                      card: tuple[str, str] = ("", "")) -> list[tuple[Owner, Run]]:
+                      card: tuple[str, str] = ("", "")) -> list[tuple[Owner, WorkflowRun]]:
         """After ``actor`` decided ``action_id`` (``action``: its row after the decision;
         ``card``: the card acted on, if any).  Returns the workflow runs it resumed."""
         if action is not None:
@@ -59,15 +59,16 @@ class DecisionService:
                 await self.notifier.home_changed(user)
         return await self._report(await self.orchestrator.resume_for(action_id))
 
-    async def expired(self, action: PendingAction) -> list[tuple[Owner, Run]]:
+    async def expired(self, action: PendingAction) -> list[tuple[Owner, WorkflowRun]]:
         """After the sweeper expired ``action`` unanswered: nobody acted."""
         return await self.decided(action.id, action)
 
-    async def resume_due(self) -> list[tuple[Owner, Run]]:
+    async def resume_due(self) -> list[tuple[Owner, WorkflowRun]]:
         """Resume (and report) every waiting run whose action was decided elsewhere."""
         return await self._report(await self.orchestrator.resume_due())
 
-    async def _report(self, resumed: list[tuple[Owner, Run]]) -> list[tuple[Owner, Run]]:
+    async def _report(self, resumed: list[tuple[Owner, WorkflowRun]]
+                      ) -> list[tuple[Owner, WorkflowRun]]:
         for owner, run in resumed:
             await self.notifier.run_report(owner, run, self.orchestrator.private(run))
         return resumed

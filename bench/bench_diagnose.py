@@ -20,7 +20,7 @@ from bench.common import Result, admin_fixture
 from bench.harness import admin_env, on_fixture
 from tools.analysis import optimize, usage
 from tools.analysis import snapshot as snapshot_mod
-from tools.analysis.engine import analyse
+from tools.analysis.diagnosis import analyse
 from tools.spec import Pricing
 
 PODS = 500

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from confirmations import explain, guard, policy, recovery, rules, undo
+from confirmations import approvers, explain, guard, recovery, rules, undo
 from confirmations.decision import Code, Decision, shown_to
 from confirmations.lease import Leasing, heartbeat, process_id
 from confirmations.model import PendingAction, State
@@ -173,9 +173,9 @@ class DecisionFlow:
 
     async def pending_for(self, ctx: SecurityContext) -> list[PendingAction]:
         """The pending actions ``ctx`` may see and decide — every door lists these (Slack's
-        ``/hexabot pending`` and App Home, the chat API, the CLI): :func:`policy.in_reach`."""
+        ``/hexabot pending`` and App Home, the chat API, the CLI): :func:`approvers.in_reach`."""
         found = await self.store.pending_in(ctx.workspace_id, ctx.namespaces)
-        return [a for a in found if policy.in_reach(ctx.workspace_id, ctx.namespaces, a)]
+        return [a for a in found if approvers.in_reach(ctx.workspace_id, ctx.namespaces, a)]
 
     async def _people(self, action: PendingAction, who: str, event: str
                       ) -> tuple[SecurityContext, SecurityContext] | Decision:
@@ -194,7 +194,7 @@ class DecisionFlow:
         except LookupError as exc:
             await self.store.record(self._event(event, action, who, "denied", error=str(exc)))
             return Decision(False, str(exc), action, private=True, code="forbidden")
-        if clicker.slack_id != action.requester and not policy.in_reach(
+        if clicker.slack_id != action.requester and not approvers.in_reach(
                 clicker.workspace_id, clicker.namespaces, action):
             reason = (f"{clicker.name}'s directory entry does not include namespace "
                       f"{action.namespace} of workspace {action.workspace}, so they cannot "
@@ -233,9 +233,9 @@ class DecisionFlow:
                                      action.namespace, target)
         rechecked, ruled = False, []
         for _ in range(4):  # another approver may record theirs between our read and write
-            verdict = policy.may_approve(policy.Approver(approver.slack_id, approver.name, holds,
-                                                         access.describe(), in_scope), action,
-                                         self.clock())
+            verdict = approvers.may_approve(
+                approvers.Approver(approver.slack_id, approver.name, holds, access.describe(),
+                                   in_scope), action, self.clock())
             if not verdict.allowed:
                 await self.store.record(self._event("confirmation.approve", action,
                                                     approver.slack_id, "denied",
@@ -373,7 +373,7 @@ class DecisionFlow:
             spec = registry.get(action.tool)
             holds, _ = await allowed(self.envs.clusters.for_context(clicker), spec.access(
                 registry.parse_args(spec, action.plan.args)), action.namespace)
-        verdict = policy.may_reject(clicker.slack_id, holds, action, in_scope)
+        verdict = approvers.may_reject(clicker.slack_id, holds, action, in_scope)
         if not verdict.allowed:
             return Decision(False, verdict.reason, action, private=True, code="forbidden")
         own = clicker.slack_id == action.requester

@@ -51,7 +51,7 @@ class PastWrite:
 
 
 @dataclass(frozen=True)
-class InFlight:
+class ChangeInFlight:
     id: str
     requester: str
     tool: str
@@ -63,7 +63,7 @@ class Activity:
     """The requester's writes within the rate horizon and every change not yet finished in
     the workspace — without the action being evaluated."""
     writes: tuple[PastWrite, ...] = ()
-    in_flight: tuple[InFlight, ...] = ()
+    in_flight: tuple[ChangeInFlight, ...] = ()
 
 
 @dataclass(frozen=True)

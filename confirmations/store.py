@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tenacity import RetryCallState
 
 from confirmations import outbox
-from confirmations.guard import Activity, InFlight, PastWrite
+from confirmations.guard import Activity, ChangeInFlight, PastWrite
 from confirmations.model import PendingAction, State
 from tools import retry
 from tools.audit import AuditEvent
@@ -174,7 +174,7 @@ class ConfirmationStore:
         return Activity(
             writes=tuple(PastWrite(r.created_at, r.tool, r.workspace, r.namespace,
                                    PastWrite.touched(r.facts)) for r in writes),
-            in_flight=tuple(InFlight(r.id, r.requester, r.tool, tuple(
+            in_flight=tuple(ChangeInFlight(r.id, r.requester, r.tool, tuple(
                 f"{t['kind']}/{t['namespace']}/{t['name']}"
                 for t in (r.plan or {}).get("targets") or [])) for r in open_rows))
 
@@ -317,7 +317,7 @@ class ConfirmationStore:
     async def pending_in(self, workspace_id: str, namespaces: Sequence[str]
                          ) -> list[PendingAction]:
         """Pending actions of one workspace (name and cluster) in ``namespaces``, oldest first;
-        the caller applies :func:`confirmations.policy.in_reach` to what comes back."""
+        the caller applies :func:`confirmations.approvers.in_reach` to what comes back."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sa.select(pending_actions).where(
                 T.state == State.PENDING.value, T.workspace_id == workspace_id,

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from agents.orchestrator.engine import Run
+from agents.orchestrator.runner import WorkflowRun
 from agents.orchestrator.runs import Owner
 from app import decisions
 from app.api import routes
@@ -70,7 +70,7 @@ class Recording:
     async def private_result(self, action: PendingAction) -> None:
         self.told.append(("private", action.id, action.requester))
 
-    async def run_report(self, owner: Owner, run: Run, private: bool) -> None:
+    async def run_report(self, owner: Owner, run: WorkflowRun, private: bool) -> None:
         self.told.append(("report", owner.slack_id, run.state, private))
 
     async def home_changed(self, user: str) -> None:

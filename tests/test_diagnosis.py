@@ -14,7 +14,7 @@ from tests.confirm_support import cli_env
 from tests.conftest import run_cli
 from tests.sandbox_support import ThreadedSandbox
 from tests.tools_support import env_for
-from tools.analysis.engine import analyse, diagnose
+from tools.analysis.diagnosis import analyse, diagnose
 from tools.analysis.snapshot import Snapshot
 
 LABELS = {"app": "api"}

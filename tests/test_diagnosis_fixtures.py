@@ -12,7 +12,7 @@ import pytest
 
 from tests.sandbox_support import ThreadedSandbox
 from tests.tools_support import credentials
-from tools.analysis.engine import diagnose
+from tools.analysis.diagnosis import diagnose
 from tools.analysis.findings import Finding
 from tools.kube.client import UserCluster, api_client
 from tools.security import SecurityContext
@@ -122,8 +122,8 @@ QUIET = ["healthy", "healthy-admission", "healthy-workloads", "healthy-storage",
 def test_every_code_and_fixture_is_covered() -> None:
     files = {p.stem for p in FIXTURES.glob("*.yaml")} - {"_base"}
     assert files == set(EXPECTED) | set(QUIET) | {"combined-crashloop-behind-service"}
-    from tools.analysis import engine
-    assert {c for c, *_ in EXPECTED.values()} >= engine.POD_LEVEL
+    from tools.analysis import diagnosis
+    assert {c for c, *_ in EXPECTED.values()} >= diagnosis.POD_LEVEL
 
 
 def served(name: str, tmp_path: Path) -> ThreadedSandbox:

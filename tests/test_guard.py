@@ -10,7 +10,7 @@ import pytest
 from freezegun import freeze_time as _freeze_time
 
 from confirmations import guard, rules
-from confirmations.guard import Activity, InFlight, PastWrite
+from confirmations.guard import Activity, ChangeInFlight, PastWrite
 from confirmations.rules import Approvals, PolicyError
 from tools import registry
 from tools.security import KubeconfigCredentials, SecurityContext
@@ -163,10 +163,10 @@ def test_rate_limit_counts_only_writes_whose_labels_and_kinds_are_in_scope() -> 
 def test_concurrency_per_object_and_per_user() -> None:
     p = policy({"rules": [{"name": "one-at-a-time", "tools": ["*"],
                            "concurrency": {"per_object": 1, "per_user": 2}}]})
-    other = InFlight("a1", "U0CAROL", "scale_deployment", ("Deployment/prod-web/web",))
+    other = ChangeInFlight("a1", "U0CAROL", "scale_deployment", ("Deployment/prod-web/web",))
     ruling = judge(p, plan(), Activity(in_flight=(other,)))
     assert ruling.outcome == "deny" and "a1" in ruling.reason
-    mine = tuple(InFlight(f"m{i}", "U0ALICE", "restart", (f"Deployment/shop/x{i}",))
+    mine = tuple(ChangeInFlight(f"m{i}", "U0ALICE", "restart", (f"Deployment/shop/x{i}",))
                  for i in range(2))
     assert "you have 2 change(s) in flight" in judge(p, plan(), Activity(in_flight=mine)).reason
     assert judge(p, plan(), Activity(in_flight=mine[:1])).outcome == "allow"

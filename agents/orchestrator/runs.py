@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agents.orchestrator.engine import Run
+from agents.orchestrator.runner import WorkflowRun
 from confirmations import outbox
 from tools.audit import AuditEvent
 from tools.schema import metadata
@@ -56,17 +56,18 @@ class Owner:
     workspace_id: str = ""   # name and cluster: a resumed run acts only in that very workspace
 
 
-def _run(row: Any) -> tuple[Owner, Run]:
+def _run(row: Any) -> tuple[Owner, WorkflowRun]:
     return (Owner(row.slack_id, row.workspace, row.namespace, row.session_id,
                   row.reply_channel, row.reply_ts, row.workspace_id or ""),
-            Run.from_json(row.id, row.workflow, row.inputs, row.state, row.output, row.data))
+            WorkflowRun.from_json(row.id, row.workflow, row.inputs, row.state, row.output,
+                                  row.data))
 
 
 class RunStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def save(self, owner: Owner, run: Run, events: Sequence[AuditEvent] = ()) -> None:
+    async def save(self, owner: Owner, run: WorkflowRun, events: Sequence[AuditEvent] = ()) -> None:
         now = datetime.now(UTC)
         values = {"workflow": run.workflow, "state": run.state, "output": run.output,
                   "inputs": run.inputs, "data": run.to_json(), "waiting_on": run.waiting_on,
@@ -82,14 +83,14 @@ class RunStore:
                                                                set_=values))
             await outbox.record(conn, *events)
 
-    async def get(self, run_id: str, slack_id: str) -> tuple[Owner, Run] | None:
+    async def get(self, run_id: str, slack_id: str) -> tuple[Owner, WorkflowRun] | None:
         """One of ``slack_id``'s runs (another person's run is as good as missing)."""
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(workflow_runs).where(
                 R.id == run_id, R.slack_id == slack_id))).first()
         return _run(row) if row else None
 
-    async def recent(self, slack_id: str, limit: int = 10) -> list[tuple[Owner, Run]]:
+    async def recent(self, slack_id: str, limit: int = 10) -> list[tuple[Owner, WorkflowRun]]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sa.select(workflow_runs).where(
                 R.slack_id == slack_id).order_by(R.created_at.desc()).limit(limit))).all()
@@ -104,7 +105,7 @@ class RunStore:
             return list((await conn.execute(query.order_by(R.updated_at).limit(limit)))
                         .scalars())
 
-    async def claim(self, run_id: str) -> tuple[Owner, Run] | None:
+    async def claim(self, run_id: str) -> tuple[Owner, WorkflowRun] | None:
         """Take a waiting run for resuming; None when another replica has it (or it is done)."""
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agents.orchestrator.engine import Engine, Run, Sleep
+from agents.orchestrator.runner import Sleep, WorkflowRun, WorkflowRunner
 from agents.orchestrator.runs import Owner, RunStore
 from agents.orchestrator.specialists import Specialist, default_agents
 from agents.orchestrator.workflow import Workflow, WorkflowError, load_all
@@ -36,7 +36,7 @@ class Orchestrator:
         self.agents = dict(agents) if agents is not None else default_agents()
         self.workflows = dict(workflows) if workflows is not None else load_all(
             self.agents, *([workflows_dir] if workflows_dir else []))
-        self.engine = Engine(self.agents, sleep)
+        self.runner = WorkflowRunner(self.agents, sleep)
 
     def workflow(self, name: str) -> Workflow:
         found = self.workflows.get(name)
@@ -45,7 +45,7 @@ class Orchestrator:
                                 f"{', '.join(sorted(self.workflows)) or 'none'}")
         return found
 
-    def private(self, run: Run) -> bool:
+    def private(self, run: WorkflowRun) -> bool:
         """Whether a run's report holds private output: a step of its workflow is an action
         whose output is private (``ToolSpec.private``); an unknown workflow counts as private."""
         workflow = self.workflows.get(run.workflow)
@@ -58,17 +58,17 @@ class Orchestrator:
 
     async def start(self, ctx: SecurityContext, name: str, inputs: Mapping[str, Any],
                     reply_channel: str | None = None, reply_ts: str | None = None
-                    ) -> tuple[Run, list[Proposal]]:
+                    ) -> tuple[WorkflowRun, list[Proposal]]:
         """The run (saved) and the proposals its steps made (for cards)."""
         workflow = self.workflow(name)
         owner = Owner(ctx.slack_id, ctx.workspace, ctx.namespace, ctx.session_id,
                       reply_channel, reply_ts, ctx.workspace_id)
         box = self._box(ctx)
-        run = await self.engine.start(workflow, inputs, box)
+        run = await self.runner.start(workflow, inputs, box)
         await self.runs.save(owner, run, box.events)
         return run, box.proposals
 
-    async def resume(self, run_id: str) -> tuple[Owner, Run] | None:
+    async def resume(self, run_id: str) -> tuple[Owner, WorkflowRun] | None:
         """Continue a waiting run if one of its actions has been decided; None otherwise."""
         claimed = await self.runs.claim(run_id)
         if claimed is None:
@@ -98,16 +98,16 @@ class Orchestrator:
                 detail={"workflow": run.workflow, "run": run.id, "state": run.state})])
             return owner, run
         box = self._box(ctx)
-        run = await self.engine.resume(self.workflow(run.workflow), run, box)
+        run = await self.runner.resume(self.workflow(run.workflow), run, box)
         await self.runs.save(owner, run, box.events)
         return owner, run
 
-    async def resume_for(self, action_id: str) -> list[tuple[Owner, Run]]:
+    async def resume_for(self, action_id: str) -> list[tuple[Owner, WorkflowRun]]:
         """Resume the runs waiting on one action (call after it was decided)."""
         resumed = [await self.resume(run_id) for run_id in await self.runs.waiting(action_id)]
         return [r for r in resumed if r is not None]
 
-    async def resume_due(self) -> list[tuple[Owner, Run]]:
+    async def resume_due(self) -> list[tuple[Owner, WorkflowRun]]:
         """Resume every waiting run whose action has been decided (the background sweeper)."""
         resumed = [await self.resume(run_id) for run_id in await self.runs.waiting()]
         return [r for r in resumed if r is not None]

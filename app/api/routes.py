@@ -42,7 +42,7 @@ from app.api.params import ActionId, SessionId, Since
 from app.api.ratelimit import RateLimit
 from app.audit import reader
 from app.services import Services
-from confirmations import policy
+from confirmations import approvers
 from confirmations.model import PendingAction
 from tools.errors import HexabotError
 from tools.security import SecurityContext
@@ -264,7 +264,7 @@ def build(services: Services) -> FastAPI:
         ctx = await caller(found)
         store = services.confirmations.store
         action = await store.get(action_id)
-        if action is None or not policy.in_reach(ctx.workspace_id, ctx.namespaces, action):
+        if action is None or not approvers.in_reach(ctx.workspace_id, ctx.namespaces, action):
             raise ApiError(404, "not_found", f"no action {action_id}")  # the token's scope too
         flow = services.confirmations
         decision = await (flow.approve(action_id, ctx.slack_id) if approve

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.orchestrator.engine import Run
+from agents.orchestrator.runner import WorkflowRun
 from agents.orchestrator.runs import Owner
 from app.identity.service import IdentityError
 from app.services import Services
@@ -59,7 +59,7 @@ class SlackNotifier:
         if action.result:
             await dm(self.client, action.requester, action.result)
 
-    async def run_report(self, owner: Owner, run: Run, private: bool) -> None:
+    async def run_report(self, owner: Owner, run: WorkflowRun, private: bool) -> None:
         await post_run(self.client, owner, run, private)
 
     async def home_changed(self, user: str) -> None:
@@ -80,7 +80,8 @@ async def publish_home(services: Services, client: AsyncWebClient, user: str) ->
         await services.confirmations.store.recent(user))})
 
 
-async def post_run(client: AsyncWebClient, owner: Owner, run: Run, private: bool = False) -> None:
+async def post_run(client: AsyncWebClient, owner: Owner, run: WorkflowRun,
+                   private: bool = False) -> None:
     """A resumed workflow's report where its owner started it: the thread, else their DM (also
     when the report is ``private`` — the thread then only says where it went).  Runs started
     from the CLI have no Slack session (``hexabot workflow show`` tells)."""

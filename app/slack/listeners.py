@@ -36,7 +36,7 @@ from app.pairs import parse_pairs
 from app.services import Services
 from app.slack import boundary, deliver, render
 from app.slack.dedupe import EventLog
-from app.slack.observe import InFlight, Listener
+from app.slack.observe import Listener, ListenerRuns
 from confirmations import explain
 from tools import errors, tracing
 from tools.redact import redact
@@ -151,7 +151,7 @@ async def answer(services: Services, client: AsyncWebClient, message: Message,
 
 
 def register(app: AsyncApp, services: Services, events: EventLog,
-             inflight: InFlight | None = None) -> None:
+             inflight: ListenerRuns | None = None) -> None:
     """The listeners below, on ``app``.  ``services`` and ``events`` reach them through the
     Bolt context, as ``services`` and ``event_log`` (a global middleware puts them there and
     Bolt injects context keys by argument name).  Every listener runs inside ``inflight``

@@ -18,7 +18,7 @@ from tools import metrics
 Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
 
 
-class InFlight:
+class ListenerRuns:
     """Counts listener runs (``tracked`` wraps a Bolt listener, keeping the argument names
     Bolt injects by); ``idle`` waits until none is running."""
 

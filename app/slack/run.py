@@ -19,7 +19,7 @@ from app.services import Services
 from app.settings import ConfigError, Settings
 from app.slack import boundary, listeners, observe
 from app.slack.dedupe import EventLog
-from app.slack.observe import InFlight
+from app.slack.observe import ListenerRuns
 
 log = logging.getLogger("hexabot.slack")
 
@@ -34,7 +34,7 @@ def web_client(settings: Settings) -> AsyncWebClient:
     return client
 
 
-def build_app(services: Services, inflight: InFlight | None = None) -> AsyncApp:
+def build_app(services: Services, inflight: ListenerRuns | None = None) -> AsyncApp:
     settings = services.settings
     if settings.slack_bot_token is None or settings.slack_app_token is None:
         raise ConfigError(["HEXABOT_SLACK_BOT_TOKEN and HEXABOT_SLACK_APP_TOKEN: both are "
@@ -52,7 +52,7 @@ class SocketMode:
 
     def __init__(self, services: Services) -> None:
         self.settings = services.settings
-        self.inflight = InFlight()
+        self.inflight = ListenerRuns()
         self.app = build_app(services, self.inflight)
         assert self.settings.slack_app_token is not None  # build_app refused otherwise
         self.handler = AsyncSocketModeHandler(self.app,

@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from pydantic import Field
 
-from tools.analysis import engine
+from tools.analysis import diagnosis
 from tools.args import Name, ToolArgs
 from tools.spec import ToolEnv, ToolResult
 from tools.text import Body, detailed, fit, grouped
@@ -28,7 +28,7 @@ class TroubleshootArgs(ToolArgs):
 
 async def troubleshoot_issues(env: ToolEnv, args: TroubleshootArgs) -> ToolResult:
     namespace = env.namespace(args)
-    findings, unreadable = await engine.diagnose(env, namespace)
+    findings, unreadable = await diagnosis.diagnose(env, namespace)
     if args.name:
         findings = [f for f in findings if f.name == args.name]
     lines = [f"{len(findings)} findings in {namespace}" + (

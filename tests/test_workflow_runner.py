@@ -1,4 +1,4 @@
-"""The workflow engine on its own: parallel steps, retries with exponential backoff, timeouts,
+"""The workflow runner on its own: parallel steps, retries with exponential backoff, timeouts,
 failure isolation, templating between steps and one audit event per step.  The specialised
 agents here are test doubles of the Specialist protocol; nothing touches a cluster."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agents.orchestrator.engine import Engine
+from agents.orchestrator.runner import WorkflowRunner
 from agents.orchestrator.specialists import Action, Specialist
 from agents.orchestrator.workflow import Workflow, WorkflowError, parse
 from agents.toolbox import Toolbox
@@ -90,7 +90,7 @@ async def test_independent_steps_run_in_parallel_and_outputs_flow_downstream() -
         {"id": "c", "agent": "test", "action": "echo", "depends_on": ["a", "b"],
          "params": {"value": "{{ steps.a.side }}+{{ steps.b.side }} for {{ inputs.who }}"}}],
         output="done: {{ steps.c.value }}")
-    run = await Engine(doubles.agents()).start(flow, {}, b := box())
+    run = await WorkflowRunner(doubles.agents()).start(flow, {}, b := box())
     assert run.state == "succeeded", run.text()
     assert doubles.calls == [("echo", {"value": "left+right for world"})]
     assert run.output == "done: left+right for world"
@@ -103,7 +103,7 @@ async def test_transient_failures_are_retried_with_exponential_backoff() -> None
     doubles, sleeps = Doubles(), Sleeps()
     flow = workflow(doubles, [{"id": "f", "agent": "test", "action": "flaky",
                                "params": {"fail_times": 2}, "retries": 3, "backoff": 0.5}])
-    run = await Engine(doubles.agents(), sleeps).start(flow, {}, box())
+    run = await WorkflowRunner(doubles.agents(), sleeps).start(flow, {}, box())
     assert run.state == "succeeded"
     assert run.steps["f"].attempts == 3 and run.steps["f"].output == {"attempt": 3}
     assert sleeps.delays == [0.5, 1.0]
@@ -117,7 +117,7 @@ async def test_retries_run_out_and_dependents_are_skipped_while_others_go_on() -
         {"id": "after", "agent": "test", "action": "echo", "depends_on": ["f"]},
         {"id": "later", "agent": "test", "action": "echo", "depends_on": ["after"]},
         {"id": "other", "agent": "test", "action": "echo", "params": {"value": 1}}])
-    run = await Engine(doubles.agents(), sleeps).start(flow, {}, b := box())
+    run = await WorkflowRunner(doubles.agents(), sleeps).start(flow, {}, b := box())
     assert run.state == "failed"
     assert run.steps["f"].status == "failed" and run.steps["f"].attempts == 3
     assert "attempt 3" in run.steps["f"].error and sleeps.delays == [1.0, 2.0]
@@ -131,7 +131,7 @@ async def test_permission_errors_are_not_retried() -> None:
     doubles, sleeps = Doubles(), Sleeps()
     flow = workflow(doubles, [{"id": "f", "agent": "test", "action": "forbidden",
                                "retries": 5}])
-    run = await Engine(doubles.agents(), sleeps).start(flow, {}, box())
+    run = await WorkflowRunner(doubles.agents(), sleeps).start(flow, {}, box())
     assert run.steps["f"].error == "pods is forbidden" and doubles.failures == 1
     assert sleeps.delays == []
 
@@ -140,7 +140,7 @@ async def test_a_step_that_hangs_times_out_on_every_attempt() -> None:
     doubles, sleeps = Doubles(), Sleeps()
     flow = workflow(doubles, [{"id": "h", "agent": "test", "action": "hang",
                                "timeout": 0.05, "retries": 1, "backoff": 0.1}])
-    run = await Engine(doubles.agents(), sleeps).start(flow, {}, box())
+    run = await WorkflowRunner(doubles.agents(), sleeps).start(flow, {}, box())
     assert run.steps["h"].status == "failed" and run.steps["h"].attempts == 2
     assert run.steps["h"].error == "timed out after 0.05s" and sleeps.delays == [0.1]
 
@@ -151,7 +151,7 @@ async def test_a_missing_value_at_run_time_fails_the_step_naming_the_field() -> 
         {"id": "a", "agent": "test", "action": "echo"},
         {"id": "b", "agent": "test", "action": "echo", "depends_on": ["a"],
          "params": {"value": "{{ steps.a.nothing }}"}}])
-    run = await Engine(doubles.agents()).start(flow, {}, box())
+    run = await WorkflowRunner(doubles.agents()).start(flow, {}, box())
     assert run.steps["b"].status == "failed"
     assert "steps.a has no field 'nothing'" in run.steps["b"].error
 

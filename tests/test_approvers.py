@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from confirmations.approvers import Approver, may_approve, may_reject
 from confirmations.model import PendingAction, State
-from confirmations.policy import Approver, may_approve, may_reject
 from tools.spec import ActionPlan, Risk, Target
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -74,7 +74,7 @@ def test_approver_needs_the_namespace_in_their_directory_entry() -> None:
 def test_in_reach_is_workspace_identity_and_namespace() -> None:
     import dataclasses
 
-    from confirmations.policy import in_reach
+    from confirmations.approvers import in_reach
     stamped = action()
     stamped = dataclasses.replace(stamped, plan=dataclasses.replace(
         stamped.plan, workspace_id="shop@aaaa"))

@@ -5,7 +5,7 @@ access reviews as the user, then call its agent's action under the step's timeou
 transient failures (API unavailable, rate limited, conflicts, timeouts) with exponential
 backoff.  A failed step skips everything that depends on it; independent branches go on.
 A step waiting for a person's approval parks: the run's state is returned as ``waiting`` (the
-caller saves it) and :meth:`Engine.resume` continues it once the action is decided.  Every
+caller saves it) and :meth:`WorkflowRunner.resume` continues it once the action is decided.  Every
 step's outcome is an audit event.
 """
 
@@ -42,7 +42,7 @@ class StepState:
 
 
 @dataclass
-class Run:
+class WorkflowRun:
     workflow: str
     inputs: dict[str, Any]
     steps: dict[str, StepState]
@@ -63,7 +63,7 @@ class Run:
 
     @classmethod
     def from_json(cls, run_id: str, workflow: str, inputs: dict[str, Any], state: str,
-                  output: str, data: dict[str, Any]) -> Run:
+                  output: str, data: dict[str, Any]) -> WorkflowRun:
         return cls(workflow, inputs, {k: StepState(**v) for k, v in data["steps"].items()},
                    state, output, run_id)
 
@@ -82,19 +82,20 @@ class Run:
         return "\n".join(lines)
 
 
-class Engine:
+class WorkflowRunner:
     """Audit events go to ``box.record`` (the caller writes them with the run's state)."""
 
     def __init__(self, agents: Mapping[str, Specialist], sleep: Sleep = asyncio.sleep) -> None:
         self.agents, self.sleep = agents, sleep
 
-    async def start(self, workflow: Workflow, inputs: Mapping[str, Any], box: Toolbox) -> Run:
+    async def start(self, workflow: Workflow, inputs: Mapping[str, Any],
+                    box: Toolbox) -> WorkflowRun:
         bound = workflow.bind(inputs)
-        run = Run(workflow.name, bound, {s.id: StepState() for s in workflow.steps})
+        run = WorkflowRun(workflow.name, bound, {s.id: StepState() for s in workflow.steps})
         await self._audit(box, run, "workflow.start", "ok", {"inputs": bound})
         return await self.resume(workflow, run, box)
 
-    async def resume(self, workflow: Workflow, run: Run, box: Toolbox) -> Run:
+    async def resume(self, workflow: Workflow, run: WorkflowRun, box: Toolbox) -> WorkflowRun:
         """Run every step that can run now; waiting steps are tried again first."""
         for state in run.steps.values():
             if state.status in ("waiting", "running"):
@@ -126,13 +127,13 @@ class Engine:
         return run
 
     @staticmethod
-    def _ready(workflow: Workflow, run: Run, started: set[str]) -> list[Step]:
+    def _ready(workflow: Workflow, run: WorkflowRun, started: set[str]) -> list[Step]:
         return [s for s in workflow.steps if run.steps[s.id].status == "pending"
                 and s.id not in started
                 and all(run.steps[d].status == "succeeded" for d in s.depends_on)]
 
     @staticmethod
-    def _skip_blocked(workflow: Workflow, run: Run) -> None:
+    def _skip_blocked(workflow: Workflow, run: WorkflowRun) -> None:
         changed = True
         while changed:
             changed = False
@@ -147,7 +148,7 @@ class Engine:
     @tracing.traced(lambda a: f"workflow step {a['step'].id}",
                     attributes=lambda a: {"hexabot.workflow": a["run"].workflow,
                                           "hexabot.run": a["run"].id})
-    async def _step(self, step: Step, run: Run, box: Toolbox) -> None:
+    async def _step(self, step: Step, run: WorkflowRun, box: Toolbox) -> None:
         state, began = run.steps[step.id], time.monotonic()
         try:
             params = template.render(step.params, run.scope())
@@ -191,7 +192,7 @@ class Engine:
                     raise
             await self.sleep(min(step.backoff * 2 ** (state.attempts - 1), MAX_DELAY))
 
-    async def _audit(self, box: Toolbox, run: Run, kind: str, outcome: str,
+    async def _audit(self, box: Toolbox, run: WorkflowRun, kind: str, outcome: str,
                      detail: dict[str, Any], error: str = "", duration_ms: int = 0) -> None:
         ctx = box.ctx
         await box.record(AuditEvent(
