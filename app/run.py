@@ -12,9 +12,9 @@ Sockets: one uvicorn server and one ASGI app per process (:mod:`app.http.site`),
 - ``hexabot run``: ``HEXABOT_HTTP_HOST:HEXABOT_HTTP_PORT`` (default 8080), and, when the chat
   API is on (a platform token key is configured), ``HEXABOT_API_HOST:HEXABOT_API_PORT``
   (default 8081) as a second socket of the same server — unless ``HEXABOT_API_PORT`` equals
-  ``HEXABOT_HTTP_PORT`` (not 0): then the one HTTP socket serves everything.  Both sockets
-  serve the same app, every route on either: the probes and the ServiceMonitor keep port
-  ``http``, the platform's API clients keep port ``api``;
+  ``HEXABOT_HTTP_PORT`` (not 0): then the one HTTP socket serves everything.  The HTTP socket
+  serves every route (the probes and the ServiceMonitor use port ``http``); the chat API's
+  own socket, published to the platform's clients, serves only ``/api/…``;
 - ``hexabot serve-api``: ``HEXABOT_API_HOST:HEXABOT_API_PORT`` only (the probes and metrics
   answer there too; readiness has no Slack check).
 
@@ -74,9 +74,11 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
         stop, draining = asyncio.Event(), asyncio.Event()
         chat = api_serve.optional(services)
         door = Drain(chat, draining.is_set) if chat is not None else None
+        side_ports: set[int] = set()  # the HTTP socket's, once bound: not the API socket's
         app = site.build(services, api=door, slack_connected=slack.connected,
-                         draining=draining.is_set)
+                         draining=draining.is_set, side_ports=side_ports)
         async with server.serving(app, *binds(settings, door is not None)) as urls:
+            side_ports.add(int(urls[0].rsplit(":", 1)[1]))
             services.http_url = urls[0]
             if door is not None:
                 services.api_url = urls[-1]

@@ -50,7 +50,7 @@ class Services:
     agent: UserChatAgent
     orchestrator: Orchestrator
     decisions: DecisionService  # after every decision; ``hexabot run`` installs Slack's notifier
-    http_url: str = ""  # the HTTP side server's, once `hexabot run` serves it
+    http_url: str = ""  # the HTTP server's, once `hexabot run` or `serve-api` serves it
     api_url: str = ""   # the chat API's, when served
 
 

@@ -185,7 +185,7 @@ class Settings(BaseSettings):
     def _api_jwks(cls, value: str | None) -> str | None:
         return _http_url(value, what="the platform's JWKS")
 
-    # The bot's HTTP side server (health, readiness, metrics, OAuth callback); port 0 = any.
+    # The bot's HTTP server (health, readiness, metrics, OAuth callback, chat API); port 0 = any.
     http_host: str = "0.0.0.0"  # the pod's port, reached through its Service
     http_port: int = Field(default=8080, ge=0, le=65535)
     shutdown_timeout_seconds: float = Field(default=25.0, gt=0, le=600, description="how long "

@@ -60,6 +60,16 @@ def public_key(tmp_path: Path) -> Path:
     return path
 
 
+async def answers_only_the_api(port: int) -> None:
+    """The chat API's own socket: its routes, and a 404 for the probes and the metrics."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False,
+                                 timeout=30) as http:
+        actions = await http.get("/api/v1/ai/actions", headers=auth())
+        assert actions.status_code == 200 and actions.json() == {"actions": []}, actions.text
+        for path in ("/healthz", "/readyz", "/metrics", "/oauth/callback"):
+            assert (await http.get(path)).status_code == 404, path
+
+
 async def answers_everything(port: int, api: bool, slack: bool) -> None:
     """Probes, metrics and (when ``api``) a chat API route, all on ``port``."""
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False,
@@ -98,8 +108,9 @@ def test_run_serves_one_app_on_the_documented_sockets(database_url: str,
             process = await start_process(env, tmp_path)
             try:
                 assert listening_ports(process.pid) == expected
-                for port in expected:
-                    await answers_everything(port, api=layout != "api off", slack=True)
+                await answers_everything(http_port, api=layout != "api off", slack=True)
+                if layout == "api on its own port":
+                    await answers_only_the_api(api_port)
             finally:
                 process.send_signal(signal.SIGTERM)
                 await asyncio.wait_for(process.communicate(), 60)
