@@ -16,20 +16,10 @@ import sqlalchemy as sa
 import tiktoken
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agents.tables import conversation_messages
 from confirmations import outbox
 from tools.audit import AuditEvent
-from tools.schema import metadata
 
-conversation_messages = sa.Table(
-    "conversation_messages", metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    *(sa.Column(name, sa.Text, nullable=False) for name in ("session_id", "slack_id", "role",
-                                                            "content")),
-    sa.Column("tokens", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-              server_default=sa.text("now()")),
-    sa.Index("conversation_session", "session_id", "slack_id", "id"),
-)
 C = conversation_messages.c
 _encoding = None
 

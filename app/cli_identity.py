@@ -90,7 +90,7 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("logout")
     def logout(ctx: typer.Context, who: str = AS, directory: Path = DIRECTORY) -> None:
-        """Forget your link, cached credentials, context and conversation memory."""
+        """Forget your link, cached credentials, context, conversation memory and workflow runs."""
         async def run() -> None:
             async with services(ctx, directory) as opened:
                 deleted = await opened.identity.logout(who)

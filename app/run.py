@@ -15,8 +15,8 @@ Sockets: one uvicorn server and one ASGI app per process (:mod:`app.http.site`),
   ``HEXABOT_HTTP_PORT`` (not 0): then the one HTTP socket serves everything.  The HTTP socket
   serves every route (the probes and the ServiceMonitor use port ``http``); the chat API's
   own socket, published to the platform's clients, serves only ``/api/…``;
-- ``hexabot serve-api``: ``HEXABOT_API_HOST:HEXABOT_API_PORT`` only (the probes and metrics
-  answer there too; readiness has no Slack check).
+- ``hexabot serve-api``: ``HEXABOT_API_HOST:HEXABOT_API_PORT`` only, serving only ``/api/…``
+  (a socket for the platform's clients publishes no probes, metrics or callback).
 
 Graceful shutdown (leaving :func:`connected`): readiness goes red and the chat API refuses new
 requests (503 ``shutting_down``), Socket Mode disconnects (Slack sends new events to the other
@@ -56,6 +56,10 @@ def binds(settings: Settings, api: bool) -> list[tuple[str, int]]:
     return found
 
 
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
 def _until_signalled() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -77,8 +81,8 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
         side_ports: set[int] = set()  # the HTTP socket's, once bound: not the API socket's
         app = site.build(services, api=door, slack_connected=slack.connected,
                          draining=draining.is_set, side_ports=side_ports)
-        async with server.serving(app, *binds(settings, door is not None)) as urls:
-            side_ports.add(int(urls[0].rsplit(":", 1)[1]))
+        async with server.serving(app, *binds(settings, door is not None),
+                                  bound=lambda urls: side_ports.add(port_of(urls[0]))) as urls:
             services.http_url = urls[0]
             if door is not None:
                 services.api_url = urls[-1]
@@ -117,7 +121,7 @@ async def api_alone(services: Services) -> AsyncIterator[str]:
     settings = services.settings
     draining = asyncio.Event()
     door = Drain(api_serve.build(services), draining.is_set)
-    app = site.build(services, api=door, draining=draining.is_set)
+    app = site.build(services, api=door, draining=draining.is_set, side_ports=set())
     async with server.serving(app, (settings.api_host, settings.api_port)) as [url]:
         services.http_url = services.api_url = url
         log.info("chat API at %s%s", url, api_routes.PREFIX)

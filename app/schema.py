@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from agents import memory
-from agents.orchestrator import runs
+from agents import tables
 from app.api import ratelimit
 from app.identity import store
 from app.slack import dedupe
@@ -12,6 +11,6 @@ from confirmations import outbox
 from confirmations import store as confirmation_store
 from tools.schema import metadata
 
-TABLE_MODULES = (memory, runs, ratelimit, store, dedupe, outbox, confirmation_store)
+TABLE_MODULES = (tables, ratelimit, store, dedupe, outbox, confirmation_store)
 
 __all__ = ["TABLE_MODULES", "metadata"]

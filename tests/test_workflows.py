@@ -18,6 +18,7 @@ from agents.types import Ask
 from tests.confirm_support import Rig, cli_env, rig
 from tests.conftest import run_cli
 from tests.sandbox_support import ThreadedSandbox
+from tools.audit import AuditEvent
 from tools.security import SecurityContext
 
 
@@ -165,3 +166,25 @@ async def test_a_run_whose_owner_left_is_stopped_not_resumed(
     [end] = await r.rows("SELECT event->>'outcome' AS outcome FROM audit_outbox WHERE "
                          "event->>'kind' = 'workflow.end'")
     assert end["outcome"] == "denied"
+
+
+async def test_a_run_forgotten_while_it_resumes_does_not_come_back(
+        bench: tuple[Orchestrator, Rig]) -> None:
+    """Logout deletes the person's runs; a replica resuming one of them at that moment stores
+    nothing afterwards (the run stays forgotten) but what its steps did is still audited."""
+    orchestrator, r = bench
+    alice = await r.identity.context("U0ALICE")
+    run, _ = await orchestrator.start(alice, "scale_application",
+                                      {"name": "api-service", "replicas": 4})
+    assert orchestrator.runs is not None
+    claimed = await orchestrator.runs.claim(run.id)
+    assert claimed is not None
+    assert await orchestrator.runs.forget("U0ALICE") == 1  # logout, meanwhile
+    owner, resumed = claimed
+    resumed.state = "failed"
+    before = len(await r.rows("SELECT id FROM audit_outbox"))
+    event = AuditEvent(kind="workflow.end", actor="U0ALICE", outcome="ok",
+                       detail={"run": run.id})
+    assert await orchestrator.runs.update(owner, resumed, [event]) is False
+    assert await r.rows("SELECT id FROM workflow_runs") == []
+    assert len(await r.rows("SELECT id FROM audit_outbox")) == before + 1

@@ -18,29 +18,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agents.orchestrator.runner import WorkflowRun
+from agents.tables import workflow_runs
 from confirmations import outbox
 from tools.audit import AuditEvent
-from tools.schema import metadata
 
 STALE = timedelta(minutes=10)
-TS = sa.DateTime(timezone=True)
-workflow_runs = sa.Table(
-    "workflow_runs", metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    *(sa.Column(name, sa.Text, nullable=False) for name in ("workflow", "slack_id", "workspace",
-                                                            "namespace", "state")),
-    *(sa.Column(name, sa.Text, nullable=False, server_default=sa.text("''"))
-      for name in ("session_id", "output")),
-    *(sa.Column(name, sa.Text) for name in ("reply_channel", "reply_ts", "workspace_id")),
-    sa.Column("inputs", sa.JSON, nullable=False),
-    sa.Column("data", sa.JSON, nullable=False),
-    sa.Column("waiting_on", postgresql.ARRAY(sa.Text), nullable=False,
-              server_default=sa.text("'{}'")),
-    sa.Column("created_at", TS, nullable=False, server_default=sa.text("now()")),
-    sa.Column("updated_at", TS, nullable=False, server_default=sa.text("now()")),
-    sa.Index("workflow_runs_user", "slack_id", "created_at"),
-    sa.Index("workflow_runs_waiting", "state", postgresql_where=sa.text("state = 'waiting'")),
-)
 R = workflow_runs.c
 
 
@@ -68,10 +50,9 @@ class RunStore:
         self.engine = engine
 
     async def save(self, owner: Owner, run: WorkflowRun, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a run that was just started (or update it, saved again)."""
         now = datetime.now(UTC)
-        values = {"workflow": run.workflow, "state": run.state, "output": run.output,
-                  "inputs": run.inputs, "data": run.to_json(), "waiting_on": run.waiting_on,
-                  "updated_at": now}
+        values = self._values(run, now)
         async with self.engine.begin() as conn:
             statement = postgresql.insert(workflow_runs).values(
                 id=run.id, slack_id=owner.slack_id, workspace=owner.workspace,
@@ -82,6 +63,23 @@ class RunStore:
             await conn.execute(statement.on_conflict_do_update(index_elements=[R.id],
                                                                set_=values))
             await outbox.record(conn, *events)
+
+    async def update(self, owner: Owner, run: WorkflowRun,
+                     events: Sequence[AuditEvent] = ()) -> bool:
+        """Store a resumed run's progress; False when the run is gone — its owner logged out
+        meanwhile, and it must not come back (what its steps did is audited all the same)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(workflow_runs.update().where(
+                R.id == run.id, R.slack_id == owner.slack_id).values(
+                **self._values(run, datetime.now(UTC))))
+            await outbox.record(conn, *events)
+        return bool(result.rowcount)
+
+    @staticmethod
+    def _values(run: WorkflowRun, now: datetime) -> dict[str, object]:
+        return {"workflow": run.workflow, "state": run.state, "output": run.output,
+                "inputs": run.inputs, "data": run.to_json(), "waiting_on": run.waiting_on,
+                "updated_at": now}
 
     async def get(self, run_id: str, slack_id: str) -> tuple[Owner, WorkflowRun] | None:
         """One of ``slack_id``'s runs (another person's run is as good as missing)."""

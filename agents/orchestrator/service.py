@@ -91,7 +91,7 @@ class Orchestrator:
         except LookupError as exc:  # left the directory, or lost the workspace/namespace
             run.state, run.output = "failed", f"stopped: cannot act for {owner.slack_id} " \
                                               f"any more ({exc})"
-            await self.runs.save(owner, run, [AuditEvent(
+            await self.runs.update(owner, run, [AuditEvent(
                 kind="workflow.end", actor=owner.slack_id, outcome="denied",
                 workspace=owner.workspace, workspace_id=owner.workspace_id,
                 namespace=owner.namespace, error=str(exc),
@@ -99,7 +99,8 @@ class Orchestrator:
             return owner, run
         box = self._box(ctx)
         run = await self.runner.resume(self.workflow(run.workflow), run, box)
-        await self.runs.save(owner, run, box.events)
+        if not await self.runs.update(owner, run, box.events):
+            return None  # forgotten meanwhile (logout): nothing to report
         return owner, run
 
     async def resume_for(self, action_id: str) -> list[tuple[Owner, WorkflowRun]]:

@@ -223,15 +223,17 @@ def _where(loc: Loc, data: Any) -> str:
     return ": ".join(part for part in (head, _path(rest)) if part)
 
 
-def _bounds(loc: Loc) -> tuple[float, float] | None:
-    """The (low, high) bounds of the number field at ``loc``, if it has both."""
+def _bounds(loc: Loc) -> tuple[float, float, str] | None:
+    """The (low, high) bounds of the number field at ``loc``, if it has both, and what kind of
+    number it takes ("a whole number" or "a number")."""
     model = _model_at(loc[:-1]) if loc else None
     field = model.model_fields.get(str(loc[-1])) if model else None
     if field is None:
         return None
     low = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)
     high = next((m.le for m in field.metadata if hasattr(m, "le")), None)
-    return None if low is None or high is None else (low, high)
+    kind = "a whole number" if field.annotation is int else "a number"
+    return None if low is None or high is None else (low, high, kind)
 
 
 def _reason(error: ErrorDetails) -> str:
@@ -241,8 +243,8 @@ def _reason(error: ErrorDetails) -> str:
         return f"expected a mapping, got {type(error['input']).__name__}"
     bounds = _bounds(tuple(error["loc"]))
     if bounds is not None:
-        low, high = bounds
-        return f"must be a number from {low:g} to {high:g}, got {error['input']!r}"
+        low, high, kind = bounds
+        return f"must be {kind} from {low:g} to {high:g}, got {error['input']!r}"
     return str(error["msg"]).removeprefix("Value error, ")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -57,9 +57,12 @@ def url(sock: socket.socket) -> str:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: ASGIApp, *binds: tuple[str, int]) -> AsyncIterator[list[str]]:
+async def serving(app: ASGIApp, *binds: tuple[str, int],
+                  bound: Callable[[list[str]], None] | None = None
+                  ) -> AsyncIterator[list[str]]:
     """Serve ``app`` on every ``(host, port)`` of ``binds`` with one uvicorn server for the
-    ``with`` block; yields each socket's base URL, in the order given."""
+    ``with`` block; yields each socket's base URL, in the order given.  ``bound`` is told the
+    URLs once the sockets are bound, before the first request can arrive."""
     sockets: list[socket.socket] = []
     try:
         for host, port in binds:
@@ -68,6 +71,8 @@ async def serving(app: ASGIApp, *binds: tuple[str, int]) -> AsyncIterator[list[s
         for sock in sockets:
             sock.close()
         raise
+    if bound is not None:
+        bound([url(sock) for sock in sockets])
     server = Server(uvicorn.Config(app, log_config=None, lifespan="off", access_log=False,
                                    timeout_graceful_shutdown=CLOSE_SECONDS))
     task = asyncio.create_task(server.serve(sockets))

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agents.memory import conversation_messages
-from agents.orchestrator.runs import workflow_runs
+from agents.tables import conversation_messages, workflow_runs
 from confirmations import outbox
 from tools.audit import AuditEvent
 from tools.schema import metadata

@@ -296,7 +296,8 @@ async def _slash(services: Services, user: str, channel: str, verb: str, rest: s
     if verb == "logout":
         await identity.logout(user)
         services.clusters.forget(user)
-        return "Forgotten: your link, cached credentials, context and conversation memory."
+        return ("Forgotten: your link, cached credentials, context, conversation memory and "
+                "workflow runs.")
     if verb == "login":
         if services.link_flow is None:
             return "This Hexabot uses a static directory: ask an administrator to add you."
