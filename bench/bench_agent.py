@@ -1,4 +1,4 @@
-"""Agent turn cost (issue #7).
+"""Agent turn cost.
 
 1. Prompt tokens of "How is my web app doing?" in a 200-pod namespace: the final prompt a model
    sees (system prompt, question, both tool results) against the raw JSON of the same objects

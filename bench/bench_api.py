@@ -1,4 +1,4 @@
-"""Chat API under load (issue #11): 200 concurrent chat requests in command mode.
+"""Chat API under load: 200 concurrent chat requests in command mode.
 
 The API runs as `hexabot serve-api` in its own process (embedded PostgreSQL, the demo sandbox
 cluster in this process, platform tokens from a key made here); 200 clients each POST one

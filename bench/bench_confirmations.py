@@ -1,4 +1,4 @@
-"""Confirmations and audit (issue #6).
+"""Confirmations and audit.
 
 1. Outbox → ClickHouse shipping rate: 50,000 events in the Postgres outbox, drained by one
    shipper in batches of 5,000 (target ≥ 10,000 events/s).

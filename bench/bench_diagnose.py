@@ -1,4 +1,4 @@
-"""Diagnosis speed (issue #9): a 500-pod namespace, analysed in < 2 s excluding network.
+"""Diagnosis speed: a 500-pod namespace, analysed in < 2 s excluding network.
 
 The snapshot is read once from the sandbox (its time is the cluster's and the network's); the
 analysis itself — every analyzer and the correlation — is timed on that snapshot, median of 5.

@@ -1,4 +1,4 @@
-"""Guardrail evaluation cost (issue #12 sets no target): the pure ruling with a large policy
+"""Guardrail evaluation cost (no target set): the pure ruling with a large policy
 (50 rules with windows, freezes, caps, rates and concurrency limits, 20 protected entries)
 against a busy user (1,000 writes in the horizon) and workspace (200 changes in flight).
 

@@ -1,4 +1,4 @@
-"""Redaction (issue #17, class 5): how many secrets ``tools.redact`` hides, how many harmless
+"""Redaction: how many secrets ``tools.redact`` hides, how many harmless
 look-alikes it leaves alone, and how fast it is.
 
 Rates on the three corpora of ``tests/security/corpus``: ours (``dev_*``) and the two held-out

@@ -1,4 +1,4 @@
-"""Sandbox cluster benchmarks (issue #3).
+"""Sandbox cluster benchmarks.
 
 1. List 1,000 pods with the official client (target < 0.5 s; median of 7 lists).
 2. 20 concurrent clients doing mixed reads and writes for 10 s (target: no error, and

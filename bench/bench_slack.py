@@ -1,4 +1,4 @@
-"""Slack ack latency and bot memory (issue #8).
+"""Slack ack latency and bot memory.
 
 The real bot runs as `hexabot run` in its own process against the Slack emulator and a sandbox
 cluster that takes 2 s per API request.  500 @mentions arrive at 50 per second, each starting a

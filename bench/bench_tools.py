@@ -1,4 +1,4 @@
-"""Tool output size (issue #5): list_pods + get_resource_usage on 200- and 1,000-pod namespaces.
+"""Tool output size: list_pods + get_resource_usage on 200- and 1,000-pod namespaces.
 
 Measures the tokens (cl100k_base, from the offline tiktoken package) of each tool's output
 against the raw JSON of the same objects as the API returns them (what a naive tool would hand

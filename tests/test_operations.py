@@ -1,4 +1,4 @@
-"""Operating the bot (issue #10): the HTTP server's health, readiness and metrics, and
+"""Operating the bot: the HTTP server's health, readiness and metrics, and
 graceful shutdown — in process against the Slack emulator, and `hexabot run` as a real process
 stopped with SIGTERM."""
 
