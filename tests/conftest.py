@@ -16,12 +16,16 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import migrate
 from app.database import asyncpg_url, drop_database, ensure_database
 from tests.sandbox_support import ThreadedSandbox
 from tests.services import ClickHouse, ServiceError, postgres_admin_url, start_clickhouse
+from tools import tracing
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -114,3 +118,14 @@ def sandbox(tmp_path: Path) -> Iterator[ThreadedSandbox]:
     sb.settle(0.1)  # seeded workloads without a status are reconciled first
     yield sb
     sb.stop()
+
+
+@pytest.fixture
+def recorded_spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """Spans of this test only, in memory (the process-wide provider is left alone)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "tracer", lambda: provider.get_tracer(tracing.NAME))
+    yield exporter
+    provider.shutdown()

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from cryptography.fernet import Fernet
+
+from app.settings import Settings, load_settings
+from sandbox.hexabase import FakeHexabase, FakeUser
 
 KUBECONFIG = {
     "apiVersion": "v1", "kind": "Config",
@@ -51,3 +55,28 @@ def write(tmp: Path, document: dict, name: str = "directory.yaml") -> Path:
     path = tmp / name
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def hexabase_users() -> list[FakeUser]:
+    """alice (shop, with a two-person namespace) and bob (a sensitive lab) on the fake
+    Hexabase."""
+    return [
+        FakeUser("hxb-alice", "alice", ["developers", "shop-team"], {
+            "shop": {"namespaces": ["shop", "shop-staging"], "two_person": ["shop"],
+                     "kubeconfig": KUBECONFIG, "context": "alice"}}),
+        FakeUser("hxb-bob", "bob", ["viewers"], {
+            "bob-lab": {"namespaces": ["lab"], "kubeconfig": KUBECONFIG, "context": "bob",
+                        "sensitive": True}}),
+    ]
+
+
+def hexabase_settings(fake: FakeHexabase, database_url: str, port: int) -> Settings:
+    """Settings for Hexabase login against ``fake``, the OAuth callback on ``port``."""
+    return load_settings(
+        database_url=database_url, identity_provider="hexabase",
+        encryption_key=Fernet.generate_key().decode(),
+        hexabase_authorize_url=f"{fake.url}/oauth/authorize",
+        hexabase_token_url=f"{fake.url}/oauth/token",
+        hexabase_jwks_url=f"{fake.url}/oauth/jwks", hexabase_issuer=fake.issuer,
+        hexabase_api_url=f"{fake.url}/api",
+        oauth_redirect_url=f"http://127.0.0.1:{port}/oauth/callback")

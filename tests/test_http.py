@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,16 +23,15 @@ from starlette.routing import Route
 
 from app import cli_identity
 from app.http.drain import Drain
-from app.settings import load_settings
 from sandbox.hexabase import FakeHexabase, serve
 from sandbox.slack.server import slack_emulator
 from tests.confirm_support import DIRECTORY, cli_env
 from tests.conftest import REPO
+from tests.identity_support import hexabase_settings, hexabase_users
 from tests.sandbox_support import ThreadedSandbox
 from tests.services import free_port
 from tests.slack_support import process_env, start_process
 from tests.test_api import KEY, auth
-from tests.test_identity_hexabase import _users
 
 
 def listening_ports(pid: int) -> set[int]:
@@ -177,15 +175,8 @@ async def test_login_wait_serves_the_callback_until_the_link_is_made(
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.setenv(name, "")
     port = free_port()
-    async with serve(FakeHexabase(_users())) as fake:
-        settings = load_settings(
-            database_url=database_url, identity_provider="hexabase",
-            encryption_key=Fernet.generate_key().decode(),
-            hexabase_authorize_url=f"{fake.url}/oauth/authorize",
-            hexabase_token_url=f"{fake.url}/oauth/token",
-            hexabase_jwks_url=f"{fake.url}/oauth/jwks", hexabase_issuer=fake.issuer,
-            hexabase_api_url=f"{fake.url}/api",
-            oauth_redirect_url=f"http://127.0.0.1:{port}/oauth/callback")
+    async with serve(FakeHexabase(hexabase_users())) as fake:
+        settings = hexabase_settings(fake, database_url, port)
         login = asyncio.create_task(cli_identity._login(settings, "U0ALICE", wait=True))
         link = ""
         while not link.startswith("http"):

@@ -22,22 +22,11 @@ from app.identity.hexabase import HexabaseApi, HexabaseDirectory, HexabaseError,
 from app.identity.service import IdentityService, NotAllowed, UnknownUser
 from app.identity.store import IdentityStore
 from app.settings import ConfigError, Settings, load_settings
-from sandbox.hexabase import FakeHexabase, FakeUser, serve
+from sandbox.hexabase import FakeHexabase, serve
 from tests.conftest import run_cli
-from tests.identity_support import KUBECONFIG
+from tests.identity_support import KUBECONFIG, hexabase_settings, hexabase_users
 from tests.services import fetch_rows, free_port
 from tools.security import KubeconfigCredentials
-
-
-def _users() -> list[FakeUser]:
-    return [
-        FakeUser("hxb-alice", "alice", ["developers", "shop-team"], {
-            "shop": {"namespaces": ["shop", "shop-staging"], "two_person": ["shop"],
-                     "kubeconfig": KUBECONFIG, "context": "alice"}}),
-        FakeUser("hxb-bob", "bob", ["viewers"], {
-            "bob-lab": {"namespaces": ["lab"], "kubeconfig": KUBECONFIG, "context": "bob",
-                        "sensitive": True}}),
-    ]
 
 
 @dataclass
@@ -68,15 +57,8 @@ async def world(database_url: str) -> AsyncIterator[World]:
     engine = create_async_engine(database_url)
     await migrate.migrate(engine)
     port = free_port()
-    async with serve(FakeHexabase(_users())) as fake:
-        settings = load_settings(
-            database_url=database_url, identity_provider="hexabase",
-            encryption_key=Fernet.generate_key().decode(),
-            hexabase_authorize_url=f"{fake.url}/oauth/authorize",
-            hexabase_token_url=f"{fake.url}/oauth/token",
-            hexabase_jwks_url=f"{fake.url}/oauth/jwks", hexabase_issuer=fake.issuer,
-            hexabase_api_url=f"{fake.url}/api", oauth_redirect_url=(
-                f"http://127.0.0.1:{port}/oauth/callback"))
+    async with serve(FakeHexabase(hexabase_users())) as fake:
+        settings = hexabase_settings(fake, database_url, port)
         assert settings.encryption_key is not None
         sealer = Sealer(settings.encryption_key.get_secret_value())
         store = IdentityStore(engine)

@@ -8,23 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tools import tracing
-
-
-@pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    """Spans of this test only (the process-wide provider is left alone)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "tracer", lambda: provider.get_tracer(tracing.NAME))
-    yield exporter
-    provider.shutdown()
 
 
 def only(exporter: InMemorySpanExporter) -> ReadableSpan:
@@ -45,9 +33,9 @@ class Greeter:
 
 
 async def test_an_async_method_gets_a_span_named_and_attributed_from_its_arguments(
-        spans: InMemorySpanExporter) -> None:
+        recorded_spans: InMemorySpanExporter) -> None:
     assert await Greeter().greet(who="ada") == "hello ada"
-    span = only(spans)
+    span = only(recorded_spans)
     assert span.name == "greet ada" and span.kind is SpanKind.SERVER
     assert dict(span.attributes or {}) == {"who": "ada", "loud": False,  # default applied
                                            "greeting": "hello", "length": 9}
@@ -59,9 +47,9 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def test_a_plain_function_too(spans: InMemorySpanExporter) -> None:
+def test_a_plain_function_too(recorded_spans: InMemorySpanExporter) -> None:
     assert add(2, 3) == 5
-    span = only(spans)
+    span = only(recorded_spans)
     assert span.name == "sum" and span.kind is SpanKind.INTERNAL
     assert not span.attributes
 
@@ -73,10 +61,10 @@ async def fails(n: int) -> None:
 
 
 async def test_an_exception_is_recorded_and_propagates_unchanged(
-        spans: InMemorySpanExporter) -> None:
+        recorded_spans: InMemorySpanExporter) -> None:
     with pytest.raises(LookupError, match="no 7"):
         await fails(7)
-    span = only(spans)
+    span = only(recorded_spans)
     assert span.status.status_code is StatusCode.ERROR
     assert [e.name for e in span.events] == ["exception"]
     assert (span.events[0].attributes or {})["exception.type"] == "LookupError"
@@ -88,9 +76,9 @@ async def outer() -> int:
     return add(1, 1)
 
 
-async def test_calls_nest(spans: InMemorySpanExporter) -> None:
+async def test_calls_nest(recorded_spans: InMemorySpanExporter) -> None:
     await outer()
-    inner, parent = spans.get_finished_spans()
+    inner, parent = recorded_spans.get_finished_spans()
     assert (inner.name, parent.name) == ("sum", "outer")
     assert inner.parent is not None and parent.context is not None
     assert inner.parent.span_id == parent.context.span_id

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -23,7 +21,6 @@ from tests.confirm_support import cli_env
 from tests.conftest import run_cli
 from tests.sandbox_support import ThreadedSandbox
 from tests.slack_support import answered, bot_messages, connected_emulator, until
-from tools import tracing
 
 
 class Collector(http.server.ThreadingHTTPServer):
@@ -86,22 +83,12 @@ def test_a_turn_is_one_trace_down_to_the_kubernetes_calls(
     assert all(s.parent_span_id in by_id for s in spans if s is not turn)
 
 
-@pytest.fixture
-def in_memory(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    """This test's spans, in memory (the process-wide provider is left alone)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "tracer", lambda: provider.get_tracer(tracing.NAME))
-    yield exporter
-    provider.shutdown()
-
 
 async def test_a_slack_message_and_a_click_open_their_traces(
         database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, in_memory: InMemorySpanExporter) -> None:
+        monkeypatch: pytest.MonkeyPatch, recorded_spans: InMemorySpanExporter) -> None:
     def named(name: str) -> list[Any]:
-        return [s for s in in_memory.get_finished_spans() if s.name == name]
+        return [s for s in recorded_spans.get_finished_spans() if s.name == name]
 
     async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch) as (slack, _):
         dm = slack.state.im_with("U0ALICE").id

@@ -10,25 +10,24 @@ for them (:meth:`Drain.idle`) before the background work stops and the audit is 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.running import Running
 
 REFUSAL = json.dumps({"error": {
     "code": "shutting_down",
     "message": "this replica is shutting down; try again (another one will answer)"}}).encode()
 
 
-class Drain:
+class Drain(Running):
     """Counts the requests running through ``app``; refuses new ones once ``draining()``."""
 
     def __init__(self, app: ASGIApp, draining: Callable[[], bool]) -> None:
+        super().__init__()
         self.app, self.draining = app, draining
-        self.running = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,19 +40,5 @@ class Drain:
                 (b"retry-after", b"1"), (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": REFUSAL})
             return
-        self.running += 1
-        self._idle.clear()
-        try:
+        with self.one():
             await self.app(scope, receive, send)
-        finally:
-            self.running -= 1
-            if self.running == 0:
-                self._idle.set()
-
-    async def idle(self, seconds: float) -> bool:
-        """True when every request running finished within ``seconds``."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True

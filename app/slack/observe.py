@@ -5,7 +5,6 @@ shutdown waits for.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -13,41 +12,23 @@ from typing import Any, TypeVar
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from app.running import Running
 from tools import metrics
 
 Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
 
 
-class ListenerRuns:
+class ListenerRuns(Running):
     """Counts listener runs (``tracked`` wraps a Bolt listener, keeping the argument names
     Bolt injects by); ``idle`` waits until none is running."""
-
-    def __init__(self) -> None:
-        self.running = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     def tracked(self, listener: Listener) -> Listener:
         @functools.wraps(listener)
         async def run(*args: Any, **kwargs: Any) -> Any:
-            self.running += 1
-            self._idle.clear()
-            try:
+            with self.one():
                 return await listener(*args, **kwargs)
-            finally:
-                self.running -= 1
-                if self.running == 0:
-                    self._idle.set()
 
         return run  # type: ignore[return-value]  # same signature, by functools.wraps
-
-    async def idle(self, seconds: float) -> bool:
-        """True when every listener run finished within ``seconds``."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
 
 
 def count_acks(handler: AsyncSocketModeHandler) -> None:
