@@ -9,11 +9,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-busy install services lint typecheck layers pytest bench clean llm-local llm-test
 
+# Progress as it installs (one line per package pip fetches), not minutes of silence.
 $(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hexabot needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@echo "[1/3] creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@echo "[2/3] installing Hexabot and its dependencies (a few minutes the first time)"
+	@set -o pipefail; $(BIN)/pip install --progress-bar off -c constraints.txt -e '.[dev]' 2>&1 \
+	  | { n=0; while IFS= read -r line; do case "$$line" in \
+	      Collecting*) n=$$((n+1)); printf '  %3d  %s\n' "$$n" "$${line#Collecting }";; \
+	      ERROR*|error*) echo "$$line";; esac; done; }
+	@echo "[3/3] installed: $$($(BIN)/hexabot version)"
 	@touch $(STAMP)
 
 install: $(STAMP)
