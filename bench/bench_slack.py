@@ -1,30 +1,35 @@
 """Slack ack latency and bot memory.
 
-The real bot runs as `hexabot run` in its own process against the Slack emulator and a sandbox
-cluster that takes 2 s per API request.  500 @mentions arrive at 50 per second, each starting a
-thread (a session of its own); the emulator records how long every envelope took to be acked.
-Then more mentions bring the bot to 1,000 sessions and its resident memory is read from /proc.
+The floor first: the smallest Bolt app in Socket Mode (bench/floor_bolt.py) in its own process
+takes 300 DMs at 50 per second from 30 people, and the emulator records each ack's latency.
+Then the real bot — `hexabot run` in its own process, command mode, against the Slack emulator
+and a sandbox cluster that takes 2 s per API request — takes the same 300 DMs (target: p99
+within 10x the floor's), then 500 @mentions at 50 per second, each starting a thread (a session
+of its own).  Then more mentions bring the bot to 1,000 sessions and its resident memory is read
+from /proc.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import yaml
 
 from bench.common import Result
 from bench.harness import with_postgres
-from sandbox.kube.serve import sandbox_cluster
-from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, slack_emulator
+from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 from sandbox.slack.state import BOT_USER
 
 EVENTS, RATE, SESSIONS = 500, 50.0, 1000
+DMS, USERS = 300, 30
 
 
 def _rss_mib(pid: int) -> float:
@@ -34,15 +39,100 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
+async def _connected(slack: SlackEmulator, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if slack.hub.connections:
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{process.args!r} did not connect to the emulator")
+
+
+async def _dms(slack: SlackEmulator) -> list[float]:
+    """DMS direct messages at RATE per second from USERS people; each one's ack latency (ms)."""
+    slack.hub.ack_latencies.clear()
+    began, sends = time.monotonic(), []
+    for i in range(DMS):
+        await asyncio.sleep(max(0.0, began + i / RATE - time.monotonic()))
+        user = f"U0BENCH{i % USERS:02d}"
+        sends.append(asyncio.create_task(slack.say(user, slack.state.im_with(user).id,
+                                                   "pods")))
+    await asyncio.gather(*sends)
+    return sorted(x * 1000 for x in slack.hub.ack_latencies[:DMS])
+
+
+def _people(slack: SlackEmulator) -> None:
+    slack.state.add_user("U0ALICE", "alice")
+    slack.state.add_channel("C0SHOP", "shop", ["U0ALICE"])
+    for n in range(USERS):
+        slack.state.add_user(f"U0BENCH{n:02d}", f"bench{n:02d}")
+
+
+@contextlib.asynccontextmanager
+async def _sandbox(workdir: Path) -> AsyncIterator[Path]:
+    """The sandbox cluster (2 s per API request) in its own process, so the emulator that
+    times the acks shares its event loop with nothing but Slack — as in the floor's run."""
+    kubeconfig = workdir / "sandbox-kubeconfig"
+    cluster = subprocess.Popen(  # noqa: ASYNC220 (starting it is instant; nothing blocks)
+        [sys.executable, "-m", "app", "sandbox", "serve", "--latency", "2",
+         "--kubeconfig-out", str(kubeconfig)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            if kubeconfig.exists():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("the sandbox cluster did not start")
+        yield kubeconfig
+    finally:
+        await _stop(cluster)
+
+
+async def _floor() -> list[float]:
+    """The same DMs against the smallest Bolt app (bench/floor_bolt.py), in its own process."""
+    async with slack_emulator(console=False) as slack:
+        _people(slack)
+        env = {**os.environ, "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "",
+               "https_proxy": ""}
+        floor = subprocess.Popen(  # noqa: ASYNC220 (starting it is instant; nothing blocks)
+            [sys.executable, "-m", "bench.floor_bolt", slack.api_url, BOT_TOKEN, APP_TOKEN],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await _connected(slack, floor)
+            return await _dms(slack)
+        finally:
+            floor.terminate()
+            await asyncio.to_thread(floor.wait, 60)
+
+
+async def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the graceful shutdown takes longer than three minutes (the
+    cluster calls queued behind 2-second latencies are many by then)."""
+    process.terminate()
+    try:
+        await asyncio.to_thread(process.wait, 180)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        await asyncio.to_thread(process.wait, 30)
+
+
+def _p(latencies: list[float], q: float) -> float:
+    return latencies[max(0, int(len(latencies) * q) - 1)]
+
+
 async def _measure(admin_url: str, workdir: Path) -> list[Result]:
-    async with sandbox_cluster(latency=2.0) as sc, slack_emulator(console=False) as slack:
-        slack.state.add_user("U0ALICE", "alice")
-        slack.state.add_channel("C0SHOP", "shop", ["U0ALICE"])
+    floor = await _floor()
+    async with _sandbox(workdir) as kubeconfig, slack_emulator(console=False) as slack:
+        _people(slack)
         directory = workdir / "directory.yaml"
         directory.write_text(yaml.safe_dump({"users": [{
-            "slack_id": "U0ALICE", "name": "alice", "hexabase_user": "hxb-alice",
-            "workspaces": [{"name": "shop", "kubeconfig": str(sc.kubeconfig),
-                            "context": "carol", "namespaces": ["shop"]}]}]}))
+            "slack_id": slack_id, "name": name, "hexabase_user": f"hxb-{name}",
+            "workspaces": [{"name": "shop", "kubeconfig": str(kubeconfig),
+                            "context": "carol", "namespaces": ["shop"]}]}
+            for slack_id, name in [("U0ALICE", "alice"), *(
+                (f"U0BENCH{n:02d}", f"bench{n:02d}") for n in range(USERS))]]}))
         env = {**os.environ, "HTTP_PROXY": "", "HTTPS_PROXY": "", "http_proxy": "",
                "https_proxy": "", "HEXABOT_DATABASE_URL": admin_url,
                "HEXABOT_DIRECTORY_FILE": str(directory), "HEXABOT_SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -52,12 +142,8 @@ async def _measure(admin_url: str, workdir: Path) -> list[Result]:
             [sys.executable, "-m", "app", "run"], env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         try:
-            for _ in range(300):
-                if slack.hub.connections:
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the bot did not connect to the emulator")
+            await _connected(slack, bot)
+            dms = await _dms(slack)
             slack.hub.ack_latencies.clear()
             began = time.monotonic()
             sends = []
@@ -73,11 +159,17 @@ async def _measure(admin_url: str, workdir: Path) -> list[Result]:
             await asyncio.sleep(5)
             rss = _rss_mib(bot.pid)
         finally:
-            bot.terminate()
-            await asyncio.to_thread(bot.wait, 60)
-    p50 = statistics.median(latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
+            await _stop(bot)
+    p50, p99 = statistics.median(latencies), _p(latencies, 0.99)
+    ratio = _p(dms, 0.99) / _p(floor, 0.99)
     return [
+        Result(f"ack latency floor: the smallest Bolt app, {DMS} DMs at {RATE:.0f}/s from "
+               f"{USERS} people", f"p50 {statistics.median(floor):.1f} ms, p99 "
+               f"{_p(floor, 0.99):.1f} ms", "-", len(floor) == DMS),
+        Result(f"ack latency, Hexabot, the same {DMS} DMs (command mode, 2 s API calls)",
+               f"p50 {statistics.median(dms):.1f} ms, p99 {_p(dms, 0.99):.1f} ms "
+               f"({ratio:.1f}x the floor's p99)", "within 10x the floor",
+               ratio <= 10 and len(dms) == DMS),
         Result(f"ack latency, {EVENTS} events at {RATE:.0f}/s, tools taking 2 s per API call",
                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(latencies)} acked)", "p99 < 300 ms",
                p99 < 300 and len(latencies) == EVENTS),
