@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -198,3 +199,30 @@ async def test_login_wait_serves_the_callback_until_the_link_is_made(
             assert "linked U0ALICE to hxb-alice; workspaces: shop" in capsys.readouterr().out
             with pytest.raises(httpx.ConnectError):  # the callback server closed with it
                 await browser.get(f"http://127.0.0.1:{port}/oauth/callback")
+
+
+def test_a_port_already_taken_is_one_line_naming_it(database_url: str, sandbox: ThreadedSandbox,
+                                                    tmp_path: Path) -> None:
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(DIRECTORY.format(kc=sandbox.sc.kubeconfig))
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+
+    async def scenario() -> subprocess.CompletedProcess[str]:
+        async with slack_emulator() as emulator:
+            env = process_env(emulator, database_url, directory, tmp_path, port)
+            return await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "app", "run"], env=env, cwd=tmp_path,
+                capture_output=True, text=True, timeout=120)
+
+    try:
+        done = asyncio.run(scenario())
+    finally:
+        taken.close()
+    assert done.returncode == 2, done.stderr
+    [line] = [s for s in done.stderr.splitlines() if s.startswith("configuration error")]
+    assert line.startswith("configuration error: HEXABOT_HTTP_PORT / HEXABOT_API_PORT: "
+                           f"cannot listen on 127.0.0.1:{port} ("), line
+    assert "Traceback" not in done.stderr

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from app.settings import ConfigError
+
 CLOSE_SECONDS = 5
 
 
@@ -38,16 +40,20 @@ class Server(uvicorn.Server):
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` and listening (port 0: a free one)."""
+    """A TCP socket bound to ``host:port`` and listening (port 0: a free one); a port that
+    cannot be had is a :class:`~app.settings.ConfigError` naming it (exit 2, one line)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen()
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise ConfigError([f"HEXABOT_HTTP_PORT / HEXABOT_API_PORT: cannot listen on "
+                           f"{host}:{port} ({exc.strerror or exc}); another process holds it "
+                           "or the address is not this machine's — choose another port"]
+                          ) from exc
     return sock
 
 
@@ -67,7 +73,7 @@ async def serving(app: ASGIApp, *binds: tuple[str, int],
     try:
         for host, port in binds:
             sockets.append(listen(host, port))
-    except OSError:
+    except ConfigError:
         for sock in sockets:
             sock.close()
         raise
