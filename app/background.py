@@ -1,4 +1,5 @@
-"""The bot's background work: recovery at start-up, the expiry sweeper, the audit shipper.
+"""The bot's background work: recovery at start-up, the expiry sweeper, the audit shipper and
+the audit chain's anchoring (every ``interval`` seconds, and once more when stopped).
 
 ``hexabot run`` starts :func:`run_background` beside the Slack listeners; every replica may run
 it (claims, SKIP LOCKED batches, conditional updates and execution leases make the work safe
@@ -12,6 +13,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from app.audit import anchors
 from app.audit.shipper import Shipper
 from app.loops import Guard
 from app.services import Services
@@ -56,8 +58,9 @@ async def recover_once(services: Services) -> None:
 async def run_background(services: Services, stop: asyncio.Event, interval: float = 5.0
                          ) -> None:
     """The sweeper (its first round is the start-up recovery, and it recovers again each
-    round) and the shipper."""
-    jobs = [sweep(services, stop, interval)]
+    round), the anchoring of the audit chain and the shipper."""
+    jobs = [sweep(services, stop, interval),
+            anchors.run(services.database.engine, stop, interval)]
     if services.settings.clickhouse_url is not None:
         shipper = Shipper(services.database.engine,
                           services.settings.clickhouse_url.get_secret_value())

@@ -1,8 +1,9 @@
 """`hexabot audit tail | verify | ship`: read, check and move the audit trail.
 
 ``tail`` and ``verify`` read ClickHouse when ``HEXABOT_CLICKHOUSE_URL`` is set, else the Postgres
-outbox (the embedded default keeps everything there).  ``verify`` recomputes the hash chain and
-names every edited, inserted or deleted event.
+outbox (the embedded default keeps everything there).  ``verify`` recomputes every partition's
+hash chain and the anchors over them, and names the partition and seq of every edited, inserted
+or deleted event (docs/audit-chain.md: what it proves, and the window after the newest anchor).
 """
 
 from __future__ import annotations
@@ -90,27 +91,47 @@ def tail(ctx: typer.Context, user: str = typer.Option(None, "--user",
 
 @audit_cli.command("verify")
 def verify(ctx: typer.Context) -> None:
-    """Recompute the hash chain; exit 1 and name the events if anything was altered."""
+    """Recompute every partition's hash chain and the anchors over them; exit 1 naming the
+    partition and seq of each altered, inserted or deleted event."""
     from app.audit import clickhouse, shipper
     from app.database import open_database
-    from tools.audit import verify_chain
+    from tools.audit import AnchorRow, EventRow
+    from tools.audit import verify as verify_chains
 
     settings = settings_of(ctx)
 
-    async def run() -> tuple[str, list[tuple[int, str, str, dict[str, Any]]]]:
+    async def run() -> tuple[str, list[EventRow], list[AnchorRow]]:
         if settings.clickhouse_url is not None:
-            rows = await clickhouse.chain(settings.clickhouse_url.get_secret_value())
-            return "ClickHouse", [(int(s), str(p), str(h), json.loads(e)) for s, p, h, e in rows]
+            url = settings.clickhouse_url.get_secret_value()
+            anchors = [(int(s), str(v), str(h), json.loads(a))  # first: as outbox_chain
+                       for s, v, h, a in await clickhouse.anchors(url)]
+            rows = [(int(p), int(s), str(v), str(h), json.loads(e))
+                    for p, s, v, h, e in await clickhouse.chain(url)]
+            return "ClickHouse", rows, anchors
         async with open_database(settings) as db:
-            return "the Postgres outbox", await shipper.outbox_chain(db.engine)
+            return "the Postgres outbox", *await shipper.outbox_chain(db.engine)
 
-    source, rows = asyncio.run(run())
-    problems = verify_chain(rows)
-    if problems:
-        for problem in problems:
-            Console(stderr=True).print(problem, markup=False, highlight=False)
+    source, rows, anchors = asyncio.run(run())
+    verdict = verify_chains(rows, anchors)
+    if verdict.problems:
+        for problem in verdict.problems:
+            Console(stderr=True).print(str(problem), markup=False, highlight=False)
         raise typer.Exit(1)
-    out.print(f"audit chain intact: {len(rows)} events in {source}", highlight=False)
+    out.print(f"audit chain intact: {verdict.events} events in {source}", highlight=False)
+    out.print(_coverage(verdict.partitions, verdict.anchors, verdict.unanchored,
+                        verdict.newest), highlight=False)
+
+
+def _coverage(partitions: int, anchors: int, unanchored: int,
+              newest: tuple[int, str] | None) -> str:
+    """What the anchors vouch for, and the window they do not."""
+    where = f"{partitions} partition{'s' if partitions != 1 else ''}"
+    if newest is None:
+        return (f"{where}, no anchor yet: a deleted tail of any partition would not show "
+                "(anchors are written by the shipper and the background loop)")
+    seq, digest = newest
+    return (f"{where}, {anchors} anchors; newest anchor {seq} ({digest[:16]}) covers all but "
+            f"{unanchored} events written after it, whose deleted tail would not show")
 
 
 @audit_cli.command("ship")

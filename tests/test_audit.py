@@ -73,8 +73,10 @@ async def test_verify_passes_then_detects_an_altered_row(
     database = "verify_" + tmp_path.name.replace("-", "_")[-24:]
     clickhouse.query(f"CREATE DATABASE IF NOT EXISTS {database}")
     url = f"clickhouse://default@127.0.0.1:{clickhouse.tcp_port}/{database}"
-    assert await ch.apply_ddl(url) == ["0001_audit_events.sql", "0002_audit_workspace_id.sql"]
-    assert await ch.apply_ddl(url) == ["0001_audit_events.sql"]  # the column exists: skipped
+    assert await ch.apply_ddl(url) == ["0001_audit_events.sql", "0002_audit_workspace_id.sql",
+                                       "0003_audit_events_part.sql", "0004_audit_anchors.sql"]
+    assert await ch.apply_ddl(url) == [  # the columns exist: skipped
+        "0001_audit_events.sql", "0004_audit_anchors.sql"]
     async with engine.begin() as conn:
         for i in range(20):
             await outbox.record(conn, AuditEvent(kind="test.event", actor=f"U{i % 3}",
@@ -85,7 +87,9 @@ async def test_verify_passes_then_detects_an_altered_row(
     env = {**clean_env, "HEXABOT_DATABASE_URL": database_url, "HEXABOT_CLICKHOUSE_URL": url}
     ok = run_cli(["audit", "verify"], env, tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == "audit chain intact: 20 events in ClickHouse"
+    assert ok.stdout.splitlines()[0] == "audit chain intact: 20 events in ClickHouse"
+    assert "1 partition, 1 anchors; newest anchor 1 (" in ok.stdout  # the shipper's anchor
+    assert "covers all but 0 events written after it" in ok.stdout
     tail = run_cli(["audit", "tail", "--user", "U1", "--since", "1h"], env, tmp_path)
     assert tail.returncode == 0 and len(tail.stdout.splitlines()) == 7
 
@@ -99,7 +103,7 @@ async def test_verify_passes_then_detects_an_altered_row(
                      + json.dumps(data))
     bad = run_cli(["audit", "verify"], env, tmp_path)
     assert bad.returncode == 1
-    assert "seq 5: content does not match its hash (edited event" in bad.stderr
+    assert "partition 0 seq 5: content does not match its hash (edited event" in bad.stderr
 
 
 async def test_verify_on_the_outbox_detects_deletions(
@@ -112,12 +116,15 @@ async def test_verify_on_the_outbox_detects_deletions(
                                                  detail={"i": i}))
     await engine.dispose()
     env = {**clean_env, "HEXABOT_DATABASE_URL": database_url}
-    assert run_cli(["audit", "verify"], env, tmp_path).stdout.strip() == (
-        "audit chain intact: 10 events in the Postgres outbox")
+    assert run_cli(["audit", "verify"], env, tmp_path).stdout.splitlines() == [
+        "audit chain intact: 10 events in the Postgres outbox",
+        "1 partition, no anchor yet: a deleted tail of any partition would not show (anchors "
+        "are written by the shipper and the background loop)"]
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
     try:
         await conn.execute("DELETE FROM audit_outbox WHERE seq = 4")
     finally:
         await conn.close()
     bad = run_cli(["audit", "verify"], env, tmp_path)
-    assert bad.returncode == 1 and "seq 4..4 missing (deleted events)" in bad.stderr
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "partition 0 seq 4..4: missing (deleted events)"

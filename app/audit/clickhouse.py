@@ -25,7 +25,8 @@ from tools.errors import HexabotError
 COLUMNS = ("event_id", "seq", "time", "time_ms", "kind", "actor", "outcome", "hexabase_user",
            "workspace", "namespace", "request_id", "session_id", "resource_kind",
            "resource_name", "confirmation_id", "confirmation_state", "approver", "error",
-           "duration_ms", "api_audit_id", "event", "prev_hash", "hash", "workspace_id")
+           "duration_ms", "api_audit_id", "event", "prev_hash", "hash", "workspace_id", "part")
+ANCHOR_COLUMNS = ("seq", "time", "anchor", "prev_hash", "hash")
 ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.I | re.M)
 
 
@@ -113,6 +114,20 @@ async def insert_events(url: str, rows: Sequence[tuple[Any, ...]]) -> None:
         await execute(url, f"INSERT INTO audit_events ({', '.join(COLUMNS)}) VALUES", list(rows))
 
 
+async def existing_anchors(url: str, seqs: Sequence[int]) -> set[int]:
+    if not seqs:
+        return set()
+    rows = await execute(url, "SELECT seq FROM audit_anchors WHERE seq IN %(seqs)s",
+                         {"seqs": tuple(seqs)})
+    return {int(r[0]) for r in rows}
+
+
+async def insert_anchors(url: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    if rows:
+        await execute(url, f"INSERT INTO audit_anchors ({', '.join(ANCHOR_COLUMNS)}) VALUES",
+                      list(rows))
+
+
 async def query_events(url: str, user: str | None, workspace_id: str | None,
                        since: datetime | None, limit: int,
                        workspace: str | None = None,
@@ -135,11 +150,19 @@ async def query_events(url: str, user: str | None, workspace_id: str | None,
         conditions.append("time >= %(since)s")
         params["since"] = since.replace(tzinfo=None)
     rows = await execute(url, "SELECT seq, prev_hash, hash, event FROM audit_events FINAL "
-                              f"WHERE {' AND '.join(conditions)} ORDER BY seq DESC "
+                              f"WHERE {' AND '.join(conditions)} "
+                              "ORDER BY time DESC, time_ms DESC, seq DESC "
                               "LIMIT %(limit)s", params)
     return list(rows)
 
 
 async def chain(url: str) -> list[tuple[Any, ...]]:
-    return list(await execute(url, "SELECT seq, prev_hash, hash, event FROM audit_events FINAL "
-                                   "ORDER BY seq"))
+    """Every event as (part, seq, prev_hash, hash, event JSON), by partition and seq."""
+    return list(await execute(url, "SELECT part, seq, prev_hash, hash, event "
+                                   "FROM audit_events FINAL ORDER BY part, seq"))
+
+
+async def anchors(url: str) -> list[tuple[Any, ...]]:
+    """Every anchor as (seq, prev_hash, hash, anchor JSON), by seq."""
+    return list(await execute(url, "SELECT seq, prev_hash, hash, anchor "
+                                   "FROM audit_anchors FINAL ORDER BY seq"))

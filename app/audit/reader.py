@@ -45,7 +45,7 @@ async def events(settings: Settings, engine: AsyncEngine | None, user: str | Non
         return [json.loads(r[3]) for r in reversed(rows)]
     if engine is None:
         raise ValueError("reading the audit outbox needs the database engine")
-    found = [e for _, _, _, e in await shipper.outbox_chain(engine)]
+    found = await shipper.outbox_events(engine)
     picked = [e for e in found if (not user or e.get("actor") == user)
               and (not workspace_id or e.get("workspace_id") == workspace_id)
               and (not workspace or e.get("workspace") == workspace)
