@@ -33,6 +33,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
+from agents.memory import count_tokens
 from app.api import routes as api_routes
 from app.api import serve as api_serve
 from app.audit import clickhouse
@@ -56,6 +57,12 @@ def binds(settings: Settings, api: bool) -> list[tuple[str, int]]:
     return found
 
 
+async def warm_up() -> None:
+    """Pay the one-time costs before the first envelope, not on the event loop while acks
+    wait behind them: loading the tokenizer's encoding (0.1 s)."""
+    await asyncio.to_thread(count_tokens, "")
+
+
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -73,6 +80,7 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
     """Services, the Bolt app connected over Socket Mode, the HTTP app (with the chat API when
     it is on) and the background work; leaving the block is the graceful shutdown."""
     async with open_services(settings) as services:
+        await warm_up()
         slack = slack_run.SocketMode(services)
         services.decisions.notifier = SlackNotifier(services, slack.client)
         stop, draining = asyncio.Event(), asyncio.Event()
