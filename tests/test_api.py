@@ -40,6 +40,18 @@ def token(who: str = "alice", key: Any = KEY, algorithm: str = "ES256", kid: str
     return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
 
 
+async def server_sent_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
+    """A streamed chat reply's events as (event name, its JSON data), in order."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    kind = ""
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            events.append((kind, json.loads(line.removeprefix("data: "))))
+    return events
+
+
 def auth(who: str = "alice", **override: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(who, **override)}"}
 
@@ -190,16 +202,10 @@ async def test_rate_limit_per_user(api: tuple[httpx.AsyncClient, SlackEmulator])
 async def test_streaming_reports_tools_then_the_answer(
         api: tuple[httpx.AsyncClient, SlackEmulator]) -> None:
     client, _ = api
-    events: list[tuple[str, dict[str, Any]]] = []
     async with client.stream("POST", "/chat/stream", json={
             "message": "How is my web app doing?"}, headers=auth()) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        kind = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                kind = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line.removeprefix("data: "))))
+        events = await server_sent_events(response)
     assert [k for k, _ in events] == ["session", "tool", "tool", "answer"]
     assert [d["tool"] for k, d in events if k == "tool"] == ["get_deployment_status",
                                                              "get_resource_usage"]

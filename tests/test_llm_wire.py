@@ -20,7 +20,7 @@ from tests.confirm_support import Rig
 from tests.llm_stubs import STRICT_REFUSED, WireStub, serve
 from tests.sandbox_support import ThreadedSandbox
 from tests.test_agent import agent, ask, r
-from tests.test_api import auth
+from tests.test_api import auth, server_sent_events
 from tests.test_decision_service import _settings
 
 __all__ = ["r"]  # the rig fixture
@@ -130,17 +130,10 @@ async def test_small_model_mode_offers_only_the_tools_that_fit(r: Rig, tmp_path:
 
 async def stream_events(services: Services, message: str) -> list[tuple[str, dict[str, Any]]]:
     transport = httpx.ASGITransport(app=routes.build(services))
-    events: list[tuple[str, dict[str, Any]]] = []
     async with httpx.AsyncClient(transport=transport, base_url="http://api/api/v1/ai") as api, \
             api.stream("POST", "/chat/stream", json={"message": message},
                        headers=auth("alice")) as response:
-        kind = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                kind = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line.removeprefix("data: "))))
-    return events
+        return await server_sent_events(response)
 
 
 async def test_the_chat_api_streams_the_answer_as_it_is_written_never_an_ungrounded_one(

@@ -143,18 +143,27 @@ def _walk(part: int, rows: list[EventRow], found: list[Problem],
         found.append(Problem(part, rows[0][1], "not a partition Hexabot writes (inserted events)"))
     expected_seq, expected_prev = 1, genesis(part)
     for _, seq, prev, digest, event in rows:
-        if seq > expected_seq:  # the next one cannot follow: named once, as the gap
-            found.append(Problem(part, expected_seq, "missing (deleted events)", seq - 1))
-        elif seq < expected_seq:
-            found.append(Problem(part, seq, "repeated (inserted event)"))
-        if prev != expected_prev and seq <= expected_seq:
-            found.append(Problem(part, seq, "does not follow the event before it (that one "
-                                            "rewritten, or one inserted, removed or moved)"))
+        found += _link(part, "event", seq, prev, expected_seq, expected_prev, "inserted event")
         if chain_hash(prev, event) != digest:
             found.append(Problem(part, seq, "content does not match its hash (edited event "
                                             f"{event.get('event_id')})"))
         hashes.setdefault((part, seq), digest)
         expected_seq, expected_prev = seq + 1, digest
+
+
+def _link(part: int | None, noun: str, seq: int, prev: str, expected_seq: int,
+          expected_prev: str, repeated: str) -> list[Problem]:
+    """Where a chained row (an event of partition ``part``, or an anchor: ``part`` None)
+    breaks its chain's numbering or linking; a gap is named once, at its start."""
+    found = []
+    if seq > expected_seq:  # the next one cannot follow: named once, as the gap
+        found.append(Problem(part, expected_seq, f"missing (deleted {noun}s)", seq - 1))
+    elif seq < expected_seq:
+        found.append(Problem(part, seq, f"repeated ({repeated})"))
+    if prev != expected_prev and seq <= expected_seq:
+        found.append(Problem(part, seq, f"does not follow the {noun} before it (that one "
+                                        "rewritten, or one inserted, removed or moved)"))
+    return found
 
 
 def heads_of(anchor: dict[str, Any]) -> dict[int, tuple[int, str]] | None:
@@ -180,13 +189,7 @@ def _anchors(anchors: Iterable[AnchorRow], tops: dict[int, int],
     named: set[tuple[int, int]] = set()
     for seq, prev, digest, body in anchors:
         count += 1
-        if seq > expected_seq:
-            found.append(Problem(None, expected_seq, "missing (deleted anchors)", seq - 1))
-        elif seq < expected_seq:
-            found.append(Problem(None, seq, "repeated (forged anchor)"))
-        if prev != expected_prev and seq <= expected_seq:
-            found.append(Problem(None, seq, "does not follow the anchor before it (that one "
-                                            "rewritten, or one inserted, removed or moved)"))
+        found += _link(None, "anchor", seq, prev, expected_seq, expected_prev, "forged anchor")
         if chain_hash(prev, body) != digest or body.get("seq") != seq:
             found.append(Problem(None, seq, "content does not match its hash (edited or forged "
                                             "anchor)"))
