@@ -34,6 +34,7 @@ import signal
 from collections.abc import AsyncIterator
 
 from agents.memory import count_tokens
+from app import collector
 from app.api import routes as api_routes
 from app.api import serve as api_serve
 from app.audit import clickhouse
@@ -59,7 +60,9 @@ def binds(settings: Settings, api: bool) -> list[tuple[str, int]]:
 
 async def warm_up() -> None:
     """Pay the one-time costs before the first envelope, not on the event loop while acks
-    wait behind them: loading the tokenizer's encoding (0.1 s)."""
+    wait behind them: loading the tokenizer's encoding (0.1 s).  Collections are timed from
+    here on (:mod:`app.collector`)."""
+    collector.watch()
     await asyncio.to_thread(count_tokens, "")
 
 
@@ -99,7 +102,8 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
                 services, stop, settings.sweep_interval_seconds))
             await slack.connect()
             try:
-                yield services
+                with collector.frozen():
+                    yield services
             finally:
                 draining.set()
                 await slack.disconnect()
@@ -134,7 +138,8 @@ async def api_alone(services: Services) -> AsyncIterator[str]:
         services.http_url = services.api_url = url
         log.info("chat API at %s%s", url, api_routes.PREFIX)
         try:
-            yield url
+            with collector.frozen():
+                yield url
         finally:
             draining.set()
             await _api_idle(door, settings.shutdown_timeout_seconds)
@@ -146,6 +151,7 @@ async def serve_api(settings: Settings) -> None:
     api_serve.require(settings)
     stop = _until_signalled()
     async with open_services(settings) as services:
+        await warm_up()
         if settings.slack_bot_token is not None:
             services.decisions.notifier = SlackNotifier(services,
                                                         slack_run.web_client(settings))

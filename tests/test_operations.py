@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import re
 import signal
@@ -70,6 +71,10 @@ async def test_health_readiness_and_metrics(database_url: str, sandbox: Threaded
         assert metric(page, "hexabot_confirmations", state="pending") == 1
         assert metric(page, "hexabot_audit_outbox_unshipped") >= 3  # no ClickHouse here
         assert "hexabot_kubernetes_api_errors_total" in page
+        # start-up's objects are out of the collector's way while the bot runs (app.collector)
+        assert metric(page, "hexabot_gc_pause_seconds_count", generation="2") >= 1
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
 
 
 async def test_graceful_shutdown_finishes_work_in_flight(

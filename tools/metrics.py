@@ -41,6 +41,10 @@ ACK_SECONDS = Histogram("hexabot_slack_ack_seconds", "From receiving a Socket Mo
                         "to acknowledging it (Slack wants < 3 s).", ["type"],
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5),
                         registry=REGISTRY)
+GC_PAUSE = Histogram("hexabot_gc_pause_seconds", "Python's garbage collector holding the "
+                     "process still, by generation (2: a full collection).", ["generation"],
+                     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+                     registry=REGISTRY)
 BACKGROUND_ERRORS = Counter("hexabot_background_errors", "Unexpected errors in background work "
                             "(one bad row skipped by recovery, one failed loop iteration), by "
                             "loop.", ["loop"], registry=REGISTRY)
