@@ -44,13 +44,14 @@ class Memory:
 
     async def save_turn(self, session_id: str, slack_id: str, question: str, answer: str,
                         events: Sequence[AuditEvent] = ()) -> None:
-        """Both sides of a turn and the turn's audit events, in one transaction."""
-        async with self.engine.begin() as conn:
-            await conn.execute(conversation_messages.insert(), [
-                {"session_id": session_id, "slack_id": slack_id, "role": role,
+        """Both sides of a turn and the turn's audit events, in one transaction (tokens are
+        counted before it opens: no connection is held while they are)."""
+        rows = [{"session_id": session_id, "slack_id": slack_id, "role": role,
                  "content": text, "tokens": count_tokens(text)}
                 for role, text in (("user", question.replace("\x00", "")),
-                                   ("assistant", answer.replace("\x00", "")))])  # PG text
+                                   ("assistant", answer.replace("\x00", "")))]  # PG text
+        async with self.engine.begin() as conn:
+            await conn.execute(conversation_messages.insert(), rows)
             await outbox.record(conn, *events)
 
     async def load(self, session_id: str, slack_id: str) -> list[Turn]:

@@ -44,7 +44,7 @@ TURNS = 50
 
 
 def _fixture(path: Path) -> None:
-    from bench.bench_tools import _fixture as pods_fixture
+    from bench.bench_tools import pods_fixture
 
     pods_fixture(path)
     docs = list(yaml.safe_load_all(path.read_text()))

@@ -27,7 +27,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import Result
-from bench.harness import with_postgres
+from bench.harness import sandbox_process, stop_process, with_postgres
 from sandbox.net import free_port
 from sandbox.slack.server import APP_TOKEN, BOT_TOKEN, SlackEmulator, slack_emulator
 from sandbox.slack.state import BOT_USER
@@ -73,27 +73,6 @@ def _people(slack: SlackEmulator) -> None:
         slack.state.add_user(f"U0BENCH{n:02d}", f"bench{n:02d}")
 
 
-@contextlib.asynccontextmanager
-async def _sandbox(workdir: Path) -> AsyncIterator[Path]:
-    """The sandbox cluster (2 s per API request) in its own process, so the emulator that
-    times the acks shares its event loop with nothing but Slack — as in the floor's run."""
-    kubeconfig = workdir / "sandbox-kubeconfig"
-    cluster = subprocess.Popen(  # noqa: ASYNC220 (starting it is instant; nothing blocks)
-        [sys.executable, "-m", "app", "sandbox", "serve", "--latency", "2",
-         "--kubeconfig-out", str(kubeconfig)], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            if kubeconfig.exists():
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise RuntimeError("the sandbox cluster did not start")
-        yield kubeconfig
-    finally:
-        await _stop(cluster)
-
-
 async def _floor() -> list[float]:
     """The same DMs against the smallest Bolt app (bench/floor_bolt.py), in its own process."""
     async with slack_emulator(console=False) as slack:
@@ -109,17 +88,6 @@ async def _floor() -> list[float]:
         finally:
             floor.terminate()
             await asyncio.to_thread(floor.wait, 60)
-
-
-async def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if the graceful shutdown takes longer than three minutes (the
-    cluster calls queued behind 2-second latencies are many by then)."""
-    process.terminate()
-    try:
-        await asyncio.to_thread(process.wait, 180)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        await asyncio.to_thread(process.wait, 30)
 
 
 def _p(latencies: list[float], q: float) -> float:
@@ -174,7 +142,7 @@ async def _bot(slack: SlackEmulator, admin_url: str, kubeconfig: Path, workdir: 
         await _connected(slack, bot)
         yield Bot(bot, f"http://127.0.0.1:{port}/metrics")
     finally:
-        await _stop(bot)
+        await stop_process(bot)
 
 
 async def _profiled_dms(slack: SlackEmulator, bot: Bot) -> tuple[list[float], str]:
@@ -188,7 +156,8 @@ async def _profiled_dms(slack: SlackEmulator, bot: Bot) -> tuple[list[float], st
 
 async def _measure(admin_url: str, workdir: Path) -> list[Result]:
     floor = await _floor()
-    async with _sandbox(workdir) as kubeconfig:
+    async with sandbox_process(workdir, "--latency", "2") as sandbox:
+        kubeconfig = sandbox.kubeconfig
         async with slack_emulator(console=False) as slack:
             _people(slack)
             async with _bot(slack, admin_url, kubeconfig, workdir, UNFROZEN) as bot:

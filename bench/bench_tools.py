@@ -34,7 +34,8 @@ def crashing(pods: int) -> list[int]:
     return list(range(0, pods, 37))
 
 
-def _fixture(path: Path, pods: int = PODS) -> None:
+def pods_fixture(path: Path, pods: int = PODS) -> None:
+    """A namespace `load` of `pods` pods (see :func:`crashing`) and its admin."""
     docs: list[dict[str, Any]] = admin_fixture("load") + namespace_docs(
         "load", pods, {i: "CrashLoopBackOff" for i in crashing(pods)})
     path.write_text(yaml.safe_dump_all(docs))
@@ -87,7 +88,7 @@ def run() -> list[Result]:
     results: list[Result] = []
     for pods in SIZES:
         def write(path: Path, pods: int = pods) -> None:
-            _fixture(path, pods)
+            pods_fixture(path, pods)
 
         async def measure(document: dict[str, Any], pods: int = pods) -> list[Result]:
             return await _measure(document, pods)

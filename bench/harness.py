@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import subprocess
+import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +45,65 @@ def on_fixture(write: Callable[[Path], None],
             return asyncio.run(measure(yaml.safe_load(sc.kubeconfig.read_text())))
         finally:
             cluster.stop()
+
+
+async def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the graceful shutdown takes longer than three minutes (a bot
+    drains the work queued behind a slow cluster first)."""
+    process.terminate()
+    try:
+        await asyncio.to_thread(process.wait, 180)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        await asyncio.to_thread(process.wait, 30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by every PostgreSQL process on the machine (its backends come and
+    go with connections; the benchmarks run alone)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            if text.split(" (", 1)[1].startswith("postgres)"):
+                total += cpu_seconds(int(stat.parent.name))
+    return total
+
+
+@dataclass
+class SandboxProcess:
+    kubeconfig: Path
+    process: subprocess.Popen[bytes]
+
+
+@contextlib.asynccontextmanager
+async def sandbox_process(workdir: Path, *options: str) -> AsyncIterator[SandboxProcess]:
+    """``hexabot sandbox serve *options`` in its own process, so that a benchmark's clients
+    share their event loop with nothing else."""
+    kubeconfig = workdir / "sandbox-kubeconfig"
+    kubeconfig.unlink(missing_ok=True)
+    cluster = subprocess.Popen(  # noqa: ASYNC220 (starting it is instant; nothing blocks)
+        [sys.executable, "-m", "app", "sandbox", "serve", *options,
+         "--kubeconfig-out", str(kubeconfig)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if kubeconfig.exists():
+                break
+            if cluster.poll() is not None:
+                raise RuntimeError(f"the sandbox cluster exited with {cluster.returncode}")
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("the sandbox cluster did not start within a minute")
+        yield SandboxProcess(kubeconfig, cluster)
+    finally:
+        await stop_process(cluster)
 
 
 def with_postgres(measure: Callable[[str, Path], Awaitable[T]]) -> T:

@@ -17,10 +17,12 @@ DEFAULT_LIMIT = 4096
 
 
 def age(timestamp: str | None, now: datetime | None = None) -> str:
-    if not timestamp:
+    """How long ago an RFC 3339 time was (``3d``, ``5h``, ``12m``, ``40s``); ``-`` if unreadable.
+    (``fromisoformat``, not ``strptime``: a 1,000-pod listing calls this per pod.)"""
+    if not timestamp or len(timestamp) < 19 or timestamp[10] != "T":
         return "-"
     try:
-        then = datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        then = datetime.fromisoformat(timestamp[:19]).replace(tzinfo=UTC)
     except ValueError:
         return "-"
     seconds = max(0, int(((now or datetime.now(UTC)) - then).total_seconds()))

@@ -12,7 +12,7 @@ Responses are parsed as plain JSON (no model round-trip), errors mapped once
 from __future__ import annotations
 
 import asyncio
-import json
+import orjson
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,7 +145,7 @@ class UserCluster:
         data, kind = self._send(method, path, query, body, content_type, what or path,
                                 impersonate, accept)
         if kind.startswith("application/json"):
-            return json.loads(data) if data else None
+            return orjson.loads(data) if data else None
         return data.decode(errors="replace")
 
     async def call(self, method: str, path: str, **kw: Any) -> Any:
