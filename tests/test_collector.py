@@ -27,14 +27,17 @@ def full_collections() -> float:
 
 
 def test_frozen_leaves_start_up_alone_and_still_collects_new_garbage() -> None:
+    before = gc.get_threshold()
     with collector.frozen():
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == collector.THRESHOLDS
         garbage = cycle()
         gone = weakref.ref(garbage)
         del garbage
         gc.collect()
         assert gone() is None, "a cycle made after start-up was not collected"
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_a_frozen_object_that_becomes_garbage_is_collected_after_the_block() -> None:

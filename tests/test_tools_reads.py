@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from agents import understand
 from tests.sandbox_support import ThreadedSandbox
 from tests.tools_support import env_for
 from tools import errors, registry
+from tools.reads import names
 
 BOTH_GROUPS = ("developers", "shop-team")
 READS = {
@@ -119,3 +123,31 @@ async def test_a_50_mb_log_stays_within_the_cap(sandbox: ThreadedSandbox) -> Non
                                                              {"web": {"current": one_line}}))
     single = await registry.run(registry.get("view_logs"), env, {"pod": pod})
     assert len(single.text.encode()) <= 4096 and single.truncated
+
+
+async def test_one_turn_lists_a_thing_once(sandbox: ThreadedSandbox) -> None:
+    """The command-mode inventory and list_pods in one answer share the pod list (one request,
+    one state); a failed list is asked again; the next turn's environment asks afresh."""
+    env = env_for(sandbox, "bob")
+    inventory = await understand.inventory(env, env.ctx)
+    made = env.cluster.calls
+    assert made == len(names.LISTS) * len(env.ctx.namespaces)
+    result = await registry.run(registry.get("list_pods"), env, {})
+    assert env.cluster.calls == made
+    assert {p["name"] for p in result.data["pods"]} == {
+        o.name for o in inventory.objects if o.kind == "Pod" and o.namespace == "shop"}
+    path = "/api/v1/namespaces/shop/services"
+    together = await asyncio.gather(*(env.listing(path, "list services") for _ in range(3)))
+    assert env.cluster.calls == made and together[0] is together[2]
+    selected = await registry.run(registry.get("list_pods"), env,
+                                  {"label_selector": "app=checkout-worker"})
+    assert env.cluster.calls == made + 1 and len(selected.data["pods"]) == 1
+    next_turn = env_for(sandbox, "bob")
+    await next_turn.listing(path, "list services")
+    assert next_turn.cluster.calls == 1
+
+    bot = env_for(sandbox, "hexabot")
+    for attempt in (1, 2):
+        with pytest.raises(errors.Forbidden):
+            await bot.listing(path, "list services")
+        assert bot.cluster.calls == attempt

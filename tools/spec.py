@@ -8,6 +8,7 @@ refuses any other combination at import time.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 import json
@@ -127,6 +128,27 @@ class ToolEnv:
     limit: int = 4096
     prometheus: Prometheus | None = None
     audit_history: AuditHistory | None = None
+    _listings: dict[tuple[str, tuple[tuple[str, str], ...]], asyncio.Task[Any]] = field(
+        default_factory=dict, repr=False, compare=False)
+
+    async def listing(self, path: str, what: str,
+                      query: list[tuple[str, str]] | None = None) -> Any:
+        """``GET path`` for callers that only read the answer, never change it: asked once per
+        environment (one turn), so the inventory and ``list_pods`` in the same answer make one
+        request and see the same state.  A failure is not kept: the next caller asks again."""
+        key = (path, tuple(query or ()))
+        task = self._listings.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self.cluster.call("GET", path, query=query or [],
+                                                           what=what))
+            self._listings[key] = task
+
+            def forget_failure(done: asyncio.Task[Any]) -> None:
+                if (done.cancelled() or done.exception() is not None) \
+                        and self._listings.get(key) is done:
+                    del self._listings[key]
+            task.add_done_callback(forget_failure)
+        return await asyncio.shield(task)  # one caller giving up does not cancel the others'
 
     def namespace(self, args: ToolArgs) -> str:
         wanted = args.namespace or self.ctx.namespace

@@ -12,12 +12,12 @@ Responses are parsed as plain JSON (no model round-trip), errors mapped once
 from __future__ import annotations
 
 import asyncio
-import orjson
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 from opentelemetry.trace import SpanKind, StatusCode

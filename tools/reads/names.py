@@ -17,8 +17,8 @@ async def workloads(env: ToolEnv, namespace: str) -> list[dict[str, Any]]:
     found = []
     for kind, path in KINDS:
         try:
-            listing = await env.cluster.call("GET", path.format(ns=namespace),
-                                             what=f"list {kind}s in {namespace}")
+            listing = await env.listing(path.format(ns=namespace),
+                                        what=f"list {kind}s in {namespace}")
         except errors.Forbidden:
             continue
         for obj in listing.get("items", []):
@@ -71,8 +71,8 @@ async def inventory(env: ToolEnv, namespaces: list[str]) -> list[dict[str, Any]]
     never their values), Services and Pods — lists they may not read are skipped."""
     async def one(kind: str, path: str, namespace: str) -> list[dict[str, Any]]:
         try:
-            listing = await env.cluster.call("GET", path.format(ns=namespace),
-                                             what=f"list {kind}s in {namespace}")
+            listing = await env.listing(path.format(ns=namespace),
+                                        what=f"list {kind}s in {namespace}")
         except (errors.Forbidden, errors.NotFound):
             return []
         return [_entry(kind, obj, namespace) for obj in listing.get("items", [])]

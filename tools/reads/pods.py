@@ -8,6 +8,7 @@ whole table does not fit the healthy pods are counted per workload in one line.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field
@@ -54,8 +55,8 @@ class ListPodsArgs(ToolArgs):
                                             description="e.g. app=web-app (optional)")
 
 
-def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
-    """The facts about a pod a person asks for first."""
+def pod_summary(pod: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The facts about a pod a person asks for first (its age as of ``now``)."""
     status = pod.get("status") or {}
     containers = status.get("containerStatuses") or []
     state = "Terminating" if pod["metadata"].get("deletionTimestamp") else status.get(
@@ -75,7 +76,7 @@ def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
         "name": pod["metadata"]["name"], "phase": status.get("phase", "Unknown"),
         "status": state, "ready": f"{sum(1 for c in containers if c.get('ready'))}/{total}",
         "restarts": sum(int(c.get("restartCount", 0)) for c in containers),
-        "age": age(pod["metadata"].get("creationTimestamp")),
+        "age": age(pod["metadata"].get("creationTimestamp"), now),
         "node": (pod.get("spec") or {}).get("nodeName", "-"),
         "last_termination": f"{last_reason} (exit {exit_code})" if last_reason else "",
         "workload": workload_of(pod),
@@ -138,20 +139,28 @@ def render(head: str, pods: list[dict[str, Any]], limit: int) -> tuple[str, bool
     summary = [f"+ {len(names)} {status} pods ({tally(names)})"
                for status, names in sorted(by_status.items(), key=lambda i: -len(i[1]))]
     named = [f"{len(bad)} not healthy, worst first:"] if bad else []
-    layouts = [Layout([head], rows(COLUMNS, [_cells(p) for _, p in ranked])),
-               Layout([head, *named], rows(COLUMNS, [_cells(p) for p in bad]), summary,
-                      complete=not good),
-               Layout([head, *named], _compact(bad, False), summary, complete=False),
+    layouts = [Layout([head, *named], _compact(bad, False), summary, complete=False),
                Layout([head, *named], _compact(bad, True), summary, complete=False)]
+    if _names_alone(bad) <= limit:  # else a row per unhealthy pod cannot fit: not laid out
+        layouts.insert(0, Layout([head, *named], rows(COLUMNS, [_cells(p) for p in bad]),
+                                 summary, complete=not good))
+        if _names_alone(pods) <= limit:
+            layouts.insert(0, Layout([head], rows(COLUMNS, [_cells(p) for _, p in ranked])))
     return fit(layouts, limit, "unhealthy pods", "narrow with label_selector")
+
+
+def _names_alone(pods: list[dict[str, Any]]) -> int:
+    """Fewer bytes than a table with a row per pod can take: each row holds the pod's name."""
+    return sum(len(p["name"].encode()) + 1 for p in pods)
 
 
 async def list_pods(env: ToolEnv, args: ListPodsArgs) -> ToolResult:
     namespace = env.namespace(args)
     query = [("labelSelector", args.label_selector)] if args.label_selector else []
-    listing = await env.cluster.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=query,
-                                     what=f"list pods in {namespace}")
-    pods = [pod_summary(p) for p in listing.get("items", [])]
+    listing = await env.listing(f"/api/v1/namespaces/{namespace}/pods", query=query,
+                                what=f"list pods in {namespace}")
+    now = datetime.now(UTC)
+    pods = [pod_summary(p, now) for p in listing.get("items", [])]
     counts: dict[str, int] = {}
     for pod in pods:
         counts[pod["status"]] = counts.get(pod["status"], 0) + 1
