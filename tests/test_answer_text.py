@@ -12,10 +12,10 @@ import pytest
 from agents.agent import UserChatAgent
 from agents.memory import Memory
 from agents.types import Ask
-from tests.confirm_support import Rig, rig
+from tests.confirm_support import rig
 from tests.sandbox_support import ThreadedSandbox
 
-REPR = re.compile(r"\{'|\['|'\]|'\}|': |\bNone\b|\bTrue\b|\bFalse\b|<[a-z_.]+ object at 0x"
+REPR = re.compile(r"\{'|\['|'\]|'\}|', '|\bNone\b|\bTrue\b|\bFalse\b|<[\w.]+ object at 0x"
                   r"|\bdict\(|\bdatetime\.")
 
 REQUESTS = [
@@ -51,9 +51,9 @@ async def test_no_answer_shows_python(agent: UserChatAgent, who: str) -> None:
 
 
 def test_the_detector_sees_reprs() -> None:
-    for leak in ["requests {'cpu': '200m'}", "keys ['a', 'b']", "owner None",
+    for leak in ["requests {'cpu': '200m'}", "keys ['a', 'b']", "owner None", "set ['A']",
                  "ready True", "<agents.types.Reply object at 0x7f>"]:
         assert REPR.search(leak), leak
     for fine in ["requests cpu 200m, memory 256Mi", "3/3 ready", "keys a, b",
-                 "image: nginx:1.27", "Nonexistent"]:
+                 "image: nginx:1.27", "Nonexistent", "the namespace 'kube-system': yours"]:
         assert not REPR.search(fine), fine

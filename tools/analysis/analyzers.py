@@ -239,7 +239,7 @@ def workloads(snapshot: Snapshot) -> list[Finding]:
                     "RolloutStuck", "critical", "Deployment", ns, d["metadata"]["name"],
                     "the rollout did not progress within its deadline",
                     "find why new pods are not ready (see the pod findings) or roll back",
-                    [f"condition Progressing=False ({cond.get('message', '')})"]))
+                    [f"Progressing: NO — {cond.get('message', '')}"]))
     for hpa in snapshot["hpas"]:
         spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
         if spec.get("maxReplicas") and status.get("currentReplicas", 0) >= spec["maxReplicas"]:

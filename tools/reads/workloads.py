@@ -37,6 +37,20 @@ def container_resources(template_spec: dict[str, Any]) -> list[dict[str, Any]]:
     return result
 
 
+def amounts(resources: dict[str, Any]) -> str:
+    """``cpu 200m, memory 256Mi`` (``none`` when unset)."""
+    return ", ".join(f"{name} {value}" for name, value in sorted(resources.items())) or "none"
+
+
+def condition_line(condition: dict[str, Any]) -> str:
+    """A Deployment condition as a sentence: ``Available: yes (MinimumReplicasAvailable)``,
+    ``Progressing: NO (ProgressDeadlineExceeded) — message``."""
+    said = {"True": "yes", "False": "NO"}.get(str(condition.get("status")), "unknown")
+    reason = f" ({condition['reason']})" if condition.get("reason") else ""
+    message = f" — {condition['message']}" if condition.get("message") else ""
+    return f"{condition.get('type')}: {said}{reason}{message}"
+
+
 async def get_deployment_status(env: ToolEnv, args: DeploymentArgs) -> ToolResult:
     namespace = env.namespace(args)
     d = await env.cluster.call("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/"
@@ -56,10 +70,9 @@ async def get_deployment_status(env: ToolEnv, args: DeploymentArgs) -> ToolResul
     lines = [f"deployment {namespace}/{args.name}: {counts['readyReplicas']}/{desired} ready, "
              f"{counts['updatedReplicas']} up-to-date, {counts['availableReplicas']} available"
              f"; rollout {progress}"]
-    lines += [f"condition {c['type']}={c['status']} ({c['reason']}) {c['message']}".rstrip()
-              for c in conditions]
-    lines += [f"container {c['name']}: {c['image']}; requests "
-              f"{c['requests'] or 'none'}; limits {c['limits'] or 'none'}" for c in containers]
+    lines += [condition_line(c) for c in conditions]
+    lines += [f"container {c['name']}: {c['image']}; requests {amounts(c['requests'])}; "
+              f"limits {amounts(c['limits'])}" for c in containers]
     text, cut = bound("\n".join(lines), env.limit)
     return ToolResult(text, {"namespace": namespace, "name": args.name, "desired": desired,
                              **counts, "rollout": progress, "conditions": conditions,

@@ -203,8 +203,11 @@ async def plan_configmap(env: ToolEnv, args: ConfigMapArgs) -> ActionPlan:
     return ActionPlan(
         tool="update_configmap", args=args.model_dump(), workspace=env.ctx.workspace,
         namespace=namespace, requester=env.ctx.slack_id,
-        summary=f"Update configmap {namespace}/{args.name}: set {sorted(args.set)}, remove "
-                f"{sorted(args.remove)} (pods read it on restart)",
+        summary=f"Update configmap {namespace}/{args.name}: "
+                + "; ".join(part for part in (
+                    "set " + ", ".join(sorted(args.set)) if args.set else "",
+                    "remove " + ", ".join(sorted(args.remove)) if args.remove else "") if part)
+                + " (pods read it on restart)",
         diff=diff(before, after, f"configmap {args.name} data"), risk=Risk.MEDIUM,
         payload=body, targets=(target,), dry_run=checked,
         facts={"objects": [fact("ConfigMap", cm)]})
