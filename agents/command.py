@@ -97,9 +97,14 @@ class CommandMode:
             answer = await self._dispatch(turn, last)
         except errors.ToolError as exc:
             answer = f"I could not do that: {exc.message}"
+        verdict = turn.verdict
+        if verdict is not None:
+            answer = f"{verdict.line}\n{answer}"
         return Reply(f"{answer}\n_(command mode)_", "command", tuple(box.proposals),
                      tuple(box.calls), attachments=tuple(box.attachments),
-                     suggestions=tuple(turn.suggestions))
+                     suggestions=tuple(turn.suggestions),
+                     verdict=verdict.line if verdict is not None else "",
+                     facts=tuple(verdict.facts) if verdict is not None else ())
 
     async def _dispatch(self, turn: Turn, last: tuple[str, ...]) -> str:
         lowered = turn.text.lower()

@@ -92,8 +92,11 @@ class Toolbox:
             request_id=self.ctx.request_id, session_id=self.ctx.session_id,
             detail={"tool": tool}, error=reason))
 
-    async def read(self, tool: str, args: dict[str, Any]) -> ToolResult:
-        """Run a READ tool; a ToolError is recorded and re-raised for the caller to word."""
+    async def read(self, tool: str, args: dict[str, Any],
+                   private: bool | None = None) -> ToolResult:
+        """Run a READ tool; a ToolError is recorded and re-raised for the caller to word.
+        ``private=False``: the caller shows only what the output amounts to (a count of error
+        lines), not the output, so the answer is not private on its account."""
         began = time.monotonic()
         try:
             with tracing.tracer().start_as_current_span(
@@ -103,7 +106,7 @@ class Toolbox:
             await self._called(ToolCall(tool, args, False, exc.message))
             await self._audit(tool, began, failed=exc)
             raise
-        await self._called(ToolCall(tool, args, True, result.text))
+        await self._called(ToolCall(tool, args, True, result.text, private))
         self.attachments += [Attachment(c["filename"], c["title"],
                                         base64.b64decode(c["png_base64"]))
                              for c in result.data.get("charts") or []]

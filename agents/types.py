@@ -59,6 +59,8 @@ class Reply:
     provider: str = ""
     attachments: tuple[Attachment, ...] = ()
     suggestions: tuple[str, ...] = ()  # what to type next, from this answer
+    verdict: str = ""                  # the answer in one line (also the text's first line)
+    facts: tuple[tuple[str, str], ...] = ()  # what the verdict rests on, as (label, value)
     @property
     def private(self) -> bool:
         """The answer carries private output (a tool whose spec says so was called): in a
@@ -72,4 +74,5 @@ class Reply:
                                "summary": p.summary} for p in self.proposals],
                 "tools_called": [{"tool": c.tool, "args": c.args, "ok": c.ok}
                                  for c in self.tools_called],
-                "suggestions": list(self.suggestions)}
+                "suggestions": list(self.suggestions), "verdict": self.verdict,
+                "facts": [{"label": label, "value": value} for label, value in self.facts]}

@@ -206,10 +206,12 @@ async def test_streaming_reports_tools_then_the_answer(
             "message": "How is my web app doing?"}, headers=auth()) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = await server_sent_events(response)
-    assert [k for k, _ in events] == ["session", "tool", "tool", "answer"]
-    assert [d["tool"] for k, d in events if k == "tool"] == ["get_deployment_status",
-                                                             "get_resource_usage"]
+    assert [k for k, _ in events] == ["session", *["tool"] * 6, "answer"]
+    assert [d["tool"] for k, d in events if k == "tool"] == [
+        "get_deployment_status", "list_pods", "get_resource_usage", *["view_logs"] * 3]
     assert "deployment shop/web-app: 3/3 ready" in events[-1][1]["reply"]
+    assert events[-1][1]["verdict"].startswith("web-app is healthy: 3/3 ready")
+    assert {"label": "Ready", "value": "3/3"} in events[-1][1]["facts"]
     assert events[-1][1]["session_id"] == events[0][1]["session_id"]
 
 

@@ -32,8 +32,13 @@ def tools(reply: Reply) -> list[str]:
 async def test_how_is_my_web_app_doing(bot: tuple[UserChatAgent, Rig]) -> None:
     reply = await _ask(bot, "How is my web app doing?")
     assert reply.mode == "command" and reply.text.endswith("_(command mode)_")
-    assert tools(reply) == ["get_deployment_status", "get_resource_usage"]
+    assert tools(reply) == ["get_deployment_status", "list_pods", "get_resource_usage",
+                            "view_logs", "view_logs", "view_logs"]
+    assert reply.verdict == ("web-app is healthy: 3/3 ready; CPU 45% and memory 62% of limits "
+                             "on average; no errors in the last 15 min of logs")
+    assert reply.text.startswith(reply.verdict + "\n")
     assert "deployment shop/web-app: 3/3 ready" in reply.text and "45%" in reply.text
+    assert not reply.private  # only a count of error lines is shown, not the logs
 
 
 async def test_my_api_is_slow_scale_it_up(bot: tuple[UserChatAgent, Rig],

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.handlers.verdicts import Verdict
 from agents.toolbox import Toolbox
 from agents.types import Proposal
 from agents.understand import Inventory, Obj, Understanding
@@ -22,6 +23,7 @@ class Turn:
     inventory: Inventory
     text: str
     suggestions: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None   # the answer's first line and its facts, when one is known
 
     def suggest(self, *commands: str) -> None:
         for command in commands:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agents.handlers import Turn, proposed_line
+from agents.handlers import Turn, proposed_line, verdicts
 from agents.handlers.next import after_findings
 
 CAPACITY = re.compile(r"\b(scale|replicas?|more pods|add (?:more )?(?:pods|replicas)|"
@@ -22,8 +22,9 @@ async def troubleshoot(turn: Turn) -> str:
     findings, unreadable = await box.diagnose(namespace)
     if target is not None:
         findings = [f for f in findings if f.name == target.name]
+    scope = target.name if target else f"namespace {namespace}"
+    turn.verdict = verdicts.findings(scope, findings) if findings else None
     if not findings:
-        scope = target.name if target else f"namespace {namespace}"
         return f"I found nothing wrong with {scope}." + (
             f" (I could not read: {', '.join(unreadable)})" if unreadable else "")
     lines = [f.text() for f in findings[:5]]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.handlers import Turn, on_pod
+from agents.handlers import Turn, on_pod, verdicts
 from agents.handlers.next import after_logs, after_pods, after_status
 from agents.understand import Obj
+from tools import errors
 
 
 async def pods(turn: Turn) -> str:
     result = await turn.box.read("list_pods", dict(turn.understood.args))
-    after_pods(turn, result.data.get("pods") or [])
+    found = result.data.get("pods") or []
+    after_pods(turn, found)
+    turn.verdict = verdicts.pods(str(result.data.get("namespace")), found)
     return result.text
 
 
@@ -34,9 +37,28 @@ async def status(turn: Turn) -> str:
         after_pods(turn, listed.data.get("pods") or [])
         return f"{target.kind} {target.name}:\n{listed.text}"
     found = await turn.box.read("get_deployment_status", {"name": target.name, **where})
+    listed = await turn.box.read("list_pods", {"label_selector": target.selector, **where})
     usage = await turn.box.read("get_resource_usage", _usage_args(target))
     after_status(turn, target, found.data)
+    turn.verdict = verdicts.deployment(target.name, found.data, listed.data.get("pods") or [],
+                                       usage.data.get("containers") or [],
+                                       await _log_errors(turn, target))
     return f"{found.text}\n{usage.text}"
+
+
+async def _log_errors(turn: Turn, target: Obj) -> int | None:
+    """Error lines in the last minutes of logs of up to three of ``target``'s pods; None when
+    the person may not read them.  Only the count is shown, so the answer stays public."""
+    counted = 0
+    for pod in turn.inventory.pods_of(target)[:3]:
+        try:
+            logs = await turn.box.read("view_logs", {
+                "pod": pod.name, "namespace": pod.namespace, "tail_lines": 500,
+                "since_seconds": verdicts.LOG_MINUTES * 60}, private=False)
+        except errors.ToolError:
+            return None
+        counted += verdicts.error_lines(logs.text)
+    return counted
 
 
 async def logs(turn: Turn) -> str:

@@ -42,12 +42,21 @@ class ToolCallOut(Strict):
     ok: bool
 
 
+class FactOut(Strict):
+    label: str
+    value: str
+
+
 class ChatResponse(Strict):
     session_id: str
     reply: str
     mode: Literal["llm", "command"]
     proposals: list[ProposalOut]
     tools_called: list[ToolCallOut]
+    verdict: str = Field(default="", description="the answer in one line (also the reply's "
+                                                 "first line); empty when there is none")
+    facts: list[FactOut] = Field(default_factory=list,
+                                 description="what the verdict rests on")
 
 
 class Turn(Strict):

@@ -33,6 +33,7 @@ from app.api.models import (
     ChatResponse,
     DecisionOut,
     ErrorOut,
+    FactOut,
     ProposalOut,
     SessionOut,
     ToolCallOut,
@@ -88,7 +89,9 @@ def _chat(session: str, reply: Reply) -> ChatResponse:
         proposals=[ProposalOut(id=p.id, tool=p.tool, summary=p.summary, risk=p.risk,
                                cost_delta=p.cost_delta) for p in reply.proposals],
         tools_called=[ToolCallOut(tool=c.tool, args=c.args, ok=c.ok)
-                      for c in reply.tools_called])
+                      for c in reply.tools_called],
+        verdict=reply.verdict, facts=[FactOut(label=label, value=value)
+                                      for label, value in reply.facts])
 
 
 def build(services: Services) -> FastAPI:

@@ -65,10 +65,22 @@ def text_blocks(text: str, budget: int = 40) -> Blocks:
     return blocks
 
 
+def fields(facts: tuple[tuple[str, str], ...]) -> Blocks:
+    """Facts as a section's fields (two columns in Slack; at most ten per section)."""
+    return [{"type": "section", "fields": [_text("mrkdwn", f"*{label}*\n{value}"[:2000])
+                                           for label, value in facts[i:i + 10]]}
+            for i in range(0, len(facts), 10)]
+
+
 def reply(answer: Reply) -> Blocks:
+    """The verdict first (bold), the facts it rests on as fields, then the evidence."""
     mode = "LLM" if answer.mode == "llm" else "command mode"
     body = answer.text.replace("\n_(command mode)_", "")
-    blocks = text_blocks(body)
+    blocks: Blocks = []
+    if answer.verdict and body.startswith(answer.verdict):
+        body = body[len(answer.verdict):].lstrip("\n")
+        blocks += [section(f"*{answer.verdict}*"[:SECTION_LIMIT]), *fields(answer.facts[:20])]
+    blocks += text_blocks(body, budget=MAX_BLOCKS - 6 - len(blocks))
     tools = ", ".join(c.tool for c in answer.tools_called) or "none"
     blocks.append(context(f"answered in {mode}" + (f" ({answer.provider})" if answer.provider
                                                    else "") + f" · tools: {tools}"))

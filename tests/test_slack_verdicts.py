@@ -1,0 +1,86 @@
+"""Answers people read in Slack: the verdict first (bold), the facts it rests on as fields,
+the evidence after — posted by the real Bolt app into the emulator, asserted on its blocks."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.slack.server import SlackEmulator
+from tests.sandbox_support import ThreadedSandbox
+from tests.slack_support import answered, connected_emulator, until
+from tests.test_answer_text import REPR
+
+
+@pytest.fixture
+async def slack(database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SlackEmulator]:
+    async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch) as (emulator, _):
+        yield emulator
+
+
+async def _ask(slack: SlackEmulator, text: str) -> dict[str, Any]:
+    dm = slack.state.im_with("U0ALICE").id
+    before = len(answered(slack, dm))
+    await slack.say("U0ALICE", dm, text)
+    def reply() -> list[dict[str, Any]]:  # the answer, not an approval card posted after it
+        return [m for m in answered(slack, dm)[before:] if m["blocks"][0]["type"] != "header"]
+    return (await until(reply))[0]
+
+
+def _shown(blocks: list[dict[str, Any]]) -> str:
+    return json.dumps(blocks)
+
+
+def _fields(blocks: list[dict[str, Any]]) -> dict[str, str]:
+    found = {}
+    for block in blocks:
+        for field in block.get("fields") or []:
+            label, _, value = field["text"].partition("\n")
+            found[label.strip("*")] = value
+    return found
+
+
+@pytest.mark.parametrize(("asked", "verdict", "facts"), [
+    ("How is my web app doing?",
+     "*web-app is healthy: 3/3 ready; CPU 45% and memory 62% of limits on average; no errors "
+     "in the last 15 min of logs*",
+     {"Ready": "3/3", "Restarts": "0", "Errors in logs (15 min)": "0"}),
+    ("status checkout-worker",
+     "*checkout-worker is failing: 0/1 ready; OOMKilled 12 times, 580Mi used against a 512Mi "
+     "limit*", {"Ready": "0/1", "Restarts": "12"}),
+    ("pods",
+     "*1 of 6 pods in shop is not healthy: checkout-worker-6b8f9d7c4e-h5j2k CrashLoopBackOff "
+     "(OOMKilled, 12 restarts)*", {"Pods": "6", "Not healthy": "1"}),
+])
+async def test_the_verdict_comes_first(slack: SlackEmulator, asked: str, verdict: str,
+                                       facts: dict[str, str]) -> None:
+    reply = await _ask(slack, asked)
+    first = reply["blocks"][0]
+    assert first["type"] == "section" and first["text"]["text"] == verdict
+    assert facts.items() <= _fields(reply["blocks"]).items()
+    assert reply["blocks"][1].get("fields"), "the facts follow the verdict"
+    assert not REPR.search(_shown(reply["blocks"])), _shown(reply["blocks"])
+    evidence = "".join(b["text"]["text"] for b in reply["blocks"][2:]
+                       if b["type"] == "section" and "text" in b)
+    assert verdict.strip("*") not in evidence  # said once, not repeated in the evidence
+
+
+async def test_my_app_keeps_crashing_names_the_cause_first(slack: SlackEmulator) -> None:
+    reply = await _ask(slack, "My app keeps crashing")
+    first = reply["blocks"][0]["text"]["text"]
+    assert re.fullmatch(r"\*checkout-worker is failing: container worker is killed for using "
+                        r"more memory than its 512Mi limit \(peak 580Mi\) \(and \d+ more "
+                        r"findings? in namespace shop\)\*", first), first
+    assert _fields(reply["blocks"])["Critical"] == "1"
+
+
+async def test_an_answer_without_a_verdict_is_unchanged(slack: SlackEmulator) -> None:
+    reply = await _ask(slack, "services")
+    assert "2 services in shop" in reply["blocks"][0]["text"]["text"]
+    assert not _fields(reply["blocks"])
