@@ -4,6 +4,9 @@ Routes (on the emulator's server): ``/`` the page; ``/console/state?user=U`` wha
 sees (their channels and DMs, messages with threads, their ephemeral messages); POSTs to
 ``/console/say``, ``/console/click`` and ``/console/slash`` act as that person through the same
 paths a real Slack client would trigger (Socket Mode envelopes to the bot).
+
+The page renders Block Kit and mrkdwn as Slack does, so the demo shows what Slack will show;
+message content is untrusted there: it reaches the page only as text or as http(s) URLs.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def mount(emulator: SlackEmulator) -> None:
         return {"me": user, "bot": BOT_USER,
                 "users": [{"id": u.id, "name": u.name} for u in state.users.values()
                           if not u.is_bot],
+                "channels": [{"id": c.id, "name": c.name} for c in state.conversations.values()
+                             if not c.is_im],  # <#C…> shows #name, as in Slack
                 "conversations": conversations,
                 "ephemeral": [e for e in state.ephemeral if e["user"] == user]}
 
@@ -54,7 +59,7 @@ def mount(emulator: SlackEmulator) -> None:
     async def click(request: web.Request) -> web.Response:
         body = await request.json()
         await emulator.click(body["user"], body["channel"], body["ts"], body["action_id"],
-                             body["value"])
+                             body.get("value", ""))  # Slack buttons may have no value
         return web.json_response({"ok": True})
 
     async def slash(request: web.Request) -> web.Response:
