@@ -21,7 +21,7 @@ from agents.orchestrator.workflow import WorkflowError
 from agents.toolbox import Toolbox
 from agents.types import Reply, ToolCall
 from agents.understand import Inventory, Understanding, inventory, understand
-from tools import errors
+from tools import errors, kubectl
 
 HELP = """I can answer these without an LLM (command mode):
 • `pods` — pods and their state          • `status web-app` — a deployment's rollout
@@ -85,6 +85,14 @@ def _choices(found: Understanding) -> str:
                                 if len(shown) > 1 else shown[0]) + "?"
 
 
+def yourself(box: Toolbox, most: int = 8) -> tuple[str, ...]:
+    """The kubectl commands that read what this turn's successful reads read (at most
+    ``most``, in order, each once)."""
+    lines = [line for call in box.calls if call.ok
+             for line in kubectl.for_read(call.tool, call.args, box.ctx.namespace)]
+    return tuple(dict.fromkeys(lines))[:most]
+
+
 @dataclass
 class CommandMode:
     orchestrator: Orchestrator | None = None
@@ -104,7 +112,8 @@ class CommandMode:
                      tuple(box.calls), attachments=tuple(box.attachments),
                      suggestions=tuple(turn.suggestions),
                      verdict=verdict.line if verdict is not None else "",
-                     facts=tuple(verdict.facts) if verdict is not None else ())
+                     facts=tuple(verdict.facts) if verdict is not None else (),
+                     kubectl=yourself(box))
 
     async def _dispatch(self, turn: Turn, last: tuple[str, ...]) -> str:
         lowered = turn.text.lower()

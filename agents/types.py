@@ -61,6 +61,7 @@ class Reply:
     suggestions: tuple[str, ...] = ()  # what to type next, from this answer
     verdict: str = ""                  # the answer in one line (also the text's first line)
     facts: tuple[tuple[str, str], ...] = ()  # what the verdict rests on, as (label, value)
+    kubectl: tuple[str, ...] = ()      # the same reads as kubectl commands (do it yourself)
     @property
     def private(self) -> bool:
         """The answer carries private output (a tool whose spec says so was called): in a
@@ -75,4 +76,5 @@ class Reply:
                 "tools_called": [{"tool": c.tool, "args": c.args, "ok": c.ok}
                                  for c in self.tools_called],
                 "suggestions": list(self.suggestions), "verdict": self.verdict,
-                "facts": [{"label": label, "value": value} for label, value in self.facts]}
+                "facts": [{"label": label, "value": value} for label, value in self.facts],
+                "kubectl": list(self.kubectl)}

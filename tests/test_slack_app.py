@@ -31,8 +31,9 @@ async def test_direct_message_is_a_personal_session(slack: SlackEmulator) -> Non
     await slack.say("U0ALICE", dm, "pods")
     [reply] = await until(lambda: answered(slack, dm))
     assert "6 pods in shop" in reply["text"]
-    context = next(b for b in reply["blocks"] if b["type"] == "context")
-    assert "command mode" in context["elements"][0]["text"]
+    contexts = [b["elements"][0]["text"] for b in reply["blocks"] if b["type"] == "context"]
+    assert contexts == ["Do it yourself: `kubectl get pods -n shop -o wide`",
+                        "answered in command mode · tools: list_pods"]
     assert reply["blocks"][-1]["block_id"] == "next"  # what to type next, as buttons
 
 

@@ -84,3 +84,17 @@ async def test_an_answer_without_a_verdict_is_unchanged(slack: SlackEmulator) ->
     reply = await _ask(slack, "services")
     assert "2 services in shop" in reply["blocks"][0]["text"]["text"]
     assert not _fields(reply["blocks"])
+
+
+async def test_answers_and_cards_say_how_to_do_it_yourself(slack: SlackEmulator) -> None:
+    reply = await _ask(slack, "How is my web app doing?")
+    [yourself] = [b["elements"][0]["text"] for b in reply["blocks"] if b["type"] == "context"
+                  and b["elements"][0]["text"].startswith("Do it yourself: ")]
+    assert "`kubectl get deployment web-app -n shop`" in yourself
+    assert "`kubectl top pods -n shop -l app=web-app --containers`" in yourself
+    await slack.say("U0ALICE", "C0SHOP", "<@UHEXABOT> scale web-app 4")
+    card = await until(lambda: next((m for m in answered(slack, "C0SHOP")
+                                     if m["blocks"][0]["type"] == "header"), None))
+    [by_hand] = [b["text"]["text"] for b in card["blocks"] if b["type"] == "section"
+                 and b.get("text", {}).get("text", "").startswith("*The same change")]
+    assert "kubectl scale deployment/web-app -n shop --replicas=4" in by_hand

@@ -57,6 +57,8 @@ class ChatResponse(Strict):
                                                  "first line); empty when there is none")
     facts: list[FactOut] = Field(default_factory=list,
                                  description="what the verdict rests on")
+    kubectl: list[str] = Field(default_factory=list,
+                               description="the same reads as kubectl commands")
 
 
 class Turn(Strict):

@@ -91,7 +91,8 @@ def _chat(session: str, reply: Reply) -> ChatResponse:
         tools_called=[ToolCallOut(tool=c.tool, args=c.args, ok=c.ok)
                       for c in reply.tools_called],
         verdict=reply.verdict, facts=[FactOut(label=label, value=value)
-                                      for label, value in reply.facts])
+                                      for label, value in reply.facts],
+        kubectl=list(reply.kubectl))
 
 
 def build(services: Services) -> FastAPI:

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block
 
 from agents.types import Reply
 from confirmations.model import PendingAction, State
-from tools import registry
+from tools import kubectl, registry
 from tools.redact import redact
 
 SECTION_LIMIT = 3000
@@ -81,6 +81,9 @@ def reply(answer: Reply) -> Blocks:
         body = body[len(answer.verdict):].lstrip("\n")
         blocks += [section(f"*{answer.verdict}*"[:SECTION_LIMIT]), *fields(answer.facts[:20])]
     blocks += text_blocks(body, budget=MAX_BLOCKS - 6 - len(blocks))
+    if answer.kubectl:  # how to do it yourself
+        blocks.append(context("Do it yourself: " + "  ·  ".join(
+            f"`{line}`" for line in answer.kubectl)))
     tools = ", ".join(c.tool for c in answer.tools_called) or "none"
     blocks.append(context(f"answered in {mode}" + (f" ({answer.provider})" if answer.provider
                                                    else "") + f" · tools: {tools}"))
@@ -136,6 +139,12 @@ def card(action: PendingAction) -> Blocks:
         if len(diff) >= SECTION_LIMIT - 20:
             diff = diff[: SECTION_LIMIT - 60] + "\n… (diff cut)"
         blocks.append(section(f"```{diff}```"))
+    yourself = kubectl.for_plan(plan)
+    if yourself:  # the same change by hand: what approving does, as kubectl
+        shown = redact("\n".join(yourself))
+        if len(shown) >= SECTION_LIMIT - 60:
+            shown = shown[: SECTION_LIMIT - 90] + "\n… (cut)"
+        blocks.append(section(f"*The same change with kubectl*\n```{shown}```"))
     blocks.append(context(f"dry run: {plan.dry_run or 'n/a'} · action {action.id}"))
     if action.state is State.PENDING:
         approve: dict[str, Any] = {"type": "button", "action_id": "approve", "style": "primary",
