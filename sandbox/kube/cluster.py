@@ -1,9 +1,10 @@
 """The sandbox cluster's verbs, after authentication and authorisation have passed.
 
-:class:`Cluster` owns the store, the users, pod logs and the controllers, and implements what
-each verb does to objects: list (selectors, paging), get, create, update, patch (three formats
-plus server-side apply), delete (with garbage collection), the ``scale`` and ``status``
-subresources, and ``pods/log``.  The HTTP layer (``http.py``) decides who may call what.
+:class:`Cluster` owns the store, the users, pod logs, declared image behaviours
+(``cluster.images``) and the controllers, and implements what each verb does to objects: list
+(selectors, paging), get, create, update, patch (three formats plus server-side apply), delete
+(with garbage collection), the ``scale`` and ``status`` subresources, and ``pods/log``.
+The HTTP layer (``http.py``) decides who may call what.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import yaml
 
 from sandbox.kube import defaults, errors, managed, patch, validation
 from sandbox.kube.fixture import Fixture, FixtureError
+from sandbox.kube.images import Images
 from sandbox.kube.resources import Kind, Registry
 from sandbox.kube.selectors import field_matcher, label_matcher
 from sandbox.kube.store import Obj, Store, now_iso
@@ -37,6 +39,7 @@ class Cluster:
         self.store = Store()
         self.users: dict[str, tuple[str, tuple[str, ...]]] = {}  # token -> (name, groups)
         self.logs: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+        self.images = Images()  # how declared images behave when a container starts
         self.namespaces = self.registry.require("", "v1", "namespaces")
         self.pods = self.registry.require("", "v1", "pods")
 
@@ -60,6 +63,7 @@ class Cluster:
         for user in fixture.users:
             self.users[user.token] = (user.name, user.groups)
         self.logs.update(fixture.logs)
+        self.images.update(fixture.images)
 
     # -- reads ---------------------------------------------------------------------------
     def require_namespace(self, namespace: str | None) -> None:

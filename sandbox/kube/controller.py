@@ -3,10 +3,12 @@
 - A Deployment whose spec changes gets a ReplicaSet for its current template (old ones scaled
   to 0) with the wanted replica count and a revision number (``deployments.py``).
 - A ReplicaSet or StatefulSet creates or removes Pods to match its replicas; new Pods are
-  Pending, then Running and ready after ``pod_start_delay`` seconds.  A deleted Pod that its
-  ReplicaSet still wants is replaced.
+  Pending, then started by the kubelet after ``pod_start_delay`` seconds (``kubelet.py``):
+  Running and ready, or crash-looping / stuck pulling when their image is declared bad
+  (``images.py``).  A deleted Pod that its ReplicaSet still wants is replaced.
 - A DaemonSet runs a Pod per node matching its nodeSelector; workloads report
-  ``status.observedGeneration``; ``endpoints.py`` keeps Endpoints/EndpointSlices current.
+  ``status.observedGeneration``; ``endpoints.py`` keeps Endpoints/EndpointSlices current and
+  ``metrics.py`` (metrics-server) spreads each workload's load over its ready pods' PodMetrics.
 - A created Job gets a Pod that runs, then succeeds after ``job_run_seconds``.
 - Deleting an owner deletes its dependents; deleting a Namespace deletes what is in it.
 - Each change records a core/v1 Event.  Seeded objects keep their status until something changes
@@ -25,6 +27,8 @@ from sandbox.kube.cluster import Cluster
 from sandbox.kube.deployments import DeploymentController, seed_revisions
 from sandbox.kube.endpoints import EndpointsController
 from sandbox.kube.errors import ApiError
+from sandbox.kube.kubelet import Kubelet
+from sandbox.kube.metrics import MetricsServer
 from sandbox.kube.resources import Kind
 from sandbox.kube.store import Change, Obj, now_iso
 from sandbox.kube.workloads import (
@@ -52,6 +56,8 @@ class Controllers:
         self.daemonsets = kind("apps", "v1", "daemonsets")
         self.endpoints = EndpointsController(cluster)
         self.rollouts = DeploymentController(cluster, self.event)
+        self.kubelet = Kubelet(cluster, self.event, pod_start_delay)
+        self.metrics = MetricsServer(cluster)
         self.jobs = kind("batch", "v1", "jobs")
         self.events = kind("", "v1", "events")
         self.nodes = kind("", "v1", "nodes")
@@ -69,6 +75,7 @@ class Controllers:
                                              self.statefulsets, self.daemonsets))
         seed_revisions(self.cluster)
         self.endpoints.sync_all()
+        self.metrics.start()
         for kind in (self.deployments, self.replicasets, self.statefulsets, self.daemonsets):
             for obj in store.iter(kind):
                 if not obj.get("status"):
@@ -81,6 +88,7 @@ class Controllers:
             self.cluster.store.listeners.remove(self._queue.put_nowait)
         for timer in self._timers:
             timer.cancel()
+        self.kubelet.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -104,9 +112,12 @@ class Controllers:
         kind, obj = change.kind.kind, change.obj
         if kind in ("Service", "Pod"):
             self.endpoints.on_change(change)
+        if kind == "Pod":
+            self.metrics.on_pod_change(change)
         if change.type == "DELETED":
             self._collect_garbage(change)
             if kind == "Pod":
+                self.kubelet.forget(obj)
                 self._pod_gone(obj)
             return
         spec_changed = change.old is None or change.old.get("spec") != obj.get("spec")
@@ -166,37 +177,13 @@ class Controllers:
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": now_iso()}]}
         created = self.cluster.store.create(self.pods, pod)
         self.event(owner, "SuccessfulCreate", f"Created pod: {name}")
-        self._later(self.pod_start_delay, self._start_pod, created["metadata"]["namespace"], name)
+        self._later(self.pod_start_delay, self.kubelet.start_pod,
+                    created["metadata"]["namespace"], name)
 
     def _delete_pod(self, owner: Obj, pod: Obj) -> None:
         self.cluster.store.delete(self.pods, pod["metadata"]["namespace"],
                                   pod["metadata"]["name"])
         self.event(owner, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
-
-    def _start_pod(self, namespace: str, name: str, phase: str = "Running") -> None:
-        pod = self.cluster.store.peek(self.pods, namespace, name)
-        if pod is None:
-            return
-        pod = copy.deepcopy(pod)
-        running = phase == "Running"
-        pod["status"] = {
-            "phase": phase, "podIP": f"10.244.{secrets.randbelow(250)}.{secrets.randbelow(250)}",
-            "startTime": pod["status"].get("startTime") or now_iso(),
-            "conditions": [{"type": t, "status": "True" if running or t == "PodScheduled"
-                            else "False", "lastTransitionTime": now_iso()}
-                           for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
-            "containerStatuses": [{
-                "name": c["name"], "image": c.get("image", ""), "ready": running,
-                "restartCount": 0, "started": running,
-                "state": {"running": {"startedAt": now_iso()}} if running else {
-                    "terminated": {"exitCode": 0, "reason": "Completed",
-                                   "finishedAt": now_iso()}},
-            } for c in pod["spec"].get("containers") or []],
-        }
-        self.cluster.store.update(self.pods, pod, check_version=False)
-        if running:
-            self.event(pod, "Started", "Started container(s) "
-                        + ", ".join(c["name"] for c in pod["spec"].get("containers") or []))
 
     def _pod_owner(self, pod: Obj) -> tuple[Kind, Obj] | None:
         for ref in pod["metadata"].get("ownerReferences") or []:
@@ -262,7 +249,7 @@ class Controllers:
     def _start_job(self, job: Obj) -> None:
         name = f"{job['metadata']['name']}-{secrets.token_hex(3)[:5]}"
         self._new_pod(job, name)
-        self._later(self.pod_start_delay + self.job_run_seconds, self._start_pod,
+        self._later(self.pod_start_delay + self.job_run_seconds, self.kubelet.start_pod,
                     job["metadata"]["namespace"], name, "Succeeded")
         job = copy.deepcopy(job)
         job["status"] = {"active": 1, "startTime": now_iso()}
@@ -295,19 +282,25 @@ class Controllers:
             for child in self.cluster.owned_by(kind, obj):
                 store.delete(kind, child["metadata"]["namespace"], child["metadata"]["name"])
 
-    def event(self, about: Obj, reason: str, message: str, type_: str = "Normal") -> None:
+    def event(self, about: Obj, reason: str, message: str, type_: str = "Normal", *,
+              field_path: str = "", component: str = "hexabot-sandbox-controller",
+              host: str = "") -> Obj | None:
+        """Record a core/v1 Event about ``about`` (None when its namespace is gone).
+        ``field_path`` names a container (``spec.containers{web}``) as the kubelet does."""
         meta = about["metadata"]
         if self.cluster.store.peek(self.cluster.namespaces, None, meta["namespace"]) is None:
-            return
-        self.cluster.store.create(self.events, {
+            return None
+        involved = {"kind": about["kind"], "name": meta["name"], "namespace": meta["namespace"],
+                    "uid": meta["uid"], "apiVersion": about["apiVersion"]}
+        if field_path:
+            involved["fieldPath"] = field_path
+        return self.cluster.store.create(self.events, {
             "metadata": {"name": f"{meta['name']}.{secrets.token_hex(8)}",
                          "namespace": meta["namespace"]},
-            "involvedObject": {"kind": about["kind"], "name": meta["name"],
-                               "namespace": meta["namespace"], "uid": meta["uid"],
-                               "apiVersion": about["apiVersion"]},
+            "involvedObject": involved,
             "reason": reason, "message": message, "type": type_, "count": 1,
-            "source": {"component": "hexabot-sandbox-controller"},
-            "reportingComponent": "hexabot-sandbox-controller",
+            "source": {"component": component, **({"host": host} if host else {})},
+            "reportingComponent": component,
             "firstTimestamp": now_iso(), "lastTimestamp": now_iso(),
         })
 

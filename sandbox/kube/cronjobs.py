@@ -23,7 +23,7 @@ from sandbox.kube.errors import ApiError
 from sandbox.kube.store import Obj
 
 log = logging.getLogger("hexabot.sandbox.kube")
-Event = Callable[..., None]  # Controllers.event(about, reason, message, type_)
+Event = Callable[..., object]  # Controllers.event(about, reason, message, type_)
 
 
 def _time(text: str | None) -> datetime | None:

@@ -35,7 +35,7 @@ NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVI
                         "deprecated.deployment.rollback.to"})
 MAX_HISTORY_CHARS = 2000  # kube-controller-manager's --deployment-controller revision history
 
-Event = Callable[[Obj, str, str], None]
+Event = Callable[[Obj, str, str], object]
 
 
 def revision(obj: Obj) -> int:

@@ -1,4 +1,4 @@
-"""The endpoints and EndpointSlice controllers, and the metrics-server's pod labels.
+"""The endpoints and EndpointSlice controllers.
 
 A real cluster keeps ``v1 Endpoints`` (named like the Service) and ``discovery.k8s.io/v1
 EndpointSlices`` (labelled ``kubernetes.io/service-name``, managed by
@@ -8,10 +8,7 @@ selector*: pods that match it, have an IP and are not finished become addresses 
 ``targetPort`` is resolved per pod (a named port through the pod's container ports; a pod
 without that name is left out for that port).  Services without a selector are left alone: their
 Endpoints are the user's (or the fixture's).  Without this a fixture that lists no Endpoints would
-show a healthy Service with no backends.
-
-metrics-server labels each ``PodMetrics`` with its pod's labels (so ``kubectl top pods -l`` and
-label selectors on metrics.k8s.io lists work) and stops reporting pods that are gone.
+show a healthy Service with no backends.  (PodMetrics follow pods in ``metrics.py``.)
 """
 
 from __future__ import annotations
@@ -169,13 +166,10 @@ class EndpointsController:
         self.services = kind("", "v1", "services")
         self.endpoints = kind("", "v1", "endpoints")
         self.slices = kind("discovery.k8s.io", "v1", "endpointslices")
-        self.pod_metrics = kind("metrics.k8s.io", "v1beta1", "pods")
 
     def sync_all(self) -> None:
         for service in list(self.cluster.store.iter(self.services)):
             self.reconcile(service)
-        for pod in list(self.cluster.store.iter(self.cluster.pods)):
-            self._label_metrics(pod)
 
     def on_change(self, change: Change) -> None:
         kind = change.kind.kind
@@ -241,19 +235,3 @@ class EndpointsController:
             if selector and any(selector_from_match({"matchLabels": selector})(p)
                                 for p in pods):
                 self.reconcile(service)
-        if change.type == "DELETED":
-            if self.cluster.store.peek(self.pod_metrics, namespace,
-                                       change.obj["metadata"]["name"]) is not None:
-                self.cluster.store.delete(self.pod_metrics, namespace,
-                                          change.obj["metadata"]["name"])
-        else:
-            self._label_metrics(change.obj)
-
-    def _label_metrics(self, pod: Obj) -> None:
-        meta = pod["metadata"]
-        metrics = self.cluster.store.peek(self.pod_metrics, meta["namespace"], meta["name"])
-        labels = dict(meta.get("labels") or {})
-        if metrics is not None and (metrics["metadata"].get("labels") or {}) != labels:
-            metrics = copy.deepcopy(metrics)
-            metrics["metadata"]["labels"] = labels
-            self.cluster.store.update(self.pod_metrics, metrics, check_version=False)

@@ -1,8 +1,13 @@
-"""Fixture files: multi-document YAML of ordinary manifests plus two sandbox kinds.
+"""Fixture files: multi-document YAML of ordinary manifests plus three sandbox kinds.
 
 ``sandbox.hexabot.io/v1 User`` (``metadata.name``, ``token``, ``groups``) defines who may call
 the server; ``sandbox.hexabot.io/v1 PodLogs`` (``containers: {NAME: {current, previous}}``)
-gives a pod its log text.  Missing uid / resourceVersion / creationTimestamp are filled in, and
+gives a pod its log text; ``sandbox.hexabot.io/v1 Image`` (``metadata.name`` = an image
+reference such as ``registry.example.com/shop/api:2.5.0``, and either ``crash: {exitCode: 1,
+reason: Error, message: ""}`` -- every field optional, those are the defaults -- or ``pull:
+fail``) makes containers started from that image crash-loop or fail to pull, as the kubelet
+would report them (``images.py``, ``kubelet.py``; tests add more at run time with
+``cluster.images.set``).  Missing uid / resourceVersion / creationTimestamp are filled in, and
 an ``ownerReference`` may name its owner by kind and name only (the uid is resolved).  A bad
 fixture is refused with the file, the document index and the reason (:class:`FixtureError`).
 """
@@ -17,6 +22,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from sandbox.kube.images import Behaviour, parse_image
 from sandbox.kube.resources import SANDBOX_GROUP, Kind, Registry
 
 SANDBOX_API = f"{SANDBOX_GROUP}/v1"
@@ -41,6 +47,7 @@ class Fixture:
     objects: list[tuple[Kind, dict[str, Any]]] = field(default_factory=list)
     users: list[FixtureUser] = field(default_factory=list)
     logs: dict[tuple[str, str], dict[str, dict[str, str]]] = field(default_factory=dict)
+    images: dict[str, Behaviour] = field(default_factory=dict)
 
 
 def _user(doc: dict[str, Any], fail: Callable[[str], NoReturn]) -> FixtureUser:
@@ -96,6 +103,12 @@ def parse(text: str, source: str, registry: Registry) -> Fixture:
         if api_version == SANDBOX_API and kind_name == "PodLogs":
             namespace = meta.get("namespace") or "default"
             fixture.logs[(namespace, meta["name"])] = _logs(doc, fail)
+            continue
+        if api_version == SANDBOX_API and kind_name == "Image":
+            ref, behaviour = parse_image(doc, fail)
+            if ref in fixture.images:
+                fail(f"duplicate Image {ref}")
+            fixture.images[ref] = behaviour
             continue
         kind = registry.by_kind(str(api_version), str(kind_name))
         if kind is None or kind.create_only:
