@@ -39,6 +39,9 @@ class Notifier(Protocol):
     async def home_changed(self, user: str) -> None:
         """``user``'s overview of pending and recent actions is stale."""
 
+    async def followed(self, action: PendingAction, text: str) -> None:
+        """What ``action``'s change came to (converged, failed, timed out), in its thread."""
+
 
 class NullNotifier:
     """No medium to notify through: every operation does nothing."""
@@ -58,4 +61,7 @@ class NullNotifier:
         return None
 
     async def home_changed(self, user: str) -> None:
+        return None
+
+    async def followed(self, action: PendingAction, text: str) -> None:
         return None

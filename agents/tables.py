@@ -1,6 +1,6 @@
-"""The agents' own tables — conversation memory and workflow runs — declared apart from the code
-that uses them (sqlalchemy only), so whatever must name them (logout, the schema check) does not
-import the agent, the workflow runner or the tokenizer."""
+"""The agents' own tables — conversation memory, workflow runs and followed changes — declared
+apart from the code that uses them (sqlalchemy only), so whatever must name them (logout, the
+schema check) does not import the agent, the workflow runner or the tokenizer."""
 
 from __future__ import annotations
 
@@ -36,4 +36,18 @@ workflow_runs = sa.Table(
     sa.Column("updated_at", TS, nullable=False, server_default=sa.text("now()")),
     sa.Index("workflow_runs_user", "slack_id", "created_at"),
     sa.Index("workflow_runs_waiting", "state", postgresql_where=sa.text("state = 'waiting'")),
+)
+followups = sa.Table(
+    "followups", metadata,
+    sa.Column("action_id", sa.Text, primary_key=True),
+    *(sa.Column(name, sa.Text, nullable=False) for name in (
+        "tool", "kind", "name", "namespace", "requester", "workspace", "workspace_id")),
+    sa.Column("state", sa.Text, nullable=False, server_default=sa.text("'following'")),
+    sa.Column("outcome", sa.Text, nullable=False, server_default=sa.text("''")),
+    sa.Column("before", sa.JSON, nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("deadline", TS, nullable=False),
+    *(sa.Column(name, TS) for name in ("claimed_until", "finished_at")),
+    sa.Column("rollback_action", sa.Text),
+    sa.Index("followups_open", "deadline", postgresql_where=sa.text("state = 'following'")),
 )

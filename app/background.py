@@ -1,4 +1,5 @@
-"""The bot's background work: recovery at start-up, the expiry sweeper, the audit shipper and
+"""The bot's background work: recovery at start-up, the expiry sweeper, following approved
+changes (:meth:`app.decisions.DecisionService.follow_due`), the audit shipper and
 the audit chain's anchoring (every ``interval`` seconds, and once more when stopped).
 
 ``hexabot run`` starts :func:`run_background` beside the Slack listeners; every replica may run
@@ -40,8 +41,12 @@ async def sweep(services: Services, stop: asyncio.Event, interval: float) -> Non
     async def recover() -> None:
         await recover_once(services)
 
+    async def follow() -> None:
+        for told in await services.decisions.follow_due():
+            log.info("followed change %s: %s", told.action_id, told.state)
+
     guards = [(Guard("expiry", interval), expire), (Guard("recover", interval), recover),
-              (Guard("resume", interval), resume)]
+              (Guard("resume", interval), resume), (Guard("follow", interval), follow)]
     while not stop.is_set():
         waits = [await guard.run(step) for guard, step in guards]
         try:

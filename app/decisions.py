@@ -10,7 +10,11 @@ it pending.  After a decision or an expiry, in order:
 2. a private result (``ToolSpec.private``: exec output) goes to its requester alone;
 3. the App Home of the people concerned (whoever acted, the requester) is republished;
 4. workflow runs waiting on the action resume, and each reports where its owner started it
-   (a report holding private output goes to the owner alone).
+   (a report holding private output goes to the owner alone);
+5. a change that succeeded and converges (a rollout, a Job) is followed
+   (:mod:`agents.followup`): when it converged, failed or ran out of time, the outcome goes to
+   the action's thread, and a proposed rollback's card beside it (:meth:`follow_due`, from the
+   background loop of any replica).
 
 Doors word only their own answer to the person who acted (``decision.shown_to`` decides what
 of a result that person may read).  How people are told is the notifier's
@@ -22,19 +26,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from agents.followup import Follower, Told
 from agents.notify import Notifier, NullNotifier
 from agents.orchestrator.runner import WorkflowRun
 from agents.orchestrator.runs import Owner
 from agents.orchestrator.service import Orchestrator
-from confirmations.model import PendingAction
+from confirmations.model import PendingAction, State
 from confirmations.store import ConfirmationStore
 from tools import registry
 
 
 class DecisionService:
     def __init__(self, orchestrator: Orchestrator, store: ConfirmationStore,
-                 notifier: Notifier | None = None) -> None:
-        self.orchestrator, self.store = orchestrator, store
+                 notifier: Notifier | None = None, follower: Follower | None = None) -> None:
+        self.orchestrator, self.store, self.follower = orchestrator, store, follower
         self.notifier: Notifier = notifier or NullNotifier()
 
     async def proposed(self, ids: Sequence[str],
@@ -57,7 +62,24 @@ class DecisionService:
                 await self.notifier.private_result(action)
             for user in dict.fromkeys(u for u in (actor, action.requester) if u):
                 await self.notifier.home_changed(user)
+            if action.state is State.SUCCEEDED and self.follower is not None:
+                await self.follower.start(action)
         return await self._report(await self.orchestrator.resume_for(action_id))
+
+    async def follow_due(self) -> list[Told]:
+        """Check the followed changes; tell each that ended in its action's thread, with the
+        card of the rollback proposed for it."""
+        if self.follower is None:
+            return []
+        told = await self.follower.due()
+        for ended in told:
+            action = await self.store.get(ended.action_id)
+            if action is None:
+                continue
+            await self.notifier.followed(action, ended.text)
+            if ended.rollback is not None:
+                await self.proposed([ended.rollback], where=action.thread)
+        return told
 
     async def expired(self, action: PendingAction) -> list[tuple[Owner, WorkflowRun]]:
         """After the sweeper expired ``action`` unanswered: nobody acted."""

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from agents.agent import UserChatAgent
 from agents.command import CommandMode
+from agents.followup import Follower
 from agents.gateway import Gateway
 from agents.memory import Memory
 from agents.orchestrator.runs import RunStore
@@ -115,11 +116,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         agent = UserChatAgent(identity, decisions, envs, gateway, memory,
                               command=CommandMode(orchestrator), tool_routing=settings.llm_tools,
                               turn_output_tokens=settings.llm_turn_output_tokens)
+        follower = Follower(database.engine, identity, decisions, envs,
+                            timeout=settings.follow_timeout_seconds,
+                            lease=max(30.0, 3 * settings.sweep_interval_seconds))
         try:
             yield Services(settings=settings, database=database, identity=identity,
                            store=store, link_flow=flow, clusters=clusters, envs=envs,
                            confirmations=decisions, agent=agent,
                            orchestrator=orchestrator,
-                           decisions=DecisionService(orchestrator, decisions.store))
+                           decisions=DecisionService(orchestrator, decisions.store,
+                                                     follower=follower))
         finally:
             clusters.close()

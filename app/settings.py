@@ -192,6 +192,9 @@ class Settings(BaseSettings):
                                             "SIGTERM waits for work in flight")
     sweep_interval_seconds: float = Field(default=5.0, gt=0, le=3600, description="how often "
                                           "the background sweeper expires, recovers, resumes")
+    follow_timeout_seconds: float = Field(default=600.0, ge=5, le=86400, description="how long "
+                                          "an approved change is followed before it is said "
+                                          "not to have converged")
     execution_lease_seconds: float = Field(default=60.0, ge=3, le=3600, description="how long "
                                            "an execution's lease outlives its last heartbeat "
                                            "(renewed every sixth of it); a dead replica's "

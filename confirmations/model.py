@@ -48,6 +48,7 @@ class PendingAction:
     error: str | None = None
     slack_channel: str | None = None
     slack_ts: str | None = None
+    slack_thread: str | None = None   # the thread the card is a reply in (None: top level)
     approvals: tuple[str, ...] = ()   # who approved so far (Slack ids), in order
     approvals_needed: int = 1         # clicks needed (two_person: none of them the requester)
     policy_rule: str = ""             # the guardrail rule that set the approvals
@@ -61,6 +62,13 @@ class PendingAction:
     @property
     def approvals_missing(self) -> int:
         return max(0, self.approvals_needed - len(self.approvals))
+
+    @property
+    def thread(self) -> tuple[str, str] | None:
+        """The Slack thread about this action: its card's thread, or the card's own."""
+        if not self.slack_channel or not self.slack_ts:
+            return None
+        return self.slack_channel, self.slack_thread or self.slack_ts
 
     def intact(self) -> bool:
         """The stored plan still hashes to the hash recorded when it was proposed."""

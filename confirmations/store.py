@@ -44,7 +44,7 @@ pending_actions = sa.Table(
         "risk", "state")),
     *(sa.Column(name, sa.Text) for name in (
         "approver", "approver_hexabase", "slack_channel", "slack_ts", "result", "error",
-        "policy_rule", "workspace_id", "lease_owner")),
+        "policy_rule", "workspace_id", "lease_owner", "slack_thread_ts")),
     sa.Column("approvals", postgresql.JSONB, nullable=False,
               server_default=sa.text("'[]'::jsonb")),
     sa.Column("approvals_needed", sa.Integer, nullable=False, server_default=sa.text("1")),
@@ -73,6 +73,7 @@ def _action(row: Any) -> PendingAction:
         approver_hexabase=row.approver_hexabase, decided_at=row.decided_at,
         executed_at=row.executed_at, result=row.result, error=row.error,
         slack_channel=row.slack_channel, slack_ts=row.slack_ts,
+        slack_thread=row.slack_thread_ts,
         approvals=tuple(row.approvals or ()), approvals_needed=row.approvals_needed or 1,
         policy_rule=row.policy_rule or "")
 
@@ -332,10 +333,12 @@ class ConfirmationStore:
                 .order_by(T.created_at.desc()).limit(limit))).all()
         return [_action(r) for r in rows]
 
-    async def set_card(self, action_id: str, channel: str, ts: str) -> None:
+    async def set_card(self, action_id: str, channel: str, ts: str,
+                       thread: str | None = None) -> None:
+        """Where the action's card was posted (``thread``: the thread it is a reply in)."""
         async with self.engine.begin() as conn:
             await conn.execute(pending_actions.update().where(T.id == action_id).values(
-                slack_channel=channel, slack_ts=ts))
+                slack_channel=channel, slack_ts=ts, slack_thread_ts=thread))
 
     async def record(self, event: AuditEvent) -> None:
         await self.record_many([event])

@@ -45,7 +45,8 @@ class SlackNotifier:
         posted = await self.client.chat_postMessage(
             channel=channel, thread_ts=thread,
             text=f"Approval needed: {redact(action.plan.summary)}", blocks=render.card(action))
-        await self.services.confirmations.store.set_card(action.id, channel, posted["ts"])
+        await self.services.confirmations.store.set_card(action.id, channel, posted["ts"],
+                                                         thread)
 
     async def action_changed(self, action: PendingAction, card: tuple[str, str] = ("", "")
                              ) -> None:
@@ -64,6 +65,18 @@ class SlackNotifier:
 
     async def home_changed(self, user: str) -> None:
         await publish_home(self.services, self.client, user)
+
+    async def followed(self, action: PendingAction, text: str) -> None:
+        """In the card's thread; a change proposed outside Slack has no card: its requester's
+        DM then."""
+        where = action.thread
+        shown = redact(text)
+        if where is None:
+            await dm(self.client, action.requester, shown)
+            return
+        await self.client.chat_postMessage(channel=where[0], thread_ts=where[1],
+                                           text=shown[:3000],
+                                           blocks=render.validate(render.text_blocks(shown)))
 
 
 async def publish_home(services: Services, client: AsyncWebClient, user: str) -> None:

@@ -1,0 +1,199 @@
+"""Following an approved change after it executed, until it converges or a deadline.
+
+:meth:`Follower.start` records the change in ``followups`` (with the workload's usage before
+it) when its action succeeded; every replica's background loop calls :meth:`Follower.due`,
+which claims open rows (``FOR UPDATE SKIP LOCKED`` and a lease, so a replica that dies while
+checking one leaves it to the others), reads the workload as the requester and, when it
+converged, failed or ran out of time, ends the row — a conditional update, so the outcome is
+told once however many replicas look.  A change that did not converge gets the diagnosis of
+what changed and, for a Deployment, a rollback proposed as the requester (a new approval
+card: nothing is rolled back on the bot's say-so).  Every step is audited (``followup.*``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agents.followup import watch
+from agents.tables import followups
+from agents.toolbox import Toolbox
+from confirmations import outbox
+from confirmations.flow import ContextSource, DecisionFlow
+from confirmations.model import PendingAction
+from tools import errors
+from tools.audit import AuditEvent
+from tools.env import Environments
+from tools.security import SecurityContext
+
+log = logging.getLogger("hexabot.followup")
+F = followups.c
+
+
+@dataclass(frozen=True)
+class Told:
+    """A followed change that ended: what to say in its thread, and the rollback proposed."""
+    action_id: str
+    state: str                  # converged | failed | timed_out | unknown
+    text: str
+    rollback: str | None = None
+
+
+class Follower:
+    def __init__(self, engine: AsyncEngine, identity: ContextSource, flow: DecisionFlow,
+                 envs: Environments, timeout: float = 600.0, lease: float = 60.0) -> None:
+        self.engine, self.identity, self.flow, self.envs = engine, identity, flow, envs
+        self.timeout, self.lease = timeout, lease
+
+    async def _context(self, requester: str, workspace_id: str) -> SecurityContext:
+        return await self.identity.context(requester, workspace_id=workspace_id or None)
+
+    async def start(self, action: PendingAction) -> bool:
+        """Follow ``action`` (it just succeeded) if it is a change that converges."""
+        found = watch.subject(action)
+        if found is None:
+            return False
+        before: dict[str, float] = {}
+        try:
+            ctx = await self._context(action.requester, action.workspace_id)
+            if found.kind == "Deployment":
+                progress = await watch.check(self.envs.for_context(ctx), found)
+                before = await watch.usage(self.envs.for_context(ctx), found.namespace,
+                                           progress.selector)
+        except (LookupError, errors.ToolError) as exc:
+            log.info("following %s without a usage baseline: %s", action.id, exc)
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            added = await conn.execute(insert(followups).values(dict(
+                action_id=action.id, tool=action.tool, kind=found.kind, name=found.name,
+                namespace=found.namespace, requester=action.requester,
+                workspace=action.workspace, workspace_id=action.workspace_id, before=before,
+                started_at=action.executed_at or now,
+                deadline=now + timedelta(seconds=self.timeout))).on_conflict_do_nothing())
+            if added.rowcount:
+                await outbox.record(conn, self._event(action.requester, action.workspace,
+                                                      action.workspace_id, found, action.id,
+                                                      "followup.start", "ok", {"before": before}))
+        return bool(added.rowcount)
+
+    async def due(self, most: int = 20) -> list[Told]:
+        """Check the open rows no replica holds; the ones that ended, to be told."""
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            free = sa.select(F.action_id).where(
+                F.state == "following",
+                sa.or_(F.claimed_until.is_(None), F.claimed_until < now)
+            ).order_by(F.deadline).limit(most).with_for_update(skip_locked=True)
+            rows = (await conn.execute(followups.update().where(F.action_id.in_(
+                free.scalar_subquery())).values(claimed_until=now + timedelta(
+                    seconds=self.lease)).returning(*followups.c))).all()
+        told = []
+        for row in rows:
+            ended = await self._step(row, now)
+            if ended is not None:
+                told.append(ended)
+        return told
+
+    async def _step(self, row: Any, now: datetime) -> Told | None:
+        found = watch.Subject(row.kind, row.name, row.namespace)
+        try:
+            ctx = await self._context(row.requester, row.workspace_id)
+        except LookupError as exc:
+            return await self._end(row, "unknown", f"I stopped following {found.kind} "
+                                   f"{found.name}: {exc}", None, {})
+        env = self.envs.for_context(ctx)
+        try:
+            progress = await watch.check(env, found)
+        except errors.ToolError as exc:
+            if now < row.deadline:
+                await self._release(row.action_id)
+                return None
+            return await self._end(row, "timed_out", f"I could not read {found.kind} "
+                                   f"{found.name} in time: {exc.message}", None, {})
+        elapsed = max(0.0, (now - row.started_at).total_seconds())
+        seconds = round(elapsed, 1) if elapsed < 10 else round(elapsed)
+        if progress.state == "converged":
+            after = await watch.usage(env, found.namespace, progress.selector) \
+                if found.kind == "Deployment" else {}
+            change = watch.compared(row.before or {}, after)
+            text = (f"{found.kind} {found.name}: {progress.said} in {seconds} s"
+                    + (f"; {change}" if change else "") + ".")
+            return await self._end(row, "converged", text, None, {"after": after,
+                                                                  "seconds": seconds})
+        if progress.state == "following" and now < row.deadline:
+            await self._release(row.action_id)
+            return None
+        state = "failed" if progress.state == "failed" else "timed_out"
+        head = (f"{found.kind} {found.name} did not converge: {progress.said} after "
+                f"{seconds} s." if state == "failed" else
+                f"{found.kind} {found.name} has not converged after {seconds} s: "
+                f"{progress.said}.")
+        box = Toolbox(ctx, env, self.flow)
+        lines = [head, *await self._diagnosis(box, found)]
+        rollback = None
+        if found.kind == "Deployment":
+            try:
+                proposal = await box.propose("rollback_deployment", {
+                    "name": found.name, "namespace": found.namespace})
+            except errors.ToolError as exc:
+                lines.append(f"I could not propose a rollback: {exc.message}")
+            else:
+                rollback = proposal.id
+                lines.append(f"Rolling back to the previous revision needs approval: "
+                             f"{proposal.summary}.")
+        await self._events(box)
+        return await self._end(row, state, "\n".join(lines), rollback,
+                               {"seconds": seconds, **progress.facts})
+
+    async def _diagnosis(self, box: Toolbox, found: watch.Subject) -> list[str]:
+        try:
+            findings, _ = await box.diagnose(found.namespace)
+        except errors.ToolError as exc:
+            return [f"(diagnosis unavailable: {exc.message})"]
+        mine = [f for f in findings if f.name == found.name
+                or f.name.startswith(f"{found.name}-")]
+        return [f"Diagnosis: {f.cause}; fix: {f.fix}" for f in mine[:2]] or [
+            "Diagnosis: nothing more specific found."]
+
+    async def _events(self, box: Toolbox) -> None:
+        if box.events:
+            async with self.engine.begin() as conn:
+                await outbox.record(conn, *box.events)
+
+    async def _release(self, action_id: str) -> None:
+        """Checked and still converging: free for the next round (any replica)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(followups.update().where(F.action_id == action_id)
+                               .values(claimed_until=None))
+
+    async def _end(self, row: Any, state: str, text: str, rollback: str | None,
+                   detail: dict[str, Any]) -> Told | None:
+        async with self.engine.begin() as conn:
+            ended = (await conn.execute(followups.update().where(
+                F.action_id == row.action_id, F.state == "following").values(
+                    state=state, outcome=text, finished_at=datetime.now(UTC),
+                    rollback_action=rollback, claimed_until=None))).rowcount
+            if not ended:
+                return None  # another replica told it
+            await outbox.record(conn, self._event(
+                row.requester, row.workspace, row.workspace_id,
+                watch.Subject(row.kind, row.name, row.namespace), row.action_id,
+                f"followup.{state}", "ok" if state == "converged" else "failed",
+                {**detail, "rollback_action": rollback}, text))
+        return Told(row.action_id, state, text, rollback)
+
+    @staticmethod
+    def _event(requester: str, workspace: str, workspace_id: str, found: watch.Subject,
+               action_id: str, kind: str, outcome: str, detail: dict[str, Any],
+               said: str = "") -> AuditEvent:
+        return AuditEvent(kind=kind, actor=requester, outcome=outcome, workspace=workspace,
+                          workspace_id=workspace_id, namespace=found.namespace,
+                          resource_kind=found.kind, resource_name=found.name,
+                          confirmation_id=action_id,
+                          detail={**detail, **({"said": said} if said else {})})

@@ -1,0 +1,140 @@
+"""An approved change is followed until it converges, and the outcome told in its card's
+thread: against the sandbox's controllers (pods start, images crash, metrics follow load) and
+the real Bolt app in the Slack emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.kube.images import Crash
+from sandbox.slack.server import SlackEmulator
+from sandbox.slack.state import BOT_USER
+from tests.sandbox_support import ThreadedSandbox
+from tests.services import fetch_rows
+from tests.slack_support import bot, bot_messages, connected_emulator, people, until
+
+FAST = {"sweep_interval_seconds": 0.2}
+
+
+def thread(slack: SlackEmulator, channel: str, parent: str) -> list[dict[str, Any]]:
+    return [m for m in bot_messages(slack, channel) if m.get("thread_ts") == parent]
+
+
+async def approve(slack: SlackEmulator, request: str) -> tuple[dict[str, Any], str]:
+    """alice asks in #shop, carol approves; (the card, the thread it is in)."""
+    asked = await slack.say("U0ALICE", "C0SHOP", f"<@{BOT_USER}> {request}")
+    card = await until(lambda: next((m for m in thread(slack, "C0SHOP", asked["ts"])
+                                     if m["text"].startswith("Approval needed")), None))
+    await slack.click("U0CAROL", "C0SHOP", card["ts"], "approve",
+                      card["blocks"][-1]["elements"][0]["value"])
+    await until(lambda: "*Succeeded*" in str(slack.state.messages[("C0SHOP", card["ts"])]
+                                             ["blocks"]), 30)
+    return card, asked["ts"]
+
+
+def followed(slack: SlackEmulator, parent: str, name: str) -> list[dict[str, Any]]:
+    return [m for m in thread(slack, "C0SHOP", parent)
+            if m["text"].startswith(f"Deployment {name}")]
+
+
+@pytest.fixture
+def slow_pods(tmp_path: Path) -> Iterator[ThreadedSandbox]:
+    """The demo cluster with pods that take a second to become ready (as real ones take
+    seconds): the usage baseline, read right after the change is applied, is from before the
+    new pods share the load."""
+    sb = ThreadedSandbox(None, tmp_path, pod_start_delay=1.0).start()
+    sb.settle(0.1)
+    yield sb
+    sb.stop()
+
+
+async def test_a_scale_is_followed_until_ready(database_url: str, slow_pods: ThreadedSandbox,
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    async with connected_emulator(database_url, slow_pods, tmp_path, monkeypatch,
+                                  **FAST) as (slack, _):
+        _, parent = await approve(slack, "scale web-app 4")
+        [told] = await until(lambda: followed(slack, parent, "web-app"), 30)
+    text = told["text"]
+    match = re.fullmatch(r"Deployment web-app: 4/4 ready in ([\d.]+) s; CPU (\d+)m → (\d+)m "
+                         r"per pod \((\d+)% → (\d+)% of its limit\); memory (\d+)Mi → (\d+)Mi "
+                         r"per pod \(\d+% → \d+% of its limit\)\.", text)
+    assert match, text
+    before, after = int(match[2]), int(match[3])
+    assert after < before  # the same load over four pods instead of three
+    assert abs(after - before * 3 / 4) <= 2
+    assert match[6] == match[7]  # memory does not spread with load
+    rows = await fetch_rows(database_url, "SELECT state, outcome FROM followups")
+    assert rows == [("converged", text)]
+    kinds = await fetch_rows(database_url, "SELECT event->>'kind', event->>'outcome' FROM "
+                             "audit_outbox WHERE event->>'kind' LIKE 'followup.%' ORDER BY id")
+    assert kinds == [("followup.start", "ok"), ("followup.converged", "ok")]
+
+
+async def test_a_crash_looping_rollout_gets_the_diagnosis_and_a_rollback_card(
+        database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The image web-app runs was overwritten with a broken build: a restart pulls it."""
+    sandbox.call(lambda: sandbox.sc.cluster.images.set(
+        "nginx:1.27", Crash(exit_code=1, reason="Error", message="config not found")))
+    async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch,
+                                  **FAST) as (slack, _):
+        card, parent = await approve(slack, "restart web-app")
+        [told] = await until(lambda: followed(slack, parent, "web-app"), 30)
+        rollback = await until(lambda: [m for m in thread(slack, "C0SHOP", parent)
+                                        if m["text"].startswith("Approval needed")
+                                        and m["ts"] != card["ts"]])
+    assert told["text"].startswith("Deployment web-app did not converge: ")
+    assert "CrashLoopBackOff" in told["text"] and "Diagnosis: " in told["text"]
+    assert "Rolling back to the previous revision needs approval" in told["text"]
+    assert "Roll back deployment shop/web-app" in rollback[0]["text"]
+    [(state, action)] = await fetch_rows(database_url,
+                                         "SELECT state, rollback_action FROM followups")
+    assert state == "failed" and action == rollback[0]["blocks"][-1]["elements"][0]["value"]
+    [(pending,)] = await fetch_rows(database_url, "SELECT state FROM pending_actions WHERE "
+                                    f"id = '{action}'")
+    assert pending == "pending"  # proposed, never applied on the bot's say-so
+
+
+async def test_a_replica_restart_in_between_still_tells_once(
+        database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replica that executed the change stops before the rollout is ready (its background
+    loop never ran: a long sweep interval); two replicas started afterwards find the row in
+    Postgres and one of them tells the outcome."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "")
+    sandbox.call(lambda: sandbox.sc.cluster.images.set("nginx:1.27", None))
+    async with contextlib.AsyncExitStack() as stack:
+        from sandbox.slack.server import slack_emulator
+
+        slack = await stack.enter_async_context(slack_emulator())
+        people(slack)
+        (tmp_path / "one").mkdir()
+        async with bot(slack, database_url, sandbox, tmp_path / "one",
+                       sweep_interval_seconds=3600):
+            _, parent = await approve(slack, "scale web-app 5")
+            for _ in range(200):  # recorded right after the card says it succeeded
+                rows = await fetch_rows(database_url, "SELECT state FROM followups")
+                if rows:
+                    break
+                await asyncio.sleep(0.05)
+            assert rows == [("following",)]
+        for replica in ("two", "three"):
+            (tmp_path / replica).mkdir()
+            await stack.enter_async_context(bot(slack, database_url, sandbox,
+                                                tmp_path / replica, **FAST))
+        await until(lambda: followed(slack, parent, "web-app"), 30)
+        await asyncio.sleep(1.0)  # both replicas' loops run several rounds meanwhile
+        told = followed(slack, parent, "web-app")
+    assert len(told) == 1 and told[0]["text"].startswith("Deployment web-app: 5/5 ready in ")
+    ends = await fetch_rows(database_url, "SELECT count(*) FROM audit_outbox WHERE "
+                            "event->>'kind' = 'followup.converged'")
+    assert ends == [(1,)]
