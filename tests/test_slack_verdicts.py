@@ -98,3 +98,25 @@ async def test_answers_and_cards_say_how_to_do_it_yourself(slack: SlackEmulator)
     [by_hand] = [b["text"]["text"] for b in card["blocks"] if b["type"] == "section"
                  and b.get("text", {}).get("text", "").startswith("*The same change")]
     assert "kubectl scale deployment/web-app -n shop --replicas=4" in by_hand
+
+
+async def test_a_long_answer_is_collapsed_and_the_rest_sent_to_the_clicker_alone(
+        slack: SlackEmulator, sandbox: ThreadedSandbox) -> None:
+    scaled = sandbox.kubectl("carol", "scale", "deployment/web-app", "-n", "shop",
+                             "--replicas=20")
+    assert scaled.returncode == 0, scaled.stderr
+    await until(lambda: len(sandbox.names("", "v1", "pods", "shop", "web-app-")) == 20)
+    asked = await slack.say("U0ALICE", "C0SHOP", "<@UHEXABOT> pods")
+    reply = await until(lambda: next((m for m in answered(slack, "C0SHOP")
+                                      if m.get("thread_ts") == asked["ts"]), None))
+    shown = _shown(reply["blocks"])
+    [more] = [b for b in reply["blocks"] if b.get("block_id") == "more"]
+    button = more["elements"][0]
+    assert button["action_id"] == "show_all" and button["value"] == "pods"
+    assert re.fullmatch(r"Show all \(\d+ more lines, to you only\)", button["text"]["text"])
+    await slack.click("U0BOB", "C0SHOP", reply["ts"], "show_all", "pods")
+    [private] = await until(lambda: [e for e in slack.state.ephemeral if e["user"] == "U0BOB"])
+    everything = _shown(private["blocks"])
+    assert everything.count("web-app-") >= 20 > shown.count("web-app-")  # collapsed in #shop
+    assert not [e for e in slack.state.ephemeral if e["user"] != "U0BOB"]
+    assert "Show all" not in everything  # the whole answer, nothing collapsed

@@ -133,7 +133,7 @@ async def answer(services: Services, client: AsyncWebClient, message: Message,
     if not message.direct and reply.private:  # a shared place: the answer goes to the DM
         dm = await client.conversations_open(users=message.user)
         await client.chat_postMessage(channel=dm["channel"]["id"], text=reply.text[:3000],
-                                      blocks=render.reply(reply))
+                                      blocks=render.reply(reply, message.text))
         note = ("I sent that to you in a direct message (logs, events and command output can "
                 "hold private data).")
         await client.chat_update(channel=message.channel, ts=working["ts"], text=note,
@@ -141,7 +141,8 @@ async def answer(services: Services, client: AsyncWebClient, message: Message,
     else:  # in a shared channel, redacted (defence in depth: nothing private was read)
         shown = reply if message.direct else dataclasses.replace(reply, text=redact(reply.text))
         await client.chat_update(channel=message.channel, ts=working["ts"],
-                                 text=shown.text[:3000], blocks=render.reply(shown))
+                                 text=shown.text[:3000],
+                                 blocks=render.reply(shown, message.text))
     for attachment in reply.attachments:  # charts, beside the answer
         await client.files_upload_v2(channel=message.channel, thread_ts=message.thread_ts,
                                      content=attachment.content, filename=attachment.filename,
@@ -170,6 +171,7 @@ def register(app: AsyncApp, services: Services, events: EventLog,
     app.action("approve")(track(on_approve))
     app.action("reject")(track(on_reject))
     app.action(SUGGESTION)(track(on_suggestion))
+    app.action(render.SHOW_ALL)(track(on_show_all))
     app.event("app_home_opened")(track(on_home))
 
 
@@ -229,6 +231,29 @@ async def on_suggestion(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCli
     where the answer was."""
     await ack()
     await answer(services, client, Message.from_click(body), context)
+
+
+async def on_show_all(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                      services: Services) -> None:
+    """"Show all" under a long answer: asked again as the clicker (their identity, their
+    RBAC), the whole answer to them alone — ephemeral where the answer was, or their DM when
+    it is private (logs, events) or the click was in a DM."""
+    await ack()
+    message = Message.from_click(body)
+    try:
+        reply = await services.agent.handle(Ask(message.user, message.text, message.session_id))
+    except IdentityError as exc:
+        await deliver.dm(client, message.user, str(exc))
+        return
+    if not (message.direct or reply.private):  # shown in a shared channel: redacted
+        reply = dataclasses.replace(reply, text=redact(reply.text))
+    if message.direct or reply.private or not message.channel:
+        opened = await client.conversations_open(users=message.user)
+        await client.chat_postMessage(channel=opened["channel"]["id"], text=reply.text[:3000],
+                                      blocks=render.reply(reply))
+        return
+    await client.chat_postEphemeral(channel=message.channel, user=message.user,
+                                    text=reply.text[:3000], blocks=render.reply(reply))
 
 
 async def on_home(event: dict[str, Any], client: AsyncWebClient, services: Services) -> None:

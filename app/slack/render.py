@@ -17,6 +17,8 @@ from tools import kubectl, registry
 from tools.redact import redact
 
 SECTION_LIMIT = 3000
+COLLAPSE_LINES = 15  # of evidence shown in a shared answer before "Show all"
+SHOW_ALL = "show_all"
 MAX_BLOCKS = 50
 Blocks = list[dict[str, Any]]
 
@@ -72,15 +74,25 @@ def fields(facts: tuple[tuple[str, str], ...]) -> Blocks:
             for i in range(0, len(facts), 10)]
 
 
-def reply(answer: Reply) -> Blocks:
-    """The verdict first (bold), the facts it rests on as fields, then the evidence."""
+def reply(answer: Reply, asked: str = "") -> Blocks:
+    """The verdict first (bold), the facts it rests on as fields, then the evidence — past
+    :data:`COLLAPSE_LINES` lines collapsed behind a button that asks ``asked`` again as the
+    clicker and sends the whole answer to them alone (no ``asked``: nothing collapsed)."""
     mode = "LLM" if answer.mode == "llm" else "command mode"
     body = answer.text.replace("\n_(command mode)_", "")
     blocks: Blocks = []
     if answer.verdict and body.startswith(answer.verdict):
         body = body[len(answer.verdict):].lstrip("\n")
         blocks += [section(f"*{answer.verdict}*"[:SECTION_LIMIT]), *fields(answer.facts[:20])]
-    blocks += text_blocks(body, budget=MAX_BLOCKS - 6 - len(blocks))
+    lines = body.splitlines()
+    hidden = len(lines) - COLLAPSE_LINES if asked and len(lines) > COLLAPSE_LINES + 2 else 0
+    if hidden:
+        body = "\n".join(lines[:COLLAPSE_LINES])
+    blocks += text_blocks(body, budget=MAX_BLOCKS - 7 - len(blocks))
+    if hidden:
+        blocks.append({"type": "actions", "block_id": "more", "elements": [
+            {"type": "button", "action_id": SHOW_ALL, "value": asked[:2000], "text": {
+                "type": "plain_text", "text": f"Show all ({hidden} more lines, to you only)"}}]})
     if answer.kubectl:  # how to do it yourself
         blocks.append(context("Do it yourself: " + "  ·  ".join(
             f"`{line}`" for line in answer.kubectl)))
