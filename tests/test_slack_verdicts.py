@@ -54,6 +54,7 @@ def _fields(blocks: list[dict[str, Any]]) -> dict[str, str]:
     ("status checkout-worker",
      "*checkout-worker is failing: 0/1 ready; OOMKilled 12 times, 580Mi used against a 512Mi "
      "limit*", {"Ready": "0/1", "Restarts": "12"}),
+    ("services", "*Both Services in shop have ready endpoints.*", {"Services": "2"}),
     ("pods",
      "*1 of 6 pods in shop is not healthy: checkout-worker-6b8f9d7c4e-h5j2k CrashLoopBackOff "
      "(OOMKilled, 12 restarts)*", {"Pods": "6", "Not healthy": "1"}),
@@ -81,8 +82,8 @@ async def test_my_app_keeps_crashing_names_the_cause_first(slack: SlackEmulator)
 
 
 async def test_an_answer_without_a_verdict_is_unchanged(slack: SlackEmulator) -> None:
-    reply = await _ask(slack, "services")
-    assert "2 services in shop" in reply["blocks"][0]["text"]["text"]
+    reply = await _ask(slack, "changes")
+    assert not reply["blocks"][0]["text"]["text"].startswith("*")  # no bold verdict
     assert not _fields(reply["blocks"])
 
 

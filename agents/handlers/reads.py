@@ -19,7 +19,10 @@ async def pods(turn: Turn) -> str:
 
 
 async def services(turn: Turn) -> str:
-    return (await turn.box.read("list_services", dict(turn.understood.args))).text
+    result = await turn.box.read("list_services", dict(turn.understood.args))
+    turn.verdict = verdicts.services(str(result.data.get("namespace")),
+                                     result.data.get("services") or [])
+    return result.text
 
 
 def _usage_args(target: Obj) -> dict[str, Any]:
@@ -74,13 +77,19 @@ async def logs(turn: Turn) -> str:
 
 
 async def events(turn: Turn) -> str:
-    return (await turn.box.read("get_events", dict(turn.understood.args))).text
+    result = await turn.box.read("get_events", dict(turn.understood.args))
+    turn.verdict = verdicts.events(str(result.data.get("namespace")),
+                                   result.data.get("events") or [])
+    return result.text
 
 
 async def usage(turn: Turn) -> str:
     target = turn.understood.target
     args = _usage_args(target) if target is not None else dict(turn.understood.args)
-    return (await turn.box.read("get_resource_usage", args)).text
+    result = await turn.box.read("get_resource_usage", args)
+    where = target.name if target is not None else str(result.data.get("namespace"))
+    turn.verdict = verdicts.usage(where, result.data.get("containers") or [])
+    return result.text
 
 
 async def changes(turn: Turn) -> str:

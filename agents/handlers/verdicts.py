@@ -13,6 +13,7 @@ from typing import Any
 
 from tools import quantity
 from tools.analysis.findings import Finding
+from tools.reads.workloads import heat, hot
 
 # A log line that says something went wrong: words programs use, or an HTTP 5xx status in an
 # access log line ("GET /x HTTP/1.1" 503).
@@ -28,6 +29,11 @@ FAILING = {"CrashLoopBackOff", "Error", "OOMKilled", "ImagePullBackOff", "ErrIma
 class Verdict:
     line: str
     facts: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _every(count: int, noun: str) -> str:
+    """``The only pod``, ``Both pods``, ``All 6 pods``."""
+    return {1: f"The only {noun}", 2: f"Both {noun}s"}.get(count, f"All {count} {noun}s")
 
 
 def error_lines(text: str) -> int:
@@ -107,9 +113,8 @@ def pods(namespace: str, found: list[dict[str, Any]]) -> Verdict:
     facts = [("Pods", str(len(found))), ("Not healthy", str(len(bad))),
              ("Restarts", str(sum(p["restarts"] for p in found)))]
     if not bad:
-        return Verdict(f"The only pod in {namespace} is running and ready." if len(found) == 1
-                       else f"All {len(found)} pods in {namespace} are running and ready.",
-                       facts)
+        return Verdict(f"{_every(len(found), 'pod')} in {namespace} "
+                       f"{'is' if len(found) == 1 else 'are'} running and ready.", facts)
     worst = max(bad, key=lambda p: (p["status"] in FAILING, p["restarts"], p["name"]))
     detail = ", ".join(part for part in (
         worst["last_termination"].split(" (")[0] if worst["last_termination"] else "",
@@ -133,3 +138,53 @@ def findings(scope: str, found: list[Finding]) -> Verdict:
     return Verdict(f"{top.name} is {state}: {top.cause}"
                    + (f" (and {others} more finding{'s' if others > 1 else ''} in {scope})"
                       if others else ""), facts)
+
+
+def usage(where: str, rows: list[dict[str, Any]]) -> Verdict:
+    """Which containers run near their limits (or above their requests without one)."""
+    if not rows:
+        return Verdict(f"No usage metrics for {where} (is metrics-server running?).")
+    hot_rows = [(r, hot(r)) for r in rows]
+    near = sorted(((r, said) for r, said in hot_rows if said),
+                  key=lambda rs: -(heat(rs[0]) or 0))  # the hottest first
+    facts = [("Containers", str(len(rows))), ("Near a limit", str(len(near)))]
+    cpu = _average([r.get("cpu_pct_of_limit") for r in rows])
+    if cpu is not None:
+        facts.append(("CPU (of limits, average)", f"{cpu:.0f}%"))
+    if not near:
+        return Verdict(f"{_every(len(rows), 'container')} in {where} "
+                       f"{'runs' if len(rows) == 1 else 'run'} below {BUSY_PERCENT}% of "
+                       f"{'its' if len(rows) == 1 else 'their'} limits.", facts)
+    named = "; ".join(f"{r['pod']}/{r['container']} at {' and '.join(said)}"
+                      for r, said in near[:2])
+    more = f" and {len(near) - 2} more" if len(near) > 2 else ""
+    return Verdict(f"{len(near)} of {len(rows)} containers in {where} run near their limits: "
+                   f"{named}{more}", facts)
+
+
+def services(namespace: str, found: list[dict[str, Any]]) -> Verdict:
+    """Which Services have nothing ready behind them (a Service without a selector has its
+    endpoints managed by hand and is not judged)."""
+    if not found:
+        return Verdict(f"No Services in {namespace}.")
+    empty = [s["name"] for s in found if s.get("selector") and not s.get("ready_endpoints")]
+    facts = [("Services", str(len(found))), ("Without ready endpoints", str(len(empty)))]
+    if not empty:
+        return Verdict(f"{_every(len(found), 'Service')} in {namespace} "
+                       f"{'has' if len(found) == 1 else 'have'} ready endpoints.", facts)
+    which = ("The only Service" if len(found) == 1 else
+             f"{len(empty)} of {len(found)} Services")
+    return Verdict(f"{which} in {namespace} {'has' if len(empty) == 1 else 'have'} no ready "
+                   f"endpoints: {', '.join(empty[:5])}", facts)
+
+
+def events(namespace: str, found: list[dict[str, Any]]) -> Verdict:
+    """Warnings first: how many, and the loudest."""
+    warnings = [e for e in found if e.get("type") == "Warning"]
+    facts = [("Warnings", str(len(warnings))), ("Events", str(len(found)))]
+    if not warnings:
+        return Verdict(f"No warnings among the recent events in {namespace}.", facts)
+    loudest = sorted(warnings, key=lambda e: -int(e.get("count") or 1))[:2]
+    named = ", ".join(f"{e['reason']} ×{e.get('count') or 1} on {e['object']}" for e in loudest)
+    return Verdict(f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''} in {namespace}: "
+                   f"{named}", facts)
