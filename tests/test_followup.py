@@ -16,11 +16,13 @@ import pytest
 from sandbox.kube.images import Crash
 from sandbox.slack.server import SlackEmulator
 from sandbox.slack.state import BOT_USER
+from tests.prom_stub import PrometheusStub, Workload, serve
 from tests.sandbox_support import ThreadedSandbox
 from tests.services import fetch_rows
 from tests.slack_support import bot, bot_messages, connected_emulator, people, until
 
 FAST = {"sweep_interval_seconds": 0.2}
+WEB_PODS = ["web-app-7c9d8f6b5d-x2k9p", "web-app-7c9d8f6b5d-m4n7q", "web-app-7c9d8f6b5d-t8w3z"]
 
 
 def thread(slack: SlackEmulator, channel: str, parent: str) -> list[dict[str, Any]]:
@@ -37,6 +39,17 @@ async def approve(slack: SlackEmulator, request: str) -> tuple[dict[str, Any], s
     await until(lambda: "*Succeeded*" in str(slack.state.messages[("C0SHOP", card["ts"])]
                                              ["blocks"]), 30)
     return card, asked["ts"]
+
+
+async def followed_rows(database_url: str) -> list[tuple[Any, ...]]:
+    """The followups rows, once there are any (one is recorded right after the card says the
+    change succeeded)."""
+    for _ in range(400):
+        rows = await fetch_rows(database_url, "SELECT state FROM followups")
+        if rows:
+            return rows
+        await asyncio.sleep(0.05)
+    raise AssertionError("no followed change was recorded")
 
 
 def followed(slack: SlackEmulator, parent: str, name: str) -> list[dict[str, Any]]:
@@ -58,14 +71,25 @@ def slow_pods(tmp_path: Path) -> Iterator[ThreadedSandbox]:
 async def test_a_scale_is_followed_until_ready(database_url: str, slow_pods: ThreadedSandbox,
                                                tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    async with connected_emulator(database_url, slow_pods, tmp_path, monkeypatch,
-                                  **FAST) as (slack, _):
-        _, parent = await approve(slack, "scale web-app 4")
+    """With Prometheus configured, latency and errors before and after are told too (the
+    stub's figures change once the change is applied, as traffic spreads)."""
+    stub = PrometheusStub({"web-app": Workload("shop", WEB_PODS, latency=0.18, errors=0.012)})
+    async with serve(stub), connected_emulator(database_url, slow_pods, tmp_path, monkeypatch,
+                                               prometheus_url=stub.url, **FAST) as (slack, _):
+        asked = await slack.say("U0ALICE", "C0SHOP", f"<@{BOT_USER}> scale web-app 4")
+        card = await until(lambda: next((m for m in thread(slack, "C0SHOP", asked["ts"])
+                                         if m["text"].startswith("Approval needed")), None))
+        await slack.click("U0CAROL", "C0SHOP", card["ts"], "approve",
+                          card["blocks"][-1]["elements"][0]["value"])
+        await followed_rows(database_url)  # the baseline is read: now traffic spreads
+        stub.workloads["web-app"].latency, stub.workloads["web-app"].errors = 0.12, 0.001
+        parent = asked["ts"]
         [told] = await until(lambda: followed(slack, parent, "web-app"), 30)
     text = told["text"]
     match = re.fullmatch(r"Deployment web-app: 4/4 ready in ([\d.]+) s; CPU (\d+)m → (\d+)m "
                          r"per pod \((\d+)% → (\d+)% of its limit\); memory (\d+)Mi → (\d+)Mi "
-                         r"per pod \(\d+% → \d+% of its limit\)\.", text)
+                         r"per pod \(\d+% → \d+% of its limit\); p95 latency 180 → 120 ms; "
+                         r"errors 1\.20% → 0\.10%\.", text)
     assert match, text
     before, after = int(match[2]), int(match[3])
     assert after < before  # the same load over four pods instead of three
@@ -121,12 +145,7 @@ async def test_a_replica_restart_in_between_still_tells_once(
         async with bot(slack, database_url, sandbox, tmp_path / "one",
                        sweep_interval_seconds=3600):
             _, parent = await approve(slack, "scale web-app 5")
-            for _ in range(200):  # recorded right after the card says it succeeded
-                rows = await fetch_rows(database_url, "SELECT state FROM followups")
-                if rows:
-                    break
-                await asyncio.sleep(0.05)
-            assert rows == [("following",)]
+            assert await followed_rows(database_url) == [("following",)]
         for replica in ("two", "three"):
             (tmp_path / replica).mkdir()
             await stack.enter_async_context(bot(slack, database_url, sandbox,

@@ -64,7 +64,7 @@ class Follower:
             ctx = await self._context(action.requester, action.workspace_id)
             if found.kind == "Deployment":
                 progress = await watch.check(self.envs.for_context(ctx), found)
-                before = await watch.usage(self.envs.for_context(ctx), found.namespace,
+                before = await watch.usage(self.envs.for_context(ctx), found,
                                            progress.selector)
         except (LookupError, errors.ToolError) as exc:
             log.info("following %s without a usage baseline: %s", action.id, exc)
@@ -119,7 +119,7 @@ class Follower:
         elapsed = max(0.0, (now - row.started_at).total_seconds())
         seconds = round(elapsed, 1) if elapsed < 10 else round(elapsed)
         if progress.state == "converged":
-            after = await watch.usage(env, found.namespace, progress.selector) \
+            after = await watch.usage(env, found, progress.selector) \
                 if found.kind == "Deployment" else {}
             change = watch.compared(row.before or {}, after)
             text = (f"{found.kind} {found.name}: {progress.said} in {seconds} s"
