@@ -48,6 +48,8 @@ class DecisionService:
         asked in; None for the chat API and the CLI)."""
         actions = [a for a in [await self.store.get(i) for i in ids] if a is not None]
         for action in actions:
+            if self.follower is not None:  # usage before the change, to compare after it
+                await self.follower.prepare(action)
             await self.notifier.proposed(action, where)
         for user in dict.fromkeys(a.requester for a in actions):
             await self.notifier.home_changed(user)
@@ -62,8 +64,10 @@ class DecisionService:
                 await self.notifier.private_result(action)
             for user in dict.fromkeys(u for u in (actor, action.requester) if u):
                 await self.notifier.home_changed(user)
-            if action.state is State.SUCCEEDED and self.follower is not None:
+            if self.follower is not None and action.state is State.SUCCEEDED:
                 await self.follower.start(action)
+            elif self.follower is not None and action.state.final:
+                await self.follower.drop(action)
         return await self._report(await self.orchestrator.resume_for(action_id))
 
     async def follow_due(self) -> list[Told]:

@@ -45,7 +45,8 @@ async def followed_rows(database_url: str) -> list[tuple[Any, ...]]:
     """The followups rows, once there are any (one is recorded right after the card says the
     change succeeded)."""
     for _ in range(400):
-        rows = await fetch_rows(database_url, "SELECT state FROM followups")
+        rows = await fetch_rows(database_url, "SELECT state FROM followups WHERE state <> "
+                                "'proposed'")
         if rows:
             return rows
         await asyncio.sleep(0.05)
@@ -119,9 +120,12 @@ async def test_a_crash_looping_rollout_gets_the_diagnosis_and_a_rollback_card(
     assert "CrashLoopBackOff" in told["text"] and "Diagnosis: " in told["text"]
     assert "Rolling back to the previous revision needs approval" in told["text"]
     assert "Roll back deployment shop/web-app" in rollback[0]["text"]
-    [(state, action)] = await fetch_rows(database_url,
-                                         "SELECT state, rollback_action FROM followups")
+    [(state, action)] = await fetch_rows(database_url, "SELECT state, rollback_action FROM "
+                                         "followups WHERE state <> 'proposed'")
     assert state == "failed" and action == rollback[0]["blocks"][-1]["elements"][0]["value"]
+    # the rollback, once approved, would be followed from the usage read when it was proposed
+    assert await fetch_rows(database_url, "SELECT action_id FROM followups WHERE state = "
+                            "'proposed'") == [(action,)]
     [(pending,)] = await fetch_rows(database_url, "SELECT state FROM pending_actions WHERE "
                                     f"id = '{action}'")
     assert pending == "pending"  # proposed, never applied on the bot's say-so
@@ -157,3 +161,25 @@ async def test_a_replica_restart_in_between_still_tells_once(
     ends = await fetch_rows(database_url, "SELECT count(*) FROM audit_outbox WHERE "
                             "event->>'kind' = 'followup.converged'")
     assert ends == [(1,)]
+
+
+async def test_a_rejected_change_is_not_followed(database_url: str, sandbox: ThreadedSandbox,
+                                                 tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch,
+                                  **FAST) as (slack, _):
+        asked = await slack.say("U0ALICE", "C0SHOP", f"<@{BOT_USER}> scale web-app 4")
+        card = await until(lambda: next((m for m in thread(slack, "C0SHOP", asked["ts"])
+                                         if m["text"].startswith("Approval needed")), None))
+        assert await fetch_rows(database_url, "SELECT state FROM followups") == [
+            ("proposed",)]  # the baseline, read when proposed
+        await slack.click("U0CAROL", "C0SHOP", card["ts"], "reject",
+                          card["blocks"][-1]["elements"][1]["value"])
+        await until(lambda: "*Rejected*" in str(slack.state.messages[("C0SHOP", card["ts"])]
+                                                ["blocks"]))
+        for _ in range(100):
+            if not await fetch_rows(database_url, "SELECT 1 FROM followups"):
+                break
+            await asyncio.sleep(0.05)
+        assert await fetch_rows(database_url, "SELECT 1 FROM followups") == []
+        assert not followed(slack, asked["ts"], "web-app")

@@ -1,13 +1,15 @@
 """Following an approved change after it executed, until it converges or a deadline.
 
-:meth:`Follower.start` records the change in ``followups`` (with the workload's usage before
-it) when its action succeeded; every replica's background loop calls :meth:`Follower.due`,
-which claims open rows (``FOR UPDATE SKIP LOCKED`` and a lease, so a replica that dies while
-checking one leaves it to the others), reads the workload as the requester and, when it
-converged, failed or ran out of time, ends the row — a conditional update, so the outcome is
-told once however many replicas look.  A change that did not converge gets the diagnosis of
-what changed and, for a Deployment, a rollback proposed as the requester (a new approval
-card: nothing is rolled back on the bot's say-so).  Every step is audited (``followup.*``).
+:meth:`Follower.prepare` reads the workload's usage when the change is proposed (before
+anything changes); :meth:`Follower.start` follows it in ``followups`` when its action
+succeeded (:meth:`Follower.drop` forgets one rejected or expired).  Every replica's
+background loop calls :meth:`Follower.due`, which claims open rows (``FOR UPDATE SKIP
+LOCKED`` and a lease, so a replica that dies while checking one leaves it to the others),
+reads the workload as the requester and, when it converged, failed or ran out of time, ends
+the row — a conditional update, so the outcome is told once however many replicas look.  A
+change that did not converge gets the diagnosis of what changed and, for a Deployment, a
+rollback proposed as the requester (a new approval card: nothing is rolled back on the bot's
+say-so).  Every step is audited (``followup.*``).
 """
 
 from __future__ import annotations
@@ -54,33 +56,73 @@ class Follower:
     async def _context(self, requester: str, workspace_id: str) -> SecurityContext:
         return await self.identity.context(requester, workspace_id=workspace_id or None)
 
-    async def start(self, action: PendingAction) -> bool:
-        """Follow ``action`` (it just succeeded) if it is a change that converges."""
+    async def _baseline(self, action: PendingAction, found: watch.Subject) -> dict[str, float]:
+        """The workload's usage now, as the requester (empty when it cannot be read)."""
+        if found.kind != "Deployment":
+            return {}
+        try:
+            env = self.envs.for_context(await self._context(action.requester,
+                                                            action.workspace_id))
+            return await watch.usage(env, found, (await watch.check(env, found)).selector)
+        except (LookupError, errors.ToolError) as exc:
+            log.info("no usage baseline for %s: %s", action.id, exc)
+            return {}
+
+    async def prepare(self, action: PendingAction) -> bool:
+        """When ``action`` is proposed: its workload's usage before anything changes (read
+        after execution, a rollout may already have replaced every pod)."""
         found = watch.subject(action)
         if found is None:
             return False
-        before: dict[str, float] = {}
-        try:
-            ctx = await self._context(action.requester, action.workspace_id)
-            if found.kind == "Deployment":
-                progress = await watch.check(self.envs.for_context(ctx), found)
-                before = await watch.usage(self.envs.for_context(ctx), found,
-                                           progress.selector)
-        except (LookupError, errors.ToolError) as exc:
-            log.info("following %s without a usage baseline: %s", action.id, exc)
+        before = await self._baseline(action, found)
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
-            added = await conn.execute(insert(followups).values(dict(
-                action_id=action.id, tool=action.tool, kind=found.kind, name=found.name,
-                namespace=found.namespace, requester=action.requester,
-                workspace=action.workspace, workspace_id=action.workspace_id, before=before,
-                started_at=action.executed_at or now,
-                deadline=now + timedelta(seconds=self.timeout))).on_conflict_do_nothing())
-            if added.rowcount:
-                await outbox.record(conn, self._event(action.requester, action.workspace,
-                                                      action.workspace_id, found, action.id,
-                                                      "followup.start", "ok", {"before": before}))
+            added = await conn.execute(insert(followups).values(**self._row(
+                action, found, before, now), state="proposed").on_conflict_do_nothing())
         return bool(added.rowcount)
+
+    async def drop(self, action: PendingAction) -> None:
+        """``action`` ended without being applied (rejected, expired, failed): no follow-up."""
+        async with self.engine.begin() as conn:
+            await conn.execute(followups.delete().where(F.action_id == action.id,
+                                                        F.state == "proposed"))
+
+    async def start(self, action: PendingAction) -> bool:
+        """Follow ``action`` (it just succeeded) if it is a change that converges; the usage
+        baseline is the one read when it was proposed, else read now."""
+        found = watch.subject(action)
+        if found is None:
+            return False
+        now = datetime.now(UTC)
+        started = {"state": "following", "started_at": action.executed_at or now,
+                   "deadline": now + timedelta(seconds=self.timeout)}
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(followups.update().where(
+                F.action_id == action.id, F.state == "proposed").values(**started)
+                .returning(F.before))).first()
+        if row is not None:
+            before = row.before or {}
+        else:
+            before = await self._baseline(action, found)
+            async with self.engine.begin() as conn:
+                added = await conn.execute(insert(followups).values(**{
+                    **self._row(action, found, before, now), **started}
+                ).on_conflict_do_nothing())
+            if not added.rowcount:
+                return False  # already followed (a second notice of the same decision)
+        async with self.engine.begin() as conn:
+            await outbox.record(conn, self._event(action.requester, action.workspace,
+                                                  action.workspace_id, found, action.id,
+                                                  "followup.start", "ok", {"before": before}))
+        return True
+
+    @staticmethod
+    def _row(action: PendingAction, found: watch.Subject, before: dict[str, float],
+             now: datetime) -> dict[str, Any]:
+        return dict(action_id=action.id, tool=action.tool, kind=found.kind, name=found.name,
+                    namespace=found.namespace, requester=action.requester,
+                    workspace=action.workspace, workspace_id=action.workspace_id,
+                    before=before, started_at=now, deadline=now)
 
     async def due(self, most: int = 20) -> list[Told]:
         """Check the open rows no replica holds; the ones that ended, to be told."""
