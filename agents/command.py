@@ -85,11 +85,11 @@ def _choices(found: Understanding) -> str:
                                 if len(shown) > 1 else shown[0]) + "?"
 
 
-def yourself(box: Toolbox, most: int = 8) -> tuple[str, ...]:
-    """The kubectl commands that read what this turn's successful reads read (at most
-    ``most``, in order, each once)."""
-    lines = [line for call in box.calls if call.ok
-             for line in kubectl.for_read(call.tool, call.args, box.ctx.namespace)]
+def yourself(box: Toolbox, most: int = 5) -> tuple[str, ...]:
+    """The kubectl commands that read what this turn's successful reads read: the first
+    (the main one) of each call's, each once, at most ``most``."""
+    lines = [found[0] for call in box.calls if call.ok
+             for found in [kubectl.for_read(call.tool, call.args, box.ctx.namespace)] if found]
     return tuple(dict.fromkeys(lines))[:most]
 
 

@@ -155,7 +155,8 @@ class Toolbox:
     async def backup_strategy(self, namespace: str, database: str) -> tuple[Strategy, str]:
         began = time.monotonic()
         found = await backup.strategy(self.env, namespace, database)
-        await self._called(ToolCall("generate_backup_strategy", {"database": database}, True,
+        await self._called(ToolCall("generate_backup_strategy",
+                                    {"database": database, "namespace": namespace}, True,
                                    found[0].text()))
         await self._audit("backup_strategy", began)
         return found

@@ -6,6 +6,7 @@ header ≤ 150, context ≤ 10 elements; long text is split into sections or cut
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -50,17 +51,33 @@ def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [_text("mrkdwn", text[:2000])]}
 
 
-def text_blocks(text: str, budget: int = 40) -> Blocks:
-    """Prose as sections, tables (multi-space columns) as code, split under the limits."""
-    blocks: Blocks = []
-    chunk = ""
+TABULAR = re.compile(r"\S {2,}\S")  # aligned columns: two spaces or more between words
+
+
+def _runs(text: str) -> list[tuple[bool, list[str]]]:
+    """Consecutive lines grouped into tables (aligned columns) and prose."""
+    runs: list[tuple[bool, list[str]]] = []
     for line in text.splitlines():
-        if len(chunk) + len(line) + 1 > SECTION_LIMIT - 10:
-            blocks.append(section(f"```{chunk}```" if "  " in chunk else chunk))
-            chunk = ""
-        chunk += ("\n" if chunk else "") + line
-    if chunk:
-        blocks.append(section(f"```{chunk}```" if "  " in chunk else chunk))
+        table = bool(TABULAR.search(line))
+        if runs and runs[-1][0] == table:
+            runs[-1][1].append(line)
+        else:
+            runs.append((table, [line]))
+    return runs
+
+
+def text_blocks(text: str, budget: int = 40) -> Blocks:
+    """Prose as sections, tables (aligned columns) as code, split under the limits."""
+    blocks: Blocks = []
+    for table, lines in _runs(text):
+        chunk = ""
+        for line in lines:
+            if chunk and len(chunk) + len(line) + 1 > SECTION_LIMIT - 10:
+                blocks.append(section(f"```{chunk}```" if table else chunk))
+                chunk = ""
+            chunk += ("\n" if chunk else "") + line[:SECTION_LIMIT - 10]
+        if chunk.strip():
+            blocks.append(section(f"```{chunk}```" if table else chunk))
     if len(blocks) > budget:
         cut = len(blocks) - budget
         blocks = [*blocks[:budget], context(f"… {cut} more parts cut; ask for less.")]
