@@ -107,6 +107,10 @@ def card_summary(card: Message) -> str:
     return card["blocks"][1]["text"]["text"]
 
 
+def card_text(card: Message) -> str:
+    return "\n".join(sections(card))
+
+
 def by_hand(card: Message) -> str:
     [text] = [t for t in sections(card) if t.startswith("*The same change with kubectl*\n")]
     return text
@@ -215,6 +219,10 @@ async def test_2_my_api_is_slow_scale_it_up(database_url: str, sandbox: Threaded
                                            cards=1)
         assert contexts(answer)[-1] == ("answered in command mode · tools: analyze_performance, "
                                         "suggest_optimizations, apply_yaml")
+        assert sections(answer)[0].startswith(
+            "*api-service is under pressure: api near its CPU limit (throttling); its HPA "
+            "already sets the replicas (2..6, now 2); proposed for approval: api cpu request "
+            "500m → 1120m")  # the verdict first: why, and what is proposed
         analysis = "\n".join(sections(answer))
         assert "⚠ api near its CPU limit (throttling)" in analysis
         assert "api-service is scaled by its HPA (2..6, now 2)" in analysis
@@ -266,9 +274,10 @@ async def test_3_set_up_backups_for_my_database(database_url: str, sandbox: Thre
         assert summary.startswith("*Create CronJob data/backup-user-db: postgres dump of "
                                   "user-db")
         yourself = by_hand(card)
-        assert yourself.startswith("*The same change with kubectl*\n```kubectl apply -n data "
-                                   "-f - <<'EOF'\napiVersion: batch/v1\nkind: CronJob\n")
-        assert yourself.endswith("\nEOF```") and "schedule: 30 2 * * *" in yourself
+        # the diff above is the whole new CronJob: the command points at it, not a copy
+        assert yourself == ("*The same change with kubectl*\n```kubectl apply -n data -f - "
+                            "<<'EOF'\n… the manifest above, without the + signs …\nEOF```")
+        assert "schedule: 30 2 * * *" in card_text(card) and "&id0" not in card_text(card)
         assert buttons(card) == ["approve", "reject"]
         readable(thread(slack, SHOP, parent))
         async with console(slack) as page:

@@ -27,8 +27,6 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
 from tools.analysis.optimize import OptimizeArgs
 from tools.analysis.performance import PerformanceArgs
 from tools.analysis.tools import StrategyArgs, TroubleshootArgs
@@ -39,7 +37,7 @@ from tools.reads.pods import ListPodsArgs, ViewLogsArgs
 from tools.reads.workloads import DeploymentArgs, UsageArgs
 from tools.spec import ActionPlan
 from tools.writes import delete
-from tools.writes.common import FIELD_MANAGER
+from tools.writes.common import FIELD_MANAGER, dump_all
 
 Args = Mapping[str, Any]
 Argv = list[str]
@@ -248,7 +246,7 @@ def _heredoc(head: Argv, manifests: list[dict[str, Any]]) -> str:
     """``kubectl … -f - <<'EOF'``, the manifests as YAML, then ``EOF``.  Every line of a
     mapping's YAML starts with a key or is indented, so none ends the here-document early; the
     check only keeps it that way."""
-    text = yaml.safe_dump_all(manifests, sort_keys=False)
+    text = dump_all(manifests)
     if "EOF" in text.splitlines():
         raise Unusable("a line of the manifests would end the here-document")
     return f"{_line(head)} <<'EOF'\n{text}EOF"

@@ -57,6 +57,8 @@ async def performance(turn: Turn) -> str:
     pressure = [n for n in notes if "CPU limit" in n or "HPA" in n or "ready" in n
                 or "memory limit" in n]
     if not pressure:
+        turn.verdict = verdicts.Verdict(f"{target.name} shows no capacity pressure: more "
+                                        "replicas would not make it faster.")
         lines.append(f"The analysis shows no capacity pressure on {target.name} (nothing near "
                      "its limits, every replica ready), so more replicas would not make it "
                      f"faster; look at `logs {target.name}` and `events {target.name}`.")
@@ -77,6 +79,14 @@ async def performance(turn: Turn) -> str:
     if not offered:
         lines.append(f"The analysis notes {'; '.join(pressure)}, but no change it supports "
                      "can be proposed automatically.")
+    by_hpa = (f"; its HPA already sets the replicas ({hpa['min']}..{hpa['max']}, now "
+              f"{hpa['current']})" if hpa else "")
+    fix = ("; proposed for approval: " + "; ".join(s["detail"] for s in offered)
+           if offered else "; no fix can be proposed automatically")
+    turn.verdict = verdicts.Verdict(f"{target.name} is under pressure: {'; '.join(pressure)}"
+                                    f"{by_hpa}{fix}",
+                                    [("Replicas (HPA)", f"{hpa['min']}..{hpa['max']}, now "
+                                      f"{hpa['current']}")] if hpa else [])
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ from tools.redact import redact
 SECTION_LIMIT = 3000
 COLLAPSE_LINES = 15  # of evidence shown in a shared answer before "Show all"
 SHOW_ALL = "show_all"
+CREATES = frozenset({"create_cronjob", "create_backup_job", "create_backup_cronjob"})
 MAX_BLOCKS = 50
 Blocks = list[dict[str, Any]]
 
@@ -169,6 +170,9 @@ def card(action: PendingAction) -> Blocks:
             diff = diff[: SECTION_LIMIT - 60] + "\n… (diff cut)"
         blocks.append(section(f"```{diff}```"))
     yourself = kubectl.for_plan(plan)
+    if plan.tool in CREATES and diff:  # the diff above is the whole new manifest already
+        yourself = [line.split("\n", 1)[0] + "\n… the manifest above, without the + signs …\nEOF"
+                    for line in yourself]
     if yourself:  # the same change by hand: what approving does, as kubectl
         shown = redact("\n".join(yourself))
         if len(shown) >= SECTION_LIMIT - 60:

@@ -59,9 +59,25 @@ def target_of(kind: str, obj: dict[str, Any]) -> Target:
                   uid=meta.get("uid", ""), resource_version=meta.get("resourceVersion", ""))
 
 
+class Plain(yaml.SafeDumper):
+    """YAML for people: a value used twice is written twice, never as an ``&id001`` anchor
+    and its ``*id001`` alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(obj: Any, sort_keys: bool = True) -> str:
+    return yaml.dump(obj, Dumper=Plain, sort_keys=sort_keys)
+
+
+def dump_all(objs: list[Any], sort_keys: bool = False) -> str:
+    return yaml.dump_all(objs, Dumper=Plain, sort_keys=sort_keys)
+
+
 def diff(before: Any, after: Any, label: str) -> str:
-    old = yaml.safe_dump(before, sort_keys=True).splitlines() if before is not None else []
-    new = yaml.safe_dump(after, sort_keys=True).splitlines() if after is not None else []
+    old = dump(before).splitlines() if before is not None else []
+    new = dump(after).splitlines() if after is not None else []
     return "\n".join(difflib.unified_diff(old, new, f"{label} (now)", f"{label} (after)",
                                           lineterm="", n=1))
 
