@@ -159,7 +159,7 @@ class UserChatAgent:
         context.request_id.set(ctx.request_id)
         context.session_id.set(ctx.session_id)
         box = Toolbox(ctx, self.envs.for_context(ctx), self.flow, on_call=progress,
-                      on_delta=deltas)
+                      on_delta=deltas, reads_only=ask.reads_only)
         history = await self.memory.load(ask.session_id, ctx.slack_id) if self.memory else []
         reply = await self._answer(box, ask.text, history, self._suggested.get(ask.session_id,
                                                                                ()))

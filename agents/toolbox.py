@@ -55,6 +55,7 @@ class Toolbox:
     attachments: list[Attachment] = field(default_factory=list)
     on_call: Callable[[ToolCall], Awaitable[None]] | None = None  # progress (API streaming)
     on_delta: Callable[[str], Awaitable[None]] | None = None  # the answer's text as it comes
+    reads_only: bool = False  # a re-ask (Slack's "Show all"): WRITE tools are refused
 
     async def _called(self, call: ToolCall) -> None:
         self.calls.append(call)
@@ -122,6 +123,10 @@ class Toolbox:
         expiry, which the CLI prints)."""
         began = time.monotonic()
         try:
+            if self.reads_only:
+                raise errors.PlanRefused(
+                    "this only shows an answer again in full, it proposes no change: ask for "
+                    "the change in a message of your own")
             with tracing.tracer().start_as_current_span(
                     f"tool {tool}", attributes={"hexabot.tool": tool,
                                                 "hexabot.effect": "write"}):

@@ -18,6 +18,7 @@ class Ask:
     workspace: str | None = None
     namespace: str | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    reads_only: bool = False  # a re-ask to show a whole answer: no change is proposed from it
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.slack.server import SlackEmulator
 from tests.sandbox_support import ThreadedSandbox
+from tests.services import fetch_rows
 from tests.slack_support import answered, connected_emulator, until
 from tests.test_answer_text import REPR
 
@@ -121,3 +122,17 @@ async def test_a_long_answer_is_collapsed_and_the_rest_sent_to_the_clicker_alone
     assert everything.count("web-app-") >= 20 > shown.count("web-app-")  # collapsed in #shop
     assert not [e for e in slack.state.ephemeral if e["user"] != "U0BOB"]
     assert "Show all" not in everything  # the whole answer, nothing collapsed
+
+
+async def test_show_all_never_proposes_a_change(slack: SlackEmulator,
+                                                database_url: str) -> None:
+    """A button's value is whatever a client sends: "Show all" carrying a write request asks
+    it read-only — no pending action, no card, the clicker told why."""
+    asked = await slack.say("U0ALICE", "C0SHOP", "<@UHEXABOT> services")
+    reply = await until(lambda: next((m for m in answered(slack, "C0SHOP")
+                                      if m.get("thread_ts") == asked["ts"]), None))
+    await slack.click("U0CAROL", "C0SHOP", reply["ts"], "show_all", "restart web-app")
+    [told] = await until(lambda: [e for e in slack.state.ephemeral if e["user"] == "U0CAROL"])
+    assert "it proposes no change: ask for the change in a message of your own" in told["text"]
+    assert await fetch_rows(database_url, "SELECT id FROM pending_actions") == []
+    assert not [m for m in answered(slack, "C0SHOP") if m["text"].startswith("Approval")]

@@ -128,8 +128,10 @@ class ToolEnv:
     limit: int = 4096
     prometheus: Prometheus | None = None
     audit_history: AuditHistory | None = None
+    # Not an init field: ``dataclasses.replace(env, ctx=…)`` must not carry one identity's
+    # listings over to another.
     _listings: dict[tuple[str, tuple[tuple[str, str], ...]], asyncio.Task[Any]] = field(
-        default_factory=dict, repr=False, compare=False)
+        default_factory=dict, repr=False, compare=False, init=False)
 
     async def listing(self, path: str, what: str,
                       query: list[tuple[str, str]] | None = None) -> Any:

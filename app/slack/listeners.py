@@ -30,7 +30,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.types import Ask
+from agents.types import Ask, Reply
 from app.identity.service import IdentityError
 from app.pairs import parse_pairs
 from app.services import Services
@@ -102,6 +102,13 @@ class Click:
                    message_ts=(body.get("container") or {}).get("message_ts", ""))
 
 
+def shared(reply: Reply) -> Reply:
+    """``reply`` as shown in a shared channel: redacted (defence in depth: nothing private was
+    read), its kubectl lines too."""
+    return dataclasses.replace(reply, text=redact(reply.text),
+                               kubectl=tuple(redact(line) for line in reply.kubectl))
+
+
 @tracing.traced("slack.message", kind=SpanKind.SERVER,
                 attributes=lambda a: {"hexabot.direct": a["message"].direct,
                                       "slack.event_id": a["message"].event_id})
@@ -139,7 +146,7 @@ async def answer(services: Services, client: AsyncWebClient, message: Message,
         await client.chat_update(channel=message.channel, ts=working["ts"], text=note,
                                  blocks=render.notice(note))
     else:  # in a shared channel, redacted (defence in depth: nothing private was read)
-        shown = reply if message.direct else dataclasses.replace(reply, text=redact(reply.text))
+        shown = reply if message.direct else shared(reply)
         await client.chat_update(channel=message.channel, ts=working["ts"],
                                  text=shown.text[:3000],
                                  blocks=render.reply(shown, message.text))
@@ -241,12 +248,13 @@ async def on_show_all(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClien
     await ack()
     message = Message.from_click(body)
     try:
-        reply = await services.agent.handle(Ask(message.user, message.text, message.session_id))
+        reply = await services.agent.handle(Ask(message.user, message.text, message.session_id,
+                                                reads_only=True))  # the button's text is anyone's
     except IdentityError as exc:
         await deliver.dm(client, message.user, str(exc))
         return
     if not (message.direct or reply.private):  # shown in a shared channel: redacted
-        reply = dataclasses.replace(reply, text=redact(reply.text))
+        reply = shared(reply)
     if message.direct or reply.private or not message.channel:
         opened = await client.conversations_open(users=message.user)
         await client.chat_postMessage(channel=opened["channel"]["id"], text=reply.text[:3000],
