@@ -47,7 +47,7 @@ followups = sa.Table(
     sa.Column("before", sa.JSON, nullable=False),
     sa.Column("started_at", TS, nullable=False),
     sa.Column("deadline", TS, nullable=False),
-    *(sa.Column(name, TS) for name in ("claimed_until", "finished_at")),
+    *(sa.Column(name, TS) for name in ("claimed_until", "finished_at", "told_at")),
     sa.Column("rollback_action", sa.Text),
     sa.Index("followups_open", "deadline", postgresql_where=sa.text("state = 'following'")),
 )

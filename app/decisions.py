@@ -76,13 +76,13 @@ class DecisionService:
         if self.follower is None:
             return []
         told = await self.follower.due()
-        for ended in told:
+        for ended in told:  # a failure here leaves the rest untold: told again next round
             action = await self.store.get(ended.action_id)
-            if action is None:
-                continue
-            await self.notifier.followed(action, ended.text)
-            if ended.rollback is not None:
-                await self.proposed([ended.rollback], where=action.thread)
+            if action is not None:
+                await self.notifier.followed(action, ended.text)
+                if ended.rollback is not None:
+                    await self.proposed([ended.rollback], where=action.thread)
+            await self.follower.told(ended.action_id)
         return told
 
     async def expired(self, action: PendingAction) -> list[tuple[Owner, WorkflowRun]]:

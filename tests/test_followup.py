@@ -106,7 +106,9 @@ async def test_a_scale_is_followed_until_ready(database_url: str, slow_pods: Thr
 async def test_a_crash_looping_rollout_gets_the_diagnosis_and_a_rollback_card(
         database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The image web-app runs was overwritten with a broken build: a restart pulls it."""
+    """The image web-app runs was overwritten with a broken build: a restart pulls it.  The
+    registry is mended, the rollback approved: it is followed too, until ready — and a
+    rollback that converges proposes no undo of its own."""
     sandbox.call(lambda: sandbox.sc.cluster.images.set(
         "nginx:1.27", Crash(exit_code=1, reason="Error", message="config not found")))
     async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch,
@@ -116,19 +118,49 @@ async def test_a_crash_looping_rollout_gets_the_diagnosis_and_a_rollback_card(
         rollback = await until(lambda: [m for m in thread(slack, "C0SHOP", parent)
                                         if m["text"].startswith("Approval needed")
                                         and m["ts"] != card["ts"]])
+        action = rollback[0]["blocks"][-1]["elements"][0]["value"]
+        [(state, undo)] = await fetch_rows(database_url, "SELECT state, rollback_action FROM "
+                                           "followups WHERE state <> 'proposed'")
+        assert state == "failed" and undo == action
+        [(pending,)] = await fetch_rows(database_url, "SELECT state FROM pending_actions "
+                                        f"WHERE id = '{action}'")
+        assert pending == "pending"  # proposed, never applied on the bot's say-so
+        # the rollback is followed from the usage read when it was proposed
+        assert await fetch_rows(database_url, "SELECT action_id FROM followups WHERE state = "
+                                "'proposed'") == [(action,)]
+
+        sandbox.call(lambda: sandbox.sc.cluster.images.set("nginx:1.27", None))
+        await slack.click("U0CAROL", "C0SHOP", rollback[0]["ts"], "approve", action)
+        second = await until(lambda: followed(slack, parent, "web-app")[1:], 30)
     assert told["text"].startswith("Deployment web-app did not converge: ")
     assert "CrashLoopBackOff" in told["text"] and "Diagnosis: " in told["text"]
-    assert "Rolling back to the previous revision needs approval" in told["text"]
+    assert "The undo needs approval: Roll back deployment shop/web-app from revision 2 to " \
+        "revision 1" in told["text"]
     assert "Roll back deployment shop/web-app" in rollback[0]["text"]
-    [(state, action)] = await fetch_rows(database_url, "SELECT state, rollback_action FROM "
-                                         "followups WHERE state <> 'proposed'")
-    assert state == "failed" and action == rollback[0]["blocks"][-1]["elements"][0]["value"]
-    # the rollback, once approved, would be followed from the usage read when it was proposed
-    assert await fetch_rows(database_url, "SELECT action_id FROM followups WHERE state = "
-                            "'proposed'") == [(action,)]
-    [(pending,)] = await fetch_rows(database_url, "SELECT state FROM pending_actions WHERE "
-                                    f"id = '{action}'")
-    assert pending == "pending"  # proposed, never applied on the bot's say-so
+    # the old revision's crash-looping pods are gone or going: the rollback is judged on its own
+    assert second[0]["text"].startswith("Deployment web-app: 3/3 ready in "), second[0]["text"]
+    assert [s for (s,) in await fetch_rows(database_url, "SELECT state FROM followups ORDER "
+                                           "BY started_at")] == ["failed", "converged"]
+
+
+async def test_new_replicas_that_crash_get_the_old_count_proposed(
+        database_url: str, sandbox: ThreadedSandbox, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scale whose new pods cannot run: the undo is the old replica count, not a
+    rollback of a template that did not change."""
+    async with connected_emulator(database_url, sandbox, tmp_path, monkeypatch,
+                                  **FAST) as (slack, _):
+        asked = await slack.say("U0ALICE", "C0SHOP", f"<@{BOT_USER}> scale web-app 5")
+        card = await until(lambda: next((m for m in thread(slack, "C0SHOP", asked["ts"])
+                                         if m["text"].startswith("Approval needed")), None))
+        sandbox.call(lambda: sandbox.sc.cluster.images.set("nginx:1.27", Crash()))
+        await slack.click("U0CAROL", "C0SHOP", card["ts"], "approve",
+                          card["blocks"][-1]["elements"][0]["value"])
+        [told] = await until(lambda: followed(slack, asked["ts"], "web-app"), 30)
+    assert told["text"].startswith("Deployment web-app did not converge: 3/5 ready; 2 of 5 "
+                                   "pods CrashLoopBackOff"), told["text"]
+    assert "The undo needs approval: Scale deployment shop/web-app from 5 to 3 replicas" \
+        in told["text"]
 
 
 async def test_a_replica_restart_in_between_still_tells_once(

@@ -33,8 +33,10 @@ from tools import errors
 from tools.audit import AuditEvent
 from tools.env import Environments
 from tools.security import SecurityContext
+from tools.spec import ToolEnv
 
 log = logging.getLogger("hexabot.followup")
+ENDED = ("converged", "failed", "timed_out", "unknown")
 F = followups.c
 
 
@@ -124,53 +126,67 @@ class Follower:
                     workspace=action.workspace, workspace_id=action.workspace_id,
                     before=before, started_at=now, deadline=now)
 
-    async def due(self, most: int = 20) -> list[Told]:
-        """Check the open rows no replica holds; the ones that ended, to be told."""
+    async def due(self, most: int = 5) -> list[Told]:
+        """Claim open rows no replica holds (and ended ones not yet told) and check them; the
+        ones that ended, to be told — then :meth:`told`.  A claim is a lease: rows whose
+        checker died (or whose telling failed) are taken up again once it runs out."""
         now = datetime.now(UTC)
+        claim = now + timedelta(seconds=self.lease)
         async with self.engine.begin() as conn:
             free = sa.select(F.action_id).where(
-                F.state == "following",
+                sa.or_(F.state.in_(("following", "ending")),
+                       sa.and_(F.state.in_(ENDED), F.told_at.is_(None))),
                 sa.or_(F.claimed_until.is_(None), F.claimed_until < now)
             ).order_by(F.deadline).limit(most).with_for_update(skip_locked=True)
             rows = (await conn.execute(followups.update().where(F.action_id.in_(
-                free.scalar_subquery())).values(claimed_until=now + timedelta(
-                    seconds=self.lease)).returning(*followups.c))).all()
+                free.scalar_subquery())).values(claimed_until=claim)
+                .returning(*followups.c))).all()
         told = []
         for row in rows:
-            ended = await self._step(row, now)
+            if row.state in ENDED:  # ended before, its telling did not finish: tell again
+                told.append(Told(row.action_id, row.state, row.outcome, row.rollback_action))
+                continue
+            ended = await self._step(row, now, claim)
             if ended is not None:
                 told.append(ended)
         return told
 
-    async def _step(self, row: Any, now: datetime) -> Told | None:
+    async def told(self, action_id: str) -> None:
+        """The outcome of ``action_id`` reached its thread: never told again."""
+        async with self.engine.begin() as conn:
+            await conn.execute(followups.update().where(F.action_id == action_id)
+                               .values(told_at=datetime.now(UTC), claimed_until=None))
+
+    async def _step(self, row: Any, now: datetime, claim: datetime) -> Told | None:
         found = watch.Subject(row.kind, row.name, row.namespace)
         try:
             ctx = await self._context(row.requester, row.workspace_id)
         except LookupError as exc:
-            return await self._end(row, "unknown", f"I stopped following {found.kind} "
+            return await self._end(row, claim, "unknown", f"I stopped following {found.kind} "
                                    f"{found.name}: {exc}", None, {})
         env = self.envs.for_context(ctx)
         try:
             progress = await watch.check(env, found)
         except errors.ToolError as exc:
             if now < row.deadline:
-                await self._release(row.action_id)
+                await self._release(row.action_id, claim)
                 return None
-            return await self._end(row, "timed_out", f"I could not read {found.kind} "
+            return await self._end(row, claim, "timed_out", f"I could not read {found.kind} "
                                    f"{found.name} in time: {exc.message}", None, {})
         elapsed = max(0.0, (now - row.started_at).total_seconds())
         seconds = round(elapsed, 1) if elapsed < 10 else round(elapsed)
         if progress.state == "converged":
-            after = await watch.usage(env, found, progress.selector) \
-                if found.kind == "Deployment" else {}
+            after = await self._usage(env, found, progress.selector)
             change = watch.compared(row.before or {}, after)
             text = (f"{found.kind} {found.name}: {progress.said} in {seconds} s"
                     + (f"; {change}" if change else "") + ".")
-            return await self._end(row, "converged", text, None, {"after": after,
-                                                                  "seconds": seconds})
+            return await self._end(row, claim, "converged", text, None,
+                                   {"after": after, "seconds": seconds})
         if progress.state == "following" and now < row.deadline:
-            await self._release(row.action_id)
+            await self._release(row.action_id, claim)
             return None
+        if not await self._ending(row.action_id, claim):
+            return None  # another replica holds it now
         state = "failed" if progress.state == "failed" else "timed_out"
         head = (f"{found.kind} {found.name} did not converge: {progress.said} after "
                 f"{seconds} s." if state == "failed" else
@@ -178,20 +194,45 @@ class Follower:
                 f"{progress.said}.")
         box = Toolbox(ctx, env, self.flow)
         lines = [head, *await self._diagnosis(box, found)]
-        rollback = None
-        if found.kind == "Deployment":
-            try:
-                proposal = await box.propose("rollback_deployment", {
-                    "name": found.name, "namespace": found.namespace})
-            except errors.ToolError as exc:
-                lines.append(f"I could not propose a rollback: {exc.message}")
-            else:
-                rollback = proposal.id
-                lines.append(f"Rolling back to the previous revision needs approval: "
-                             f"{proposal.summary}.")
+        undo, said = await self._undo(box, row, found)
+        lines.append(said)
         await self._events(box)
-        return await self._end(row, state, "\n".join(lines), rollback,
+        return await self._end(row, claim, state, "\n".join(lines), undo,
                                {"seconds": seconds, **progress.facts})
+
+    async def _usage(self, env: ToolEnv, found: watch.Subject,
+                     selector: str) -> dict[str, float]:
+        """Usage now, or nothing when it cannot be read (metrics are not the change)."""
+        if found.kind != "Deployment":
+            return {}
+        try:
+            return await watch.usage(env, found, selector)
+        except errors.ToolError as exc:
+            log.info("no usage after %s %s: %s", found.kind, found.name, exc)
+            return {}
+
+    async def _undo(self, box: Toolbox, row: Any, found: watch.Subject
+                    ) -> tuple[str | None, str]:
+        """The undo to approve, proposed as the requester: a template change (restart, apply)
+        rolls back to the previous revision; a scale goes back to its count.  A rollback that
+        did not converge gets none — its previous revision is the one that failed."""
+        if found.kind != "Deployment" or row.tool == "rollback_deployment":
+            return None, (f"No undo is proposed: `rollback {found.name} --to-revision N` "
+                          "picks a revision that worked, or fix what the diagnosis names.")
+        args: dict[str, Any] = {"name": found.name, "namespace": found.namespace}
+        tool = "rollback_deployment"
+        if row.tool == "scale_deployment":
+            action = await self.flow.store.get(row.action_id)
+            counts = ((action.plan.facts.get("objects") or [{}])[0].get("replicas")
+                      if action is not None else None)
+            if not counts:
+                return None, "No undo is proposed: the replica count before is not known."
+            tool, args["replicas"] = "scale_deployment", counts[0]
+        try:
+            proposal = await box.propose(tool, args)
+        except errors.ToolError as exc:
+            return None, f"I could not propose an undo: {exc.message}"
+        return proposal.id, f"The undo needs approval: {proposal.summary}."
 
     async def _diagnosis(self, box: Toolbox, found: watch.Subject) -> list[str]:
         try:
@@ -208,21 +249,31 @@ class Follower:
             async with self.engine.begin() as conn:
                 await outbox.record(conn, *box.events)
 
-    async def _release(self, action_id: str) -> None:
-        """Checked and still converging: free for the next round (any replica)."""
+    async def _release(self, action_id: str, claim: datetime) -> None:
+        """Checked and still converging: free for the next round (any replica) — if this
+        replica's claim is still the row's."""
         async with self.engine.begin() as conn:
-            await conn.execute(followups.update().where(F.action_id == action_id)
-                               .values(claimed_until=None))
+            await conn.execute(followups.update().where(
+                F.action_id == action_id, F.claimed_until == claim).values(claimed_until=None))
 
-    async def _end(self, row: Any, state: str, text: str, rollback: str | None,
-                   detail: dict[str, Any]) -> Told | None:
+    async def _ending(self, action_id: str, claim: datetime) -> bool:
+        """Take the row to ``ending`` before proposing an undo: with this claim only, so two
+        replicas never both propose one."""
+        async with self.engine.begin() as conn:
+            return bool((await conn.execute(followups.update().where(
+                F.action_id == action_id, F.claimed_until == claim,
+                F.state.in_(("following", "ending"))).values(state="ending"))).rowcount)
+
+    async def _end(self, row: Any, claim: datetime, state: str, text: str,
+                   rollback: str | None, detail: dict[str, Any]) -> Told | None:
         async with self.engine.begin() as conn:
             ended = (await conn.execute(followups.update().where(
-                F.action_id == row.action_id, F.state == "following").values(
+                F.action_id == row.action_id, F.claimed_until == claim,
+                F.state.in_(("following", "ending"))).values(
                     state=state, outcome=text, finished_at=datetime.now(UTC),
-                    rollback_action=rollback, claimed_until=None))).rowcount
+                    rollback_action=rollback))).rowcount
             if not ended:
-                return None  # another replica told it
+                return None  # another replica holds it (this one's lease ran out)
             await outbox.record(conn, self._event(
                 row.requester, row.workspace, row.workspace_id,
                 watch.Subject(row.kind, row.name, row.namespace), row.action_id,

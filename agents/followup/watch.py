@@ -24,6 +24,8 @@ from tools.spec import ToolEnv
 STUCK = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
                    "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
                    "InvalidImageName", "Unschedulable"})
+REVISION = "deployment.kubernetes.io/revision"
+HASH = "pod-template-hash"
 PATHS = {"Deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
          "Job": "/apis/batch/v1/namespaces/{ns}/jobs/{name}",
          "CronJob": "/apis/batch/v1/namespaces/{ns}/cronjobs/{name}"}
@@ -79,13 +81,32 @@ def _selector(obj: dict[str, Any]) -> str:
 
 async def _pods(env: ToolEnv, subject: Subject, selector: str
                 ) -> list[tuple[dict[str, Any], str]]:
-    """(summary, why it is stuck or "") for each pod matching ``selector``."""
+    """(summary, why it is stuck or "") for each live pod matching ``selector`` — pods being
+    deleted or finished (an old revision's, an evicted one) say nothing of the change."""
     listing = await env.cluster.call("GET", f"/api/v1/namespaces/{subject.namespace}/pods",
                                      query=[("labelSelector", selector)],
                                      what=f"list pods of {subject.kind} {subject.name}")
-    items = listing.get("items") or []
-    return [(summary, _stuck(summary, raw)) for raw in items
-            for summary in [pod_summary(raw)]]
+    live = [raw for raw in listing.get("items") or []
+            if not (raw.get("metadata") or {}).get("deletionTimestamp")
+            and (raw.get("status") or {}).get("phase") not in ("Failed", "Succeeded")]
+    return [(summary, _stuck(summary, raw)) for raw in live for summary in [pod_summary(raw)]]
+
+
+async def _new_revision(env: ToolEnv, subject: Subject, obj: dict[str, Any],
+                        selector: str) -> str:
+    """The selector of the Deployment's current ReplicaSet's pods (its ``pod-template-hash``
+    added): the ReplicaSet carrying the Deployment's revision number."""
+    revision = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION)
+    listing = await env.cluster.call(
+        "GET", f"/apis/apps/v1/namespaces/{subject.namespace}/replicasets",
+        query=[("labelSelector", selector)], what=f"list ReplicaSets of {subject.name}")
+    for rs in listing.get("items") or []:
+        meta = rs.get("metadata") or {}
+        template_hash = (meta.get("labels") or {}).get(HASH)
+        if revision and (meta.get("annotations") or {}).get(REVISION) == revision \
+                and template_hash:
+            return f"{selector},{HASH}={template_hash}"
+    return selector
 
 
 def _stuck_said(pods: list[tuple[dict[str, Any], str]]) -> str:
@@ -122,14 +143,16 @@ async def check(env: ToolEnv, subject: Subject) -> Progress:
     counts = {k: int(status.get(k, 0) or 0) for k in (
         "replicas", "updatedReplicas", "readyReplicas", "availableReplicas")}
     selector = _selector(obj)
-    pods = await _pods(env, subject, selector) if selector else []
+    current = await _new_revision(env, subject, obj, selector) if selector else ""
+    pods = await _pods(env, subject, current) if current else []
     said = f"{counts['readyReplicas']}/{desired} ready"
     facts = {"desired": desired, **counts}
     if any(why for _, why in pods):
         return Progress("failed", f"{said}; {_stuck_said(pods)}", selector, facts)
     observed = int(status.get("observedGeneration", 0)) >= int(
         (obj.get("metadata") or {}).get("generation", 1))
-    if observed and all(counts[k] == desired for k in counts) and len(pods) == desired:
+    ready = sum(1 for p, _ in pods if p["ready"].split("/")[0] == p["ready"].split("/")[-1])
+    if observed and all(counts[k] == desired for k in counts) and ready >= desired:
         return Progress("converged", said, selector, facts)
     return Progress("following", said + (f", {counts['updatedReplicas']} updated"
                                          if counts["updatedReplicas"] != desired else ""),

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("deadline", TS, nullable=False),
         sa.Column("claimed_until", TS, nullable=True),
         sa.Column("finished_at", TS, nullable=True),
+        sa.Column("told_at", TS, nullable=True),
         sa.Column("rollback_action", sa.Text, nullable=True),
     )
     op.create_index("followups_open", "followups", ["deadline"],
