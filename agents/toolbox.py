@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents import verdicts
 from agents.types import Attachment, Proposal, ToolCall
 from confirmations.flow import DecisionFlow
 from confirmations.model import PendingAction
@@ -146,7 +147,9 @@ class Toolbox:
             proposal = await self.propose(tool, args)
             return (f"awaiting approval #{proposal.id}: {proposal.summary} (risk "
                     f"{proposal.risk}). It will only run when a person approves it.")
-        return (await self.read(tool, args)).text
+        result = await self.read(tool, args)
+        verdict = verdicts.for_tool(tool, result.data)
+        return f"verdict: {verdict.line}\n{result.text}" if verdict else result.text
 
     async def diagnose(self, namespace: str) -> tuple[list[Finding], list[str]]:
         began = time.monotonic()

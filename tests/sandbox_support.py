@@ -33,6 +33,32 @@ def kubectl_binary() -> str:
     return found
 
 
+# The head of a small test fixture: an all-powerful user ``admin`` (token ``t-admin``) and a
+# namespace ``t``; the documents that follow it are the test's own.
+ADMIN_AND_NAMESPACE_T = """apiVersion: sandbox.hexabot.io/v1
+kind: User
+metadata: {name: admin}
+token: t-admin
+groups: [system:masters]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all}
+subjects: [{kind: User, name: admin}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: all}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: t}
+---
+"""
+
+
 class ThreadedSandbox(ThreadedCluster):
     """The threaded sandbox plus helpers to read its state and call it as a fixture user."""
 

@@ -57,6 +57,10 @@ async def test_parallel_tool_calls_are_each_run_and_answered(r: Rig, tmp_path: P
     assert [c.tool for c in reply.tools_called] == ["list_pods", "list_services"]
     answered = [m["tool_call_id"] for m in stub.requests[1]["messages"] if m["role"] == "tool"]
     assert answered == ["call_1_0", "call_1_1"]
+    # what the model is grounded on starts with the verdict, as command mode's answers do
+    results = [m["content"] for m in stub.requests[1]["messages"] if m["role"] == "tool"]
+    assert "verdict: 1 of 6 pods in shop is not healthy: checkout-worker-" in results[0]
+    assert "verdict: Both Services in shop have ready endpoints." in results[1]
 
 
 async def test_azure_openai_is_reached_by_deployment_and_api_version(

@@ -21,7 +21,7 @@ from sandbox.kube.images import Crash, PullFailure
 from sandbox.kube.kubelet import RESTARTS
 from sandbox.kube.metrics import MILLICORES, quantity
 from sandbox.kube.resources import Registry
-from tests.sandbox_support import ThreadedSandbox
+from tests.sandbox_support import ADMIN_AND_NAMESPACE_T, ThreadedSandbox
 from tests.test_sandbox_controllers import wait_for
 
 CRASHING = "registry.example.com/shop/web:2.0.0"
@@ -178,29 +178,7 @@ def _deployment_ready(sandbox: ThreadedSandbox, namespace: str) -> int:
     return got.status.ready_replicas or 0
 
 
-IMAGE_FIXTURE = """
-apiVersion: sandbox.hexabot.io/v1
-kind: User
-metadata: {name: admin}
-token: t-admin
-groups: [system:masters]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: admin}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all}
-subjects: [{kind: User, name: admin}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: all}
-rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: t}
----
-apiVersion: sandbox.hexabot.io/v1
+IMAGE_FIXTURE = ADMIN_AND_NAMESPACE_T + """apiVersion: sandbox.hexabot.io/v1
 kind: Image
 metadata: {name: "registry.example.com/t/api:2.5.0"}
 crash: {}

@@ -12,32 +12,10 @@ from pathlib import Path
 import pytest
 
 from sandbox.kube.faults import Faults, FaultSpecError, parse_rule
-from tests.sandbox_support import ThreadedSandbox
+from tests.sandbox_support import ADMIN_AND_NAMESPACE_T, ThreadedSandbox
 from tests.test_sandbox_controllers import wait_for
 
-SHOP_FIXTURE = """
-apiVersion: sandbox.hexabot.io/v1
-kind: User
-metadata: {name: admin}
-token: t-admin
-groups: [system:masters]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: admin}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all}
-subjects: [{kind: User, name: admin}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: all}
-rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: t}
----
-apiVersion: v1
+SHOP_FIXTURE = ADMIN_AND_NAMESPACE_T + """apiVersion: v1
 kind: Node
 metadata: {name: node-1, labels: {pool: a}}
 ---

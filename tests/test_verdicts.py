@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agents.handlers import verdicts
+from agents import verdicts
 
 
 def pod(name: str, status: str = "Running", ready: str = "1/1", restarts: int = 0,

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.handlers.verdicts import Verdict
 from agents.toolbox import Toolbox
 from agents.types import Proposal
 from agents.understand import Inventory, Obj, Understanding
+from agents.verdicts import Verdict
 
 
 @dataclass

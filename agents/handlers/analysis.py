@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agents.handlers import Turn, proposed_line, verdicts
+from agents import verdicts
+from agents.handlers import Turn, proposed_line
 from agents.handlers.next import after_findings
 
 CAPACITY = re.compile(r"\b(scale|replicas?|more pods|add (?:more )?(?:pods|replicas)|"

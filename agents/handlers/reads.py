@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.handlers import Turn, on_pod, verdicts
+from agents import verdicts
+from agents.handlers import Turn, on_pod
 from agents.handlers.next import after_logs, after_pods, after_status
 from agents.understand import Obj
 from tools import errors

@@ -188,3 +188,18 @@ def events(namespace: str, found: list[dict[str, Any]]) -> Verdict:
     named = ", ".join(f"{e['reason']} ×{e.get('count') or 1} on {e['object']}" for e in loudest)
     return Verdict(f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''} in {namespace}: "
                    f"{named}", facts)
+
+
+def for_tool(tool: str, data: dict[str, Any]) -> Verdict | None:
+    """The verdict on one read tool's result, where there is one (what a model is grounded on
+    starts with it, as command mode's answers do)."""
+    namespace = str(data.get("namespace", ""))
+    if tool == "list_pods":
+        return pods(namespace, data.get("pods") or [])
+    if tool == "get_resource_usage":
+        return usage(namespace, data.get("containers") or [])
+    if tool == "list_services":
+        return services(namespace, data.get("services") or [])
+    if tool == "get_events":
+        return events(namespace, data.get("events") or [])
+    return None
