@@ -100,18 +100,18 @@ async def connected(settings: Settings) -> AsyncIterator[Services]:
                 log.info("chat API at %s%s", urls[-1], api_routes.PREFIX)
             background = asyncio.create_task(run_background(
                 services, stop, settings.sweep_interval_seconds))
-            await slack.connect()
-            try:
-                with collector.frozen():
+            with collector.frozen():  # its one collection before Slack sends anything
+                await slack.connect()
+                try:
                     yield services
-            finally:
-                draining.set()
-                await slack.disconnect()
-                seconds = settings.shutdown_timeout_seconds
-                await asyncio.gather(slack.idle(seconds), _api_idle(door, seconds))
-                stop.set()
-                await asyncio.wait_for(background, 30)
-                await flush_audit(services)
+                finally:
+                    draining.set()
+                    await slack.disconnect()
+                    seconds = settings.shutdown_timeout_seconds
+                    await asyncio.gather(slack.idle(seconds), _api_idle(door, seconds))
+                    stop.set()
+                    await asyncio.wait_for(background, 30)
+                    await flush_audit(services)
 
 
 async def _api_idle(door: Drain | None, seconds: float) -> None:
