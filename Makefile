@@ -64,6 +64,7 @@ pytest: install services $(BIN)/helm
 # The tests most exposed to timing, beside one CPU-bound process per core (.ci/busy.py): no
 # test may depend on the machine being idle.  Run by CI after `make test`.
 BUSY_SLICE := tests/test_policy_cli.py tests/test_identity_static.py tests/test_slack_app.py \
+	tests/test_followup.py \
 	tests/test_replicas.py tests/test_sandbox_watch.py tests/test_leases.py \
 	tests/test_operations.py tests/test_fault_acceptance.py tests/test_background.py
 test-busy: install services
