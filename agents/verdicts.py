@@ -45,9 +45,14 @@ def _average(values: Sequence[float | None]) -> float | None:
     return sum(known) / len(known) if known else None
 
 
+def ready(pod: dict[str, Any]) -> bool:
+    """Every container of ``pod`` (a ``pod_summary``) is ready: ``3/3``."""
+    done, _, total = pod["ready"].partition("/")
+    return done == total
+
+
 def _worst_pod(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
-    bad = [p for p in pods if p["status"] in FAILING or p["status"] != "Running"
-           or p["ready"].split("/")[0] != p["ready"].split("/")[-1]]
+    bad = [p for p in pods if p["status"] != "Running" or not ready(p)]
     return max(bad, key=lambda p: (p["restarts"], p["name"])) if bad else None
 
 
@@ -108,8 +113,7 @@ def pods(namespace: str, found: list[dict[str, Any]]) -> Verdict:
     """What a pod listing comes to: all running and ready, or which are not and why."""
     if not found:
         return Verdict(f"No pods in {namespace}.")
-    bad = [p for p in found if p["status"] not in ("Running", "Completed")
-           or p["ready"].split("/")[0] != p["ready"].split("/")[-1]]
+    bad = [p for p in found if p["status"] not in ("Running", "Completed") or not ready(p)]
     facts = [("Pods", str(len(found))), ("Not healthy", str(len(bad))),
              ("Restarts", str(sum(p["restarts"] for p in found)))]
     if not bad:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents import verdicts
 from confirmations.model import PendingAction
 from tools import errors, registry
 from tools.prometheus import pod_pattern
@@ -151,8 +152,8 @@ async def check(env: ToolEnv, subject: Subject) -> Progress:
         return Progress("failed", f"{said}; {_stuck_said(pods)}", selector, facts)
     observed = int(status.get("observedGeneration", 0)) >= int(
         (obj.get("metadata") or {}).get("generation", 1))
-    ready = sum(1 for p, _ in pods if p["ready"].split("/")[0] == p["ready"].split("/")[-1])
-    if observed and all(counts[k] == desired for k in counts) and ready >= desired:
+    if observed and all(counts[k] == desired for k in counts) \
+            and sum(1 for p, _ in pods if verdicts.ready(p)) >= desired:
         return Progress("converged", said, selector, facts)
     return Progress("following", said + (f", {counts['updatedReplicas']} updated"
                                          if counts["updatedReplicas"] != desired else ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from agents import verdicts
@@ -13,16 +14,14 @@ from tools import errors
 
 async def pods(turn: Turn) -> str:
     result = await turn.box.read("list_pods", dict(turn.understood.args))
-    found = result.data.get("pods") or []
-    after_pods(turn, found)
-    turn.verdict = verdicts.pods(str(result.data.get("namespace")), found)
+    after_pods(turn, result.data.get("pods") or [])
+    turn.verdict = verdicts.for_tool("list_pods", result.data)
     return result.text
 
 
 async def services(turn: Turn) -> str:
     result = await turn.box.read("list_services", dict(turn.understood.args))
-    turn.verdict = verdicts.services(str(result.data.get("namespace")),
-                                     result.data.get("services") or [])
+    turn.verdict = verdicts.for_tool("list_services", result.data)
     return result.text
 
 
@@ -51,18 +50,20 @@ async def status(turn: Turn) -> str:
 
 
 async def _log_errors(turn: Turn, target: Obj) -> int | None:
-    """Error lines in the last minutes of logs of up to three of ``target``'s pods; None when
-    the person may not read them.  Only the count is shown, so the answer stays public."""
-    counted = 0
-    for pod in turn.inventory.pods_of(target)[:3]:
-        try:
-            logs = await turn.box.read("view_logs", {
-                "pod": pod.name, "namespace": pod.namespace, "tail_lines": 500,
-                "since_seconds": verdicts.LOG_MINUTES * 60}, private=False)
-        except errors.ToolError:
-            return None
-        counted += verdicts.error_lines(logs.text)
-    return counted
+    """Error lines in the last minutes of logs of up to three of ``target``'s pods (read at
+    once); None when the person may not read them.  Only the count is shown, so the answer
+    stays public."""
+    async def read(pod: Obj) -> str:
+        logs = await turn.box.read("view_logs", {
+            "pod": pod.name, "namespace": pod.namespace, "tail_lines": 500,
+            "since_seconds": verdicts.LOG_MINUTES * 60}, private=False)
+        return logs.text
+
+    try:
+        texts = await asyncio.gather(*(read(p) for p in turn.inventory.pods_of(target)[:3]))
+    except errors.ToolError:
+        return None
+    return sum(verdicts.error_lines(text) for text in texts)
 
 
 async def logs(turn: Turn) -> str:
@@ -79,8 +80,7 @@ async def logs(turn: Turn) -> str:
 
 async def events(turn: Turn) -> str:
     result = await turn.box.read("get_events", dict(turn.understood.args))
-    turn.verdict = verdicts.events(str(result.data.get("namespace")),
-                                   result.data.get("events") or [])
+    turn.verdict = verdicts.for_tool("get_events", result.data)
     return result.text
 
 
