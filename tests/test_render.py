@@ -33,3 +33,11 @@ def test_limits_hold_for_huge_answers() -> None:
     blocks = render.validate(render.text_blocks(f"{prose}\n{rows}"))
     assert len(blocks) <= 41 and blocks[-1]["type"] == "context"
     assert all(len(t) <= render.SECTION_LIMIT for t in texts(blocks[:-1]))
+
+
+def test_code_is_cut_to_one_section_saying_so() -> None:
+    block = render.code("x" * 10_000, "diff", "*Title*\n")
+    text = block["text"]["text"]
+    assert len(text) <= render.SECTION_LIMIT and text.endswith("\n… (diff cut)```")
+    assert render.code("short", "diff")["text"]["text"] == "```short```"
+    render.validate([block])

@@ -48,6 +48,14 @@ def section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _text("mrkdwn", text)}
 
 
+def code(text: str, what: str, title: str = "") -> dict[str, Any]:
+    """``text`` as a code block under ``title``, cut (saying so) to fit one section."""
+    room = SECTION_LIMIT - len(title) - 10
+    if len(text) > room:
+        text = text[: room - 20] + f"\n… ({what} cut)"
+    return section(f"{title}```{text}```")
+
+
 def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [_text("mrkdwn", text[:2000])]}
 
@@ -166,18 +174,14 @@ def card(action: PendingAction) -> Blocks:
         {"type": "section", "fields": [_text("mrkdwn", f) for f in fields]},
     ]
     if diff:
-        if len(diff) >= SECTION_LIMIT - 20:
-            diff = diff[: SECTION_LIMIT - 60] + "\n… (diff cut)"
-        blocks.append(section(f"```{diff}```"))
+        blocks.append(code(diff, "diff"))
     yourself = kubectl.for_plan(plan)
     if plan.tool in CREATES and diff:  # the diff above is the whole new manifest already
         yourself = [line.split("\n", 1)[0] + "\n… the manifest above, without the + signs …\nEOF"
                     for line in yourself]
     if yourself:  # the same change by hand: what approving does, as kubectl
-        shown = redact("\n".join(yourself))
-        if len(shown) >= SECTION_LIMIT - 60:
-            shown = shown[: SECTION_LIMIT - 90] + "\n… (cut)"
-        blocks.append(section(f"*The same change with kubectl*\n```{shown}```"))
+        blocks.append(code(redact("\n".join(yourself)), "kubectl",
+                           "*The same change with kubectl*\n"))
     blocks.append(context(f"dry run: {plan.dry_run or 'n/a'} · action {action.id}"))
     if action.state is State.PENDING:
         approve: dict[str, Any] = {"type": "button", "action_id": "approve", "style": "primary",
