@@ -18,7 +18,7 @@ from sandbox.slack.server import SlackEmulator
 from sandbox.slack.state import BOT_USER
 from tests.prom_stub import PrometheusStub, Workload, serve
 from tests.sandbox_support import ThreadedSandbox
-from tests.services import fetch_rows
+from tests.services import fetch_rows, free_port
 from tests.slack_support import bot, bot_messages, connected_emulator, people, until
 
 FAST = {"sweep_interval_seconds": 0.2}
@@ -215,3 +215,18 @@ async def test_a_rejected_change_is_not_followed(database_url: str, sandbox: Thr
             await asyncio.sleep(0.05)
         assert await fetch_rows(database_url, "SELECT 1 FROM followups") == []
         assert not followed(slack, asked["ts"], "web-app")
+
+
+async def test_a_prometheus_that_does_not_answer_leaves_out_its_figures(
+        database_url: str, slow_pods: ThreadedSandbox, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault: Prometheus (optional) is down — the change is still followed and told, with the
+    metrics-server figures only."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with connected_emulator(database_url, slow_pods, tmp_path, monkeypatch,
+                                  prometheus_url=dead, **FAST) as (slack, _):
+        _, parent = await approve(slack, "scale web-app 4")
+        [told] = await until(lambda: followed(slack, parent, "web-app"), 30)
+    assert told["text"].startswith("Deployment web-app: 4/4 ready in "), told["text"]
+    assert "CPU " in told["text"] and "latency" not in told["text"]
+    assert await fetch_rows(database_url, "SELECT state FROM followups") == [("converged",)]
